@@ -1,0 +1,1 @@
+"""Reading, writing and converting checkpoints: PyTorch zip files and Orbax directories."""

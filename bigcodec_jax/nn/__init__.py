@@ -1,0 +1,1 @@
+"""Layers with no knowledge of BigCodec: weight-normed convolutions, activations, recurrences."""

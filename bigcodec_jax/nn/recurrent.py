@@ -1,0 +1,52 @@
+"""A unidirectional multi-layer PyTorch-style LSTM with a residual skip, as a `lax.scan`.
+
+The input projection `x W_ih + b_ih + b_hh` is computed for all frames at once (one large
+matmul) before the scan; only `h W_hh` stays inside the loop. Gate order is PyTorch's:
+input, forget, cell, output.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+LSTMState = tuple[jax.Array, jax.Array]
+
+
+def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState) -> tuple[jax.Array, LSTMState]:
+    """Run one LSTM layer over time given the precomputed input projection `(B, T, 4H)`."""
+
+    def step(carry: LSTMState, gates_x: jax.Array) -> tuple[LSTMState, jax.Array]:
+        h, c = carry
+        gates = gates_x + h @ w_hh
+        i, f, g, o = jnp.split(gates, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), h
+
+    state, hs = jax.lax.scan(step, state, jnp.swapaxes(x_proj, 0, 1))
+    return jnp.swapaxes(hs, 0, 1), state
+
+
+class ResLSTM(nn.Module):
+    """`y = LSTM(x) + x` over `(B, T, C)`, zero initial state; layers `layer_k` hold PyTorch's tensors."""
+
+    num_layers: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        features = x.shape[-1]
+        bound = features ** -0.5  # PyTorch's LSTM initialisation: U(-1/sqrt(H), 1/sqrt(H))
+        init = nn.initializers.uniform(2 * bound)
+        shifted = lambda rng, shape: init(rng, shape) - bound  # noqa: E731
+        x = x.astype(self.dtype)
+        y = x
+        for k in range(self.num_layers):
+            w_ih = self.param(f"layer_{k}_kernel_ih", shifted, (features, 4 * features)).astype(self.dtype)
+            w_hh = self.param(f"layer_{k}_kernel_hh", shifted, (features, 4 * features)).astype(self.dtype)
+            b_ih = self.param(f"layer_{k}_bias_ih", shifted, (4 * features,)).astype(self.dtype)
+            b_hh = self.param(f"layer_{k}_bias_hh", shifted, (4 * features,)).astype(self.dtype)
+            zeros = jnp.zeros((x.shape[0], features), self.dtype)
+            y, _ = lstm_layer(y @ w_ih + (b_ih + b_hh), w_hh, (zeros, zeros))
+        return y + x

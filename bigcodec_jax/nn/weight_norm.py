@@ -1,0 +1,113 @@
+"""Weight-normalised layers (legacy PyTorch `weight_norm`, dim 0) in channels-last Flax.
+
+Each layer keeps the direction `v` and the gain `g` as trainable parameters and recomputes
+`w = g * v / ||v||` on every call, as the official model does. Kernels are stored in Flax layout
+(spatial..., in, out); the gain has one entry per PyTorch output-axis-0 channel.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = jnp.dtype
+
+# PyTorch's default Conv/Linear initialisation: kaiming_uniform(a=sqrt(5)), bound 1/sqrt(fan_in).
+_default_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def weight_norm(v: jax.Array, g: jax.Array, gain_axis: int) -> jax.Array:
+    """`g * v / ||v||`, the norm taken over every axis of `v` except `gain_axis`."""
+    axes = tuple(a for a in range(v.ndim) if a != gain_axis % v.ndim)
+    norm = jnp.sqrt(jnp.sum(v * v, axis=axes, keepdims=True))
+    shape = [1] * v.ndim
+    shape[gain_axis] = -1
+    return v * (g.reshape(shape) / norm)
+
+
+def _norm_init(v: jax.Array, gain_axis: int):
+    """Initialise the gain to ||v|| so that the initial weight equals v (PyTorch's behaviour)."""
+    axes = tuple(a for a in range(v.ndim) if a != gain_axis % v.ndim)
+    return lambda _rng: jnp.sqrt(jnp.sum(v * v, axis=axes))
+
+
+class WNConv(nn.Module):
+    """Weight-normed N-d convolution, channels-last (`(B, *spatial, C)`), symmetric zero padding."""
+
+    features: int
+    kernel_size: Sequence[int]
+    strides: Sequence[int] | None = None
+    padding: Sequence[int] | None = None
+    dilation: Sequence[int] | None = None
+    dtype: Dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        nd = len(self.kernel_size)
+        v = self.param("v", _default_init, (*self.kernel_size, x.shape[-1], self.features))
+        g = self.param("g", _norm_init(v, -1))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        w = weight_norm(v, g, gain_axis=-1).astype(self.dtype)
+        pad = self.padding or (0,) * nd
+        y = jax.lax.conv_general_dilated(
+            x.astype(self.dtype), w,
+            window_strides=self.strides or (1,) * nd,
+            padding=[(p, p) for p in pad],
+            rhs_dilation=self.dilation or (1,) * nd,
+            dimension_numbers=_dimension_numbers(nd),
+        )
+        return y + bias.astype(self.dtype)
+
+
+class WNConvTranspose1d(nn.Module):
+    """Weight-normed PyTorch-style ConvTranspose1d (`padding`, `output_padding`), channels-last.
+
+    The kernel is stored as `(k, in, out)` with one gain per *input* channel, as in PyTorch.
+    """
+
+    features: int
+    kernel_size: int
+    stride: int
+    padding: int = 0
+    output_padding: int = 0
+    dtype: Dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.kernel_size
+        v = self.param("v", _default_init, (k, x.shape[-1], self.features))
+        g = self.param("g", _norm_init(v, 1))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        w = weight_norm(v, g, gain_axis=1).astype(self.dtype)
+        # A transposed convolution is a convolution of the stride-dilated input with the flipped kernel.
+        lo = k - 1 - self.padding
+        y = jax.lax.conv_general_dilated(
+            x.astype(self.dtype), w[::-1],
+            window_strides=(1,),
+            padding=[(lo, lo + self.output_padding)],
+            lhs_dilation=(self.stride,),
+            dimension_numbers=_dimension_numbers(1),
+        )
+        return y + bias.astype(self.dtype)
+
+
+class WNDense(nn.Module):
+    """Weight-normed Linear layer; kernel `(in, out)`, one gain per output feature."""
+
+    features: int
+    dtype: Dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        v = self.param("v", _default_init, (x.shape[-1], self.features))
+        g = self.param("g", _norm_init(v, -1))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        w = weight_norm(v, g, gain_axis=-1).astype(self.dtype)
+        return x.astype(self.dtype) @ w + bias.astype(self.dtype)
+
+
+def _dimension_numbers(nd: int) -> tuple[str, str, str]:
+    spatial = "HWD"[:nd] if nd > 1 else "W"
+    return (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")

@@ -1,0 +1,14 @@
+"""Convert an official BigCodec PyTorch checkpoint to Flax (or back, with --to-torch).
+
+    python convert_torch_ckpt.py bigcodec.pt converted/             # .pt / Lightning .ckpt -> Orbax dir
+    python convert_torch_ckpt.py --to-torch converted/ bigcodec.pt  # Orbax dir -> official .pt
+
+No PyTorch is needed: checkpoints are read with a restricted unpickler that refuses code.
+The model config is inferred from the tensor shapes.
+"""
+import sys
+
+from bigcodec_jax.convert import main
+
+if __name__ == "__main__":
+    sys.exit(main())

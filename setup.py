@@ -1,0 +1,29 @@
+"""bigcodec-jax: the BigCodec neural speech codec in JAX/Flax."""
+from setuptools import find_packages, setup
+
+setup(
+    name="bigcodec-jax",
+    version="0.1.0",
+    description="BigCodec (1.04 kbps neural speech codec) in JAX/Flax, exact to the official PyTorch model",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["bigcodec_jax", "bigcodec_jax.*"]),
+    install_requires=[
+        "jax>=0.4.30",
+        "flax>=0.10",
+        "optax>=0.2",
+        "orbax-checkpoint>=0.6",
+        "numpy>=1.24",
+        "librosa>=0.10",
+        "soundfile>=0.12",
+        "ml_collections>=0.1.1",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        "data": ["tensorflow-datasets>=4.9", "grain>=0.2"],
+        "gpu": ["jax[cuda12]"],
+        "tpu": ["jax[tpu]"],
+    },
+)
