@@ -60,7 +60,7 @@ class BigCodec:
         """A randomly initialised codec of a named variant (for smoke tests and demos)."""
         config = config_lib.model_config(variant)
         hop = config_lib.hop_length(config)
-        params = BigCodecModel(config).init(jax.random.PRNGKey(seed), jnp.zeros((1, hop)))["params"]
+        params = jax.jit(BigCodecModel(config).init)(jax.random.PRNGKey(seed), jnp.zeros((1, hop)))["params"]
         return cls(config, params, dtype)
 
     def _precision(self) -> contextlib.AbstractContextManager:

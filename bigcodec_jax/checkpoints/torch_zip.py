@@ -90,7 +90,15 @@ def _numpy_scalar(dtype: np.dtype, data: bytes | None = None) -> Any:
     return np.frombuffer(data or b"", dtype=dtype, count=1)[0]
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """Protocol-2 pickles store `bytes` as `_codecs.encode(text, "latin1")`."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise CheckpointError("refusing an unexpected _codecs.encode call")
+    return text.encode("latin1")
+
+
 _ALLOWED = {
+    ("_codecs", "encode"): _latin1_bytes,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
@@ -215,6 +223,8 @@ class _TorchPickler(pickle._Pickler):  # the pure-Python pickler lets us emit gl
         return None
 
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, np.generic):
+            obj = np.asarray(obj)
         if not isinstance(obj, np.ndarray):
             return NotImplemented
         if obj.dtype not in _STORAGE_NAMES:
