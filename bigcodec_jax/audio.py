@@ -12,8 +12,9 @@ def as_batch(wav: np.ndarray | list, sample_rate: int) -> np.ndarray:
     Raises ValueError for empty, non-finite or wrongly shaped input and for a bad sample rate.
     """
     wav = np.asarray(wav)
-    if wav.dtype.kind not in "fiu":
-        raise ValueError(f"audio must be numeric, got dtype {wav.dtype}")
+    if wav.dtype.kind != "f":
+        raise ValueError(f"audio must be floating-point samples in [-1, 1], got dtype {wav.dtype} "
+                         "(scale integer PCM by its full-scale value first)")
     if wav.ndim == 1:
         wav = wav[None]
     if wav.ndim != 2:

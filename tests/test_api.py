@@ -62,7 +62,8 @@ def test_other_sample_rate_is_resampled(codec, golden):
     (np.full((1, 4000), np.nan, np.float32), "NaN"),
     (np.array([0.0, np.inf] * 200, np.float32), "NaN or infinite"),
     (np.zeros((1, 2, 400), np.float32), "shape"),
-    (np.array(["a", "b"]), "numeric"),
+    (np.array(["a", "b"]), "floating-point"),
+    (np.zeros(400, np.int16), "floating-point"),
 ])
 def test_bad_audio_gets_a_clear_error(codec, bad, message):
     with pytest.raises(ValueError, match=message):

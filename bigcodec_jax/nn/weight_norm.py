@@ -18,19 +18,22 @@ Dtype = jnp.dtype
 _default_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 
+def _norm(v: jax.Array, gain_axis: int, keepdims: bool) -> jax.Array:
+    """||v|| over every axis except `gain_axis`."""
+    axes = tuple(a for a in range(v.ndim) if a != gain_axis % v.ndim)
+    return jnp.sqrt(jnp.sum(v * v, axis=axes, keepdims=keepdims))
+
+
 def weight_norm(v: jax.Array, g: jax.Array, gain_axis: int) -> jax.Array:
     """`g * v / ||v||`, the norm taken over every axis of `v` except `gain_axis`."""
-    axes = tuple(a for a in range(v.ndim) if a != gain_axis % v.ndim)
-    norm = jnp.sqrt(jnp.sum(v * v, axis=axes, keepdims=True))
     shape = [1] * v.ndim
     shape[gain_axis] = -1
-    return v * (g.reshape(shape) / norm)
+    return v * (g.reshape(shape) / _norm(v, gain_axis, keepdims=True))
 
 
 def _norm_init(v: jax.Array, gain_axis: int):
     """Initialise the gain to ||v|| so that the initial weight equals v (PyTorch's behaviour)."""
-    axes = tuple(a for a in range(v.ndim) if a != gain_axis % v.ndim)
-    return lambda _rng: jnp.sqrt(jnp.sum(v * v, axis=axes))
+    return lambda _rng: _norm(v, gain_axis, keepdims=False)
 
 
 class WNConv(nn.Module):
