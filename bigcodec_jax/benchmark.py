@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from bigcodec_jax import BigCodec
+from bigcodec_jax.audio import SAMPLE_RATE
 
 
 def _peak_memory_gib() -> float:
@@ -25,16 +26,17 @@ def _peak_memory_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB on Linux
 
 
-def _time(fn, repeats: int) -> tuple[float, float]:
+def _time(fn, repeats: int) -> tuple[float, float, object]:
+    """(first call's seconds, median of `repeats` later calls, the result)."""
     start = time.perf_counter()
-    fn()
+    result = fn()
     first = time.perf_counter() - start
     runs = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - start)
-    return first, statistics.median(runs)
+    return first, statistics.median(runs), result
 
 
 def infer(args: argparse.Namespace) -> None:
@@ -43,11 +45,10 @@ def infer(args: argparse.Namespace) -> None:
     for dtype in args.dtypes:
         codec = BigCodec.random(args.variant, dtype=dtype)
         for batch in args.batch_sizes:
-            wav = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, int(args.seconds * 16000))).astype(np.float32)
+            wav = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, int(args.seconds * SAMPLE_RATE))).astype(np.float32)
             audio = batch * args.seconds
-            enc_first, enc = _time(lambda: codec.encode(wav), args.repeats)
-            codes = codec.encode(wav)
-            dec_first, dec = _time(lambda: codec.decode(codes), args.repeats)
+            enc_first, enc, codes = _time(lambda: codec.encode(wav), args.repeats)
+            dec_first, dec, _ = _time(lambda: codec.decode(codes), args.repeats)
             compile_s = enc_first - enc + dec_first - dec
             print(f"{dtype:9s} {batch:5d} {args.seconds:8.1f} {audio / enc:11.2f} {audio / dec:11.2f} "
                   f"{audio / (enc + dec):9.2f} {compile_s:10.1f} {_peak_memory_gib():9.2f}", flush=True)

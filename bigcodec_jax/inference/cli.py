@@ -60,18 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "decode":
                 codes, length = codes_file.load(path, model_fingerprint)
-                wav = codec.decode(codes[None], length=length)[0]
+                codes = codes[None]
             else:
                 samples, rate = read_audio(path)
                 codes = codec.encode(samples, sample_rate=rate)
                 length = round(len(samples) * SAMPLE_RATE / rate)
-                if args.command == "encode":
-                    write_atomic(out, lambda tmp: codes_file.save(tmp, codes[0], length, rate, codec.config,
-                                                                  model_fingerprint))
-                    done += 1
-                    continue
+            if args.command == "encode":
+                write_atomic(out, lambda tmp: codes_file.save(tmp, codes[0], length, rate, codec.config,
+                                                              model_fingerprint))
+            else:
                 wav = codec.decode(codes, length=length)[0]
-            write_atomic(out, lambda tmp: sf.write(tmp, wav, SAMPLE_RATE, format="WAV"))
+                write_atomic(out, lambda tmp: sf.write(tmp, wav, SAMPLE_RATE, format="WAV"))
             done += 1
         except ValueError as e:
             failed.append(path)
