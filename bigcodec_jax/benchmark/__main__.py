@@ -1,0 +1,31 @@
+"""`python -m bigcodec_jax.benchmark {infer,...}`: throughput benchmarks, one module per subject.
+
+Each subcommand prints seconds of audio per second and peak memory; record results with the
+hardware named in docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module in this package, one-line help)
+SUBJECTS = {
+    "infer": ("infer", "encode/decode throughput of the full-size codec"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bigcodec_jax.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    for name, (module, help_text) in SUBJECTS.items():
+        mod = importlib.import_module(f"bigcodec_jax.benchmark.{module}")
+        mod.add_arguments(sub.add_parser(name, help=help_text, description=mod.__doc__))
+    args = parser.parse_args(argv)
+    importlib.import_module(f"bigcodec_jax.benchmark.{SUBJECTS[args.what][0]}").run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
