@@ -142,14 +142,19 @@ def _infer_mstft(m: ml_collections.ConfigDict, sd: dict[str, np.ndarray]) -> Non
 
 # ------------------------------------------------------------------------------------- conversion
 
-def expected_generator_shapes(config: ml_collections.ConfigDict) -> dict[tuple[str, ...], tuple[int, ...]]:
-    """Flax parameter shapes of the generator built from `config`, keyed by path (no computation)."""
+def expected_shapes(config: ml_collections.ConfigDict) -> dict[tuple[str, ...], tuple[int, ...]]:
+    """Flax parameter shapes of the generator and discriminators built from `config`, keyed by path
+    (shape inference only, no computation)."""
     from bigcodec_jax.codec import BigCodecModel
+    from bigcodec_jax.codec.discriminators import Discriminators
 
-    hop = config_lib.hop_length(config)
-    tree = jax.eval_shape(BigCodecModel(config).init, jax.random.PRNGKey(0), jnp.zeros((1, hop)))["params"]
-    return {("generator",) + tuple(k.key for k in path): tuple(leaf.shape)
-            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+    wav = jnp.zeros((1, config_lib.hop_length(config)))
+    shapes = {}
+    for name, module in (("generator", BigCodecModel(config)), ("discriminators", Discriminators(config))):
+        tree = jax.eval_shape(module.init, jax.random.PRNGKey(0), wav)["params"]
+        shapes.update({(name,) + tuple(k.key for k in path): tuple(leaf.shape)
+                       for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]})
+    return shapes
 
 
 def _listed(names: list[str], limit: int = 12) -> str:
@@ -167,7 +172,7 @@ def _check(sections: Sections, table: list[Entry], config: ml_collections.Config
         problems.append(f"missing keys: {_listed(missing)}")
     if unexpected:
         problems.append(f"unexpected keys: {_listed(unexpected)}")
-    shapes = expected_generator_shapes(config)
+    shapes = expected_shapes(config)
     bad = []
     for name, entry in wanted.items():
         if name not in given:

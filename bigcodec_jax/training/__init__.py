@@ -1,0 +1,1 @@
+"""GAN training of BigCodec: losses, optimisers, the train step, sharding, checkpoints and the loop."""
