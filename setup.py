@@ -9,6 +9,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["bigcodec_jax", "bigcodec_jax.*"]),
+    package_data={"bigcodec_jax.data": ["corpus/*.txt", "corpus/*/*.flac"]},  # the offline speech corpus
     install_requires=[
         "jax>=0.4.30",
         "flax>=0.10",
@@ -19,10 +20,11 @@ setup(
         "soundfile>=0.12",
         "ml_collections>=0.1.1",
         "tqdm>=4.60",
+        "grain>=0.2.18",  # the training data loader (bigcodec_jax.data)
     ],
     extras_require={
-        "test": ["pytest>=7"],
-        "data": ["tensorflow-datasets>=4.9", "grain>=0.2"],
+        "test": ["pytest>=7", "tensorflow-datasets>=4.9.4"],  # the tfds source is tested with tfds mock data
+        "tfds": ["tensorflow-datasets>=4.9.4"],  # 'tfds:<name>' data sources; TensorFlow itself is not needed
         "gpu": ["jax[cuda12]"],
         "tpu": ["jax[tpu]"],
     },

@@ -1,0 +1,27 @@
+"""Training and evaluation data for BigCodec: sources, the grain training stream, the evaluation split.
+
+    from bigcodec_jax import data
+    cfg = data.default_config()                     # every option, documented field by field
+    loader = data.train_loader(cfg, global_batch_size=8, seed=1024)
+    it = iter(loader)                               # {"wav": float32 (8 // process_count, 16000)}
+    state = it.get_state(); it.set_state(state)     # exact resume (a small JSON-able dict)
+    data.bad_example_count(it)                      # unreadable examples skipped so far
+    for batch in data.eval_utterances(cfg): ...     # names, float32 16 kHz (B, max length), lengths
+
+With Orbax, store the iterator beside the model in one checkpoint (one JSON file per host):
+
+    mngr.save(step, args=ocp.args.Composite(params=..., data=grain.checkpoint.CheckpointSave(it)))
+    mngr.restore(step, args=ocp.args.Composite(params=..., data=grain.checkpoint.CheckpointRestore(it)))
+
+The state holds only the batch count and the bad-example counters, so `set_state` resumes exactly
+with other `workers`/`read_threads` settings, or even another host count, as long as the global
+batch is the same (grain's Orbax handler keeps one file per host, so it needs the same host count).
+"""
+from bigcodec_jax.data.bad_examples import TooManyBadExamples, bad_example_count
+from bigcodec_jax.data.config import default_config
+from bigcodec_jax.data.corpus import corpus_dir
+from bigcodec_jax.data.evaluation import EvalBatch, eval_utterances
+from bigcodec_jax.data.loader import train_loader
+
+__all__ = ["EvalBatch", "TooManyBadExamples", "bad_example_count", "corpus_dir", "default_config", "eval_utterances",
+           "train_loader"]

@@ -1,0 +1,41 @@
+"""Every data option, with defaults that work offline (the packaged corpus); the paper recipe sets LibriSpeech."""
+from __future__ import annotations
+
+import ml_collections
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The data config, field by field:
+
+    source            'corpus' (the packaged synthetic speech), 'dir' (every audio file under `path`),
+                      'list' (a file list at `path`) or 'tfds:<name>' (a prepared tfds dataset, e.g.
+                      'tfds:librispeech' for the paper)
+    path              the folder or file list for 'dir' / 'list'
+    split             tfds split expression, e.g. 'train_clean100+train_clean360+train_other500'
+    tfds_data_dir     where prepared tfds data lives (None: $TFDS_DATA_DIR or ~/tensorflow_datasets)
+    segment_samples   training crop length at 16 kHz; shorter utterances are zero-padded at the end
+    seed_offset       added to the trainer's seed for the shuffle and crop positions
+    workers           decoding processes per host (0: decode in the training process)
+    read_threads      threads per process reading examples (file reading and FLAC decoding release the GIL)
+    prefetch_batches  batches buffered ahead per process
+    max_bad_fraction  stop with an error when more than this fraction of reads is unreadable
+    eval.source       as `source`, for the fixed evaluation utterances ('corpus' = its held-out part)
+    eval.path         as `path`
+    eval.split        tfds split of the evaluation utterances, e.g. 'test_clean'
+    eval.max_utterances  how many utterances, the first ones in source order
+    eval.batch_size   utterances per batch (batched by similar length)
+    """
+    return ml_collections.ConfigDict(dict(
+        source="corpus",
+        path="",
+        split="train",
+        tfds_data_dir=ml_collections.config_dict.placeholder(str),
+        segment_samples=16000,
+        seed_offset=0,
+        workers=0,
+        read_threads=4,
+        prefetch_batches=8,
+        max_bad_fraction=0.05,
+        eval=ml_collections.ConfigDict(dict(source="corpus", path="", split="test", max_utterances=64,
+                                            batch_size=8)),
+    ))
