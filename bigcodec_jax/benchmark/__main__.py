@@ -12,6 +12,7 @@ import sys
 # subcommand -> (module in this package, one-line help)
 SUBJECTS = {
     "infer": ("infer", "encode/decode throughput of the full-size codec"),
+    "data": ("data", "training batches per second from FLAC files"),
 }
 
 
