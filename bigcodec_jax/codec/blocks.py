@@ -1,4 +1,8 @@
-"""The residual, encoder and decoder blocks shared by the encoder and decoder."""
+"""The residual, encoder and decoder blocks shared by the encoder and decoder.
+
+Every block takes optional `lengths` (valid frames per example at its input rate, see
+`nn/masking.py`): with them, a right-padded batch gives each example its unpadded result.
+"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -7,13 +11,20 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bigcodec_jax.nn.activations import AntiAliasedSnakeBeta
+from bigcodec_jax.nn.masking import MaskedAntiAliasedSnakeBeta, zero_tail
 from bigcodec_jax.nn.weight_norm import WNConv, WNConvTranspose1d
+
+Lengths = jax.Array | None
 
 
 def stride_padding(stride: int) -> int:
     """Padding of the strided (transposed) convolutions: `s // 2 + s % 2`."""
     return stride // 2 + stride % 2
+
+
+def conv_input(x: jax.Array, lengths: Lengths) -> jax.Array:
+    """`x` with zeros after the valid lengths, as a zero-padded convolution expects (unchanged without lengths)."""
+    return x if lengths is None else zero_tail(x, lengths)
 
 
 class ResidualUnit(nn.Module):
@@ -23,11 +34,12 @@ class ResidualUnit(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, lengths: Lengths = None) -> jax.Array:
         c = x.shape[-1]
-        y = AntiAliasedSnakeBeta(self.dtype, name="act_1")(x)
-        y = WNConv(c, (7,), padding=(3 * self.dilation,), dilation=(self.dilation,), dtype=self.dtype, name="conv_1")(y)
-        y = AntiAliasedSnakeBeta(self.dtype, name="act_2")(y)
+        y = MaskedAntiAliasedSnakeBeta(self.dtype, name="act_1")(x, lengths)
+        y = WNConv(c, (7,), padding=(3 * self.dilation,), dilation=(self.dilation,), dtype=self.dtype,
+                   name="conv_1")(conv_input(y, lengths))
+        y = MaskedAntiAliasedSnakeBeta(self.dtype, name="act_2")(y, lengths)
         y = WNConv(c, (1,), dtype=self.dtype, name="conv_2")(y)
         return x.astype(self.dtype) + y
 
@@ -41,13 +53,13 @@ class EncoderBlock(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, lengths: Lengths = None) -> jax.Array:
         for j, d in enumerate(self.dilations):
-            x = ResidualUnit(d, self.dtype, name=f"res_{j}")(x)
-        x = AntiAliasedSnakeBeta(self.dtype, name="act")(x)
+            x = ResidualUnit(d, self.dtype, name=f"res_{j}")(x, lengths)
+        x = MaskedAntiAliasedSnakeBeta(self.dtype, name="act")(x, lengths)
         s = self.stride
         return WNConv(self.features, (2 * s,), strides=(s,), padding=(stride_padding(s),), dtype=self.dtype,
-                      name="conv")(x)
+                      name="conv")(conv_input(x, lengths))
 
 
 class DecoderBlock(nn.Module):
@@ -59,10 +71,12 @@ class DecoderBlock(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, lengths: Lengths = None) -> jax.Array:
         s = self.stride
-        x = AntiAliasedSnakeBeta(self.dtype, name="act")(x)
-        x = WNConvTranspose1d(self.features, 2 * s, s, stride_padding(s), s % 2, dtype=self.dtype, name="conv_t")(x)
+        x = MaskedAntiAliasedSnakeBeta(self.dtype, name="act")(x, lengths)
+        x = WNConvTranspose1d(self.features, 2 * s, s, stride_padding(s), s % 2, dtype=self.dtype,
+                              name="conv_t")(conv_input(x, lengths))
+        lengths = None if lengths is None else lengths * s
         for j, d in enumerate(self.dilations):
-            x = ResidualUnit(d, self.dtype, name=f"res_{j}")(x)
+            x = ResidualUnit(d, self.dtype, name=f"res_{j}")(x, lengths)
         return x

@@ -34,19 +34,30 @@ class ResLSTM(nn.Module):
     num_layers: int
     dtype: jnp.dtype = jnp.float32
 
-    @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        return self.run(x)[0]
+
+    @nn.compact
+    def run(self, x: jax.Array, state: tuple[LSTMState, ...] | None = None) -> tuple[jax.Array, tuple[LSTMState, ...]]:
+        """`(y, final (h, c) of every layer)` starting from `state` (zeros when None).
+
+        Running a long sequence in consecutive pieces, each from the previous piece's final
+        state, gives the same outputs as running it at once.
+        """
         features = x.shape[-1]
         bound = features ** -0.5  # PyTorch's LSTM initialisation: U(-1/sqrt(H), 1/sqrt(H))
         init = nn.initializers.uniform(2 * bound)
         shifted = lambda rng, shape: init(rng, shape) - bound  # noqa: E731
         x = x.astype(self.dtype)
-        y = x
+        if state is None:
+            zeros = jnp.zeros((x.shape[0], features), self.dtype)
+            state = ((zeros, zeros),) * self.num_layers
+        y, final = x, []
         for k in range(self.num_layers):
             w_ih = self.param(f"layer_{k}_kernel_ih", shifted, (features, 4 * features)).astype(self.dtype)
             w_hh = self.param(f"layer_{k}_kernel_hh", shifted, (features, 4 * features)).astype(self.dtype)
             b_ih = self.param(f"layer_{k}_bias_ih", shifted, (4 * features,)).astype(self.dtype)
             b_hh = self.param(f"layer_{k}_bias_hh", shifted, (4 * features,)).astype(self.dtype)
-            zeros = jnp.zeros((x.shape[0], features), self.dtype)
-            y, _ = lstm_layer(y @ w_ih + (b_ih + b_hh), w_hh, (zeros, zeros))
-        return y + x
+            y, layer_state = lstm_layer(y @ w_ih + (b_ih + b_hh), w_hh, state[k])
+            final.append(layer_state)
+        return y + x, tuple(final)
