@@ -1,0 +1,86 @@
+"""Training configuration: the official recipe as defaults, and start-up validation with keys named.
+
+Config files in `configs/` call `recipe(variant)` and override what differs; every field can be
+overridden on the command line (`--config.batch_size=16`).
+"""
+from __future__ import annotations
+
+import ml_collections
+
+from bigcodec_jax import config as model_config_lib
+from bigcodec_jax.training.losses import mel_config
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
+MATMUL_PRECISIONS = ("default", "high", "highest")
+
+
+def recipe(variant: str = "full") -> ml_collections.ConfigDict:
+    """The paper's recipe (official-model.md) around the model variant `variant`."""
+    from bigcodec_jax import data  # the data pipeline owns its own defaults
+
+    c = ml_collections.ConfigDict()
+    c.model = model_config_lib.model_config(variant)
+    c.seed = 1024
+    c.batch_size = 8                 # global batch, split over hosts and the mesh's batch axes
+    c.segment_samples = 16000        # 1 s crops at 16 kHz (a multiple of the hop length)
+    c.num_steps = 1_200_000
+    c.compute_dtype = "float32"      # or bfloat16: float32 master weights, losses and mel features
+    c.matmul_precision = "highest"   # float32 matmuls/convs at full precision (no TF32 passes on GPU)
+    c.init_from = ""                 # an official .pt / Lightning .ckpt or a converted directory
+    c.loss = ml_collections.ConfigDict(dict(lambda_mel=15.0, lambda_adv=1.0, lambda_feat_match=1.0,
+                                            lambda_disc=1.0, mel=mel_config()))
+    c.optimizer = ml_collections.ConfigDict(dict(b1=0.8, b2=0.9, eps=1e-8, weight_decay=0.01, clip_norm=1.0))
+    c.schedule = ml_collections.ConfigDict(dict(initial_lr=1e-5, peak_lr=1e-4, final_lr=1e-5,
+                                                warmup_steps=1000, decay_steps=500_000))
+    # Mesh: `data` splits the batch, `fsdp` splits the batch too and shards parameters by rule.
+    # -1 takes the remaining devices.
+    c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1))
+    c.sharding = ml_collections.ConfigDict(dict(min_shard_size=2 ** 16))  # smaller tensors stay replicated
+    c.data = data.default_config()
+    c.checkpoint = ml_collections.ConfigDict(dict(every_steps=5000, keep=3, async_save=True))
+    c.log_every_steps = 50
+    c.examples_every_steps = 5000    # audio + mel images of the held-out batch in TensorBoard
+    c.max_consecutive_nonfinite = 20  # skipped updates in a row before the run stops
+    return c
+
+
+def _fail(key: str, message: str) -> None:
+    raise ValueError(f"config.{key}: {message}")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raise ValueError naming the key of the first bad value."""
+    try:
+        model_config_lib.validate(config.model)
+    except ValueError as e:
+        raise ValueError(f"config.model: {e}") from None
+    for key in ("batch_size", "segment_samples", "num_steps", "log_every_steps", "examples_every_steps",
+                "max_consecutive_nonfinite"):
+        if not isinstance(config[key], int) or config[key] <= 0:
+            _fail(key, f"must be a positive integer, got {config[key]!r}")
+    hop = model_config_lib.hop_length(config.model)
+    if config.segment_samples % hop:
+        _fail("segment_samples", f"{config.segment_samples} is not a multiple of the hop length {hop}")
+    if config.compute_dtype not in COMPUTE_DTYPES:
+        _fail("compute_dtype", f"must be one of {COMPUTE_DTYPES}, got {config.compute_dtype!r}")
+    if config.matmul_precision not in MATMUL_PRECISIONS:
+        _fail("matmul_precision", f"must be one of {MATMUL_PRECISIONS}, got {config.matmul_precision!r}")
+    for key in ("initial_lr", "peak_lr", "final_lr"):
+        if not config.schedule[key] > 0:
+            _fail(f"schedule.{key}", f"must be positive, got {config.schedule[key]!r}")
+    for key in ("warmup_steps", "decay_steps"):
+        if config.schedule[key] < 0:
+            _fail(f"schedule.{key}", f"must not be negative, got {config.schedule[key]!r}")
+    for key in ("b1", "b2"):
+        if not 0 <= config.optimizer[key] < 1:
+            _fail(f"optimizer.{key}", f"must be in [0, 1), got {config.optimizer[key]!r}")
+    if not config.optimizer.clip_norm > 0:
+        _fail("optimizer.clip_norm", f"must be positive, got {config.optimizer.clip_norm!r}")
+    for key in ("data", "fsdp"):
+        if not isinstance(config.mesh[key], int) or (config.mesh[key] < 1 and config.mesh[key] != -1):
+            _fail(f"mesh.{key}", f"must be a positive integer or -1, got {config.mesh[key]!r}")
+    if config.mesh.data == -1 and config.mesh.fsdp == -1:
+        _fail("mesh", "at most one axis may be -1")
+    for key in ("every_steps", "keep"):
+        if not isinstance(config.checkpoint[key], int) or config.checkpoint[key] <= 0:
+            _fail(f"checkpoint.{key}", f"must be a positive integer, got {config.checkpoint[key]!r}")
