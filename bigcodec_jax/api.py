@@ -23,7 +23,7 @@ from bigcodec_jax import config as config_lib
 from bigcodec_jax.checkpoints import convert, store
 from bigcodec_jax.codec import BigCodecModel
 
-_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 class BigCodec:
@@ -32,12 +32,12 @@ class BigCodec:
     sample_rate = audio.SAMPLE_RATE
 
     def __init__(self, config: ml_collections.ConfigDict, params: dict[str, Any], dtype: str = "float32"):
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         config_lib.validate(config)
         self.config = config
         self.dtype = dtype
-        self.model = BigCodecModel(config, _DTYPES[dtype])
+        self.model = BigCodecModel(config, DTYPES[dtype])
         self.params = jax.tree.map(jnp.asarray, params)
         self.hop_length = config_lib.hop_length(config)
         self.num_quantizers = config.decoder.vq_num_quantizers
@@ -63,8 +63,8 @@ class BigCodec:
         params = jax.jit(BigCodecModel(config).init)(jax.random.PRNGKey(seed), jnp.zeros((1, hop)))["params"]
         return cls(config, params, dtype)
 
-    def _precision(self) -> contextlib.AbstractContextManager:
-        # float32 means float32: no TF32 / bf16 passes on GPU and TPU.
+    def matmul_precision(self) -> contextlib.AbstractContextManager:
+        """The context every device call runs in: float32 means float32 (no TF32 / bf16 passes on GPU and TPU)."""
         return jax.default_matmul_precision("highest" if self.dtype == "float32" else "default")
 
     def _encode_codes(self, params: dict[str, Any], wav: jax.Array) -> jax.Array:
@@ -80,17 +80,12 @@ class BigCodec:
     def num_frames(self, samples: int) -> int:
         return math.ceil(samples / self.hop_length)
 
-    def encode(self, wav: np.ndarray, sample_rate: int = audio.SAMPLE_RATE) -> np.ndarray:
-        """Audio `(samples,)` or `(B, samples)` -> codes `(B, n_q, ceil(samples_16k / hop))` int32."""
-        wav = audio.pad_to_multiple(audio.as_batch(wav, sample_rate), self.hop_length)
-        with self._precision():
-            return np.asarray(self._encode(self.params, wav))
+    def check_codes(self, codes: np.ndarray, length: int | None = None) -> int:
+        """The output length (default frames * hop) after checking `codes` `(batch, n_q, frames)` and `length`.
 
-    def decode(self, codes: np.ndarray, length: int | None = None) -> np.ndarray:
-        """Codes `(B, n_q, frames)` or `(n_q, frames)` -> float32 audio `(B, length or frames * hop)` at 16 kHz."""
-        codes = np.asarray(codes)
-        if codes.ndim == 2:
-            codes = codes[None]
+        ValueError unless frames > 0, the codes are integers in `[0, codebook_size)` and
+        `0 < length <= frames * hop`.
+        """
         if codes.ndim != 3 or codes.shape[1] != self.num_quantizers or codes.shape[2] == 0:
             raise ValueError(f"codes must be (batch, {self.num_quantizers}, frames) with frames > 0, "
                              f"got shape {codes.shape}")
@@ -98,9 +93,23 @@ class BigCodec:
             raise ValueError(f"codes must be integers in [0, {self.codebook_size})")
         full = codes.shape[2] * self.hop_length
         if length is None:
-            length = full
+            return full
         if not 0 < length <= full:
             raise ValueError(f"length must be in 1..{full} for {codes.shape[2]} frames, got {length}")
-        with self._precision():
+        return length
+
+    def encode(self, wav: np.ndarray, sample_rate: int = audio.SAMPLE_RATE) -> np.ndarray:
+        """Audio `(samples,)` or `(B, samples)` -> codes `(B, n_q, ceil(samples_16k / hop))` int32."""
+        wav = audio.pad_to_multiple(audio.as_batch(wav, sample_rate), self.hop_length)
+        with self.matmul_precision():
+            return np.asarray(self._encode(self.params, wav))
+
+    def decode(self, codes: np.ndarray, length: int | None = None) -> np.ndarray:
+        """Codes `(B, n_q, frames)` or `(n_q, frames)` -> float32 audio `(B, length or frames * hop)` at 16 kHz."""
+        codes = np.asarray(codes)
+        if codes.ndim == 2:
+            codes = codes[None]
+        length = self.check_codes(codes, length)
+        with self.matmul_precision():
             wav = self._decode(self.params, codes.astype(np.int32))
         return np.asarray(wav)[:, :length]

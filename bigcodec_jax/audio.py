@@ -6,6 +6,25 @@ import numpy as np
 SAMPLE_RATE = 16000  # the codec's only native rate
 
 
+def resampled_length(samples: int, sample_rate: int) -> int:
+    """Samples at 16 kHz of `samples` samples at `sample_rate`: `ceil(samples * 16000 / sample_rate)`.
+
+    The one place this length is decided: `resample` always returns exactly this many samples.
+    """
+    return -(-samples * SAMPLE_RATE // sample_rate)
+
+
+def resample(wav: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Float32 audio `(..., samples)` at `sample_rate` -> 16 kHz (band-limited, librosa's default)."""
+    wav = wav.astype(np.float32)
+    if sample_rate == SAMPLE_RATE:
+        return wav
+    import librosa  # imported lazily: it is slow to import and only needed for resampling
+
+    out = librosa.resample(wav, orig_sr=int(sample_rate), target_sr=SAMPLE_RATE, axis=-1)
+    return librosa.util.fix_length(out, size=resampled_length(wav.shape[-1], sample_rate), axis=-1).astype(np.float32)
+
+
 def as_batch(wav: np.ndarray | list, sample_rate: int) -> np.ndarray:
     """`(samples,)` or `(B, samples)` float audio at `sample_rate` -> float32 `(B, samples)` at 16 kHz.
 
@@ -25,12 +44,7 @@ def as_batch(wav: np.ndarray | list, sample_rate: int) -> np.ndarray:
         raise ValueError("audio contains NaN or infinite samples")
     if not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
         raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-    wav = wav.astype(np.float32)
-    if sample_rate != SAMPLE_RATE:
-        import librosa  # imported lazily: it is slow to import and only needed for resampling
-
-        wav = librosa.resample(wav, orig_sr=int(sample_rate), target_sr=SAMPLE_RATE, axis=-1).astype(np.float32)
-    return wav
+    return resample(wav, int(sample_rate))
 
 
 def pad_to_multiple(wav: np.ndarray, hop: int) -> np.ndarray:

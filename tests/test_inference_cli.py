@@ -1,54 +1,163 @@
-"""inference.py on a generated folder: mirrored outputs, bad files reported, resume, model fingerprint."""
+"""inference.py on a generated folder: mirrored outputs, bad files reported, resume, codes files."""
+import glob
 import os
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from bigcodec_jax import BigCodec
 from bigcodec_jax.inference import codes_file
+from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.cli import main
+from bigcodec_jax.inference.files import write_atomic
 from conftest import reference_path
+
+CKPT = reference_path("tiny_train.pt")
+FAST = ["--checkpoint", CKPT, "--batch-size", "2", "--window", "1"]  # shapes shared with the other inference tests
+
+# name -> (samples, rate, channels): mixed rates, stereo, nested folders, two files longer than the window
+AUDIO = {"a.wav": (3333, 16000, 1), "nested/b.flac": (2205, 22050, 2), "nested/deeper/c.wav": (4000, 8000, 1),
+         "d.flac": (30000, 44100, 2), "long.wav": (40000, 16000, 1), "nested/long2.flac": (27000, 16000, 1)}
+EXPECTED_SAMPLES = {"a": 3333, "nested/b": 1600, "nested/deeper/c": 8000, "d": 10885, "long": 40000,
+                    "nested/long2": 27000}
 
 
 @pytest.fixture
 def folder(tmp_path):
-    src = tmp_path / "in"
-    (src / "nested").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    sf.write(src / "a.wav", (0.1 * rng.standard_normal(3333)).astype(np.float32), 16000)
-    sf.write(src / "nested" / "b.flac", (0.1 * rng.standard_normal((2205, 2))).astype(np.float32), 22050)
-    (src / "broken.wav").write_text("not audio")
+    for name, (samples, rate, channels) in AUDIO.items():
+        os.makedirs(os.path.dirname(tmp_path / "in" / name), exist_ok=True)
+        sf.write(tmp_path / "in" / name, (0.1 * rng.standard_normal((samples, channels))).astype(np.float32), rate)
+    (tmp_path / "in" / "broken.wav").write_text("not audio")
+    sf.write(tmp_path / "in" / "nested" / "empty.wav", np.zeros(0, np.float32), 16000)
     return tmp_path
 
 
+def outputs(root, suffix):
+    return sorted(os.path.relpath(p, root)[: -len(suffix)] for p in glob.glob(f"{root}/**/*{suffix}", recursive=True))
+
+
 def test_encode_decode_reconstruct(folder, capsys):
-    ckpt = reference_path("tiny_train.pt")
-    src = str(folder / "in")
-    assert main(["encode", src, "--checkpoint", ckpt, "--output", str(folder / "codes")]) == 1
+    src, codes, dec, rec = (str(folder / d) for d in ("in", "codes", "dec", "rec"))
+    assert main(["encode", src, "--output", codes, *FAST]) == 1
     out = capsys.readouterr()
-    assert "broken.wav" in out.err and "2 written, 0 already done, 1 failed" in out.out
-    assert os.path.exists(folder / "codes" / "nested" / "b.codes.npz")
-    assert main(["decode", str(folder / "codes"), "--checkpoint", ckpt, "--output", str(folder / "dec")]) == 0
-    assert main(["reconstruct", src, "--checkpoint", ckpt, "--output", str(folder / "rec")]) == 1
-    for rel, samples in (("a.wav", 3333), (os.path.join("nested", "b.wav"), 1600)):
-        decoded, rate = sf.read(folder / "dec" / rel)
-        rec, _ = sf.read(folder / "rec" / rel)
-        assert rate == 16000 and len(decoded) == samples == len(rec)
-        np.testing.assert_allclose(decoded, rec, atol=1e-4)
+    assert "broken.wav" in out.err and "empty.wav" in out.err
+    assert "6 written, 0 already done, 2 failed" in out.out
+    assert outputs(codes, ".codes.npz") == sorted(EXPECTED_SAMPLES)
+    assert main(["decode", codes, "--output", dec, *FAST]) == 0
+    assert main(["reconstruct", src, "--output", rec, *FAST]) == 1
+    codec = BigCodec.from_pretrained(CKPT)
+    for stem, samples in EXPECTED_SAMPLES.items():
+        decoded, rate = sf.read(f"{dec}/{stem}.wav")
+        reconstructed, _ = sf.read(f"{rec}/{stem}.wav")
+        assert rate == 16000 and len(decoded) == samples == len(reconstructed)
+        np.testing.assert_allclose(decoded, reconstructed, atol=1e-4)
+        data = np.load(f"{codes}/{stem}.codes.npz")
+        assert int(data["format_version"]) == 2 and int(data["length"]) == samples
+        assert data["codes"].shape == (2, codec.num_frames(samples))
+    data = np.load(f"{codes}/d.codes.npz")
+    assert int(data["sample_rate"]) == 44100 and str(data["fingerprint"]) == codes_file.fingerprint(codec.params)
     capsys.readouterr()
-    assert main(["decode", str(folder / "codes"), "--checkpoint", ckpt, "--output", str(folder / "dec")]) == 0
-    assert "0 written, 2 already done, 0 failed" in capsys.readouterr().out
+    assert main(["decode", codes, "--output", dec, *FAST]) == 0
+    assert "0 written, 6 already done, 0 failed" in capsys.readouterr().out
+
+
+def test_an_interrupted_run_resumes(folder, capsys, monkeypatch):
+    src, codes = str(folder / "in"), str(folder / "codes")
+    original, calls = BatchCodec.encode_batch, []
+
+    def interrupt_second_batch(self, wavs):
+        calls.append(len(wavs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, wavs)
+
+    monkeypatch.setattr(BatchCodec, "encode_batch", interrupt_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        main(["encode", src, "--output", codes, *FAST])
+    done = outputs(codes, ".codes.npz")
+    assert len(done) == calls[0] == 2  # the first batch was written before the interruption
+    assert not glob.glob(f"{codes}/**/.partial-*", recursive=True)
+    monkeypatch.setattr(BatchCodec, "encode_batch", original)
+    first = {stem: np.load(f"{codes}/{stem}.codes.npz")["codes"] for stem in done}
+    capsys.readouterr()
+    assert main(["encode", src, "--output", codes, *FAST]) == 1
+    assert "4 written, 2 already done, 2 failed" in capsys.readouterr().out
+    assert outputs(codes, ".codes.npz") == sorted(EXPECTED_SAMPLES)
+    assert main(["encode", src, "--output", codes, "--overwrite", *FAST]) == 1
+    for stem, c in first.items():  # redone from scratch: the same codes
+        np.testing.assert_array_equal(np.load(f"{codes}/{stem}.codes.npz")["codes"], c)
+
+
+def test_a_failed_write_leaves_nothing(tmp_path):
+    def fail(tmp):
+        with open(tmp, "w") as f:
+            f.write("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_atomic(str(tmp_path / "out" / "x.wav"), fail)
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_packed_codes_read_back_the_same(folder):
+    src = str(folder / "in")
+    main(["encode", src, "--output", str(folder / "plain"), *FAST])
+    main(["encode", src, "--output", str(folder / "packed"), "--pack", *FAST])
+    fingerprint = codes_file.fingerprint(BigCodec.from_pretrained(CKPT).params)
+    for stem, samples in EXPECTED_SAMPLES.items():
+        plain = np.load(folder / "plain" / f"{stem}.codes.npz")
+        packed = np.load(folder / "packed" / f"{stem}.codes.npz")
+        assert "codes" not in packed and int(packed["code_bits"]) == 8  # tiny_train: 256 entries
+        assert packed["packed_codes"].nbytes == plain["codes"].size  # one byte per code instead of two
+        a, b = (codes_file.load(str(folder / d / f"{stem}.codes.npz"), fingerprint) for d in ("plain", "packed"))
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1] == b[1] == samples
+
+
+@pytest.mark.parametrize("bits", [1, 8, 10, 13, 16])
+def test_pack_round_trip(bits):
+    codes = np.random.default_rng(bits).integers(0, 2 ** bits, (3, 1001))
+    packed = codes_file.pack(codes, bits)
+    assert packed.dtype == np.uint8 and packed.size == -(-codes.size * bits // 8)
+    np.testing.assert_array_equal(codes_file.unpack(packed, bits, codes.shape), codes)
+
+
+def test_released_codec_codes_pack_to_1040_bits_per_second():
+    assert codes_file.code_bits(8192) == 13
+    one_second = np.full((1, 80), 8191)
+    assert codes_file.pack(one_second, 13).nbytes * 8 == 1040
 
 
 def test_codes_from_another_model_are_refused(folder, capsys):
-    main(["encode", str(folder / "in" / "a.wav"), "--checkpoint", reference_path("tiny_train.pt"),
-          "--output", str(folder / "codes")])
+    main(["encode", str(folder / "in" / "a.wav"), str(folder / "in" / "nested" / "b.flac"), "--output",
+          str(folder / "codes"), *FAST])
     other = reference_path("tiny_train_lightning.ckpt")  # same config, trained two steps further
-    assert main(["decode", str(folder / "codes"), "--checkpoint", other, "--output", str(folder / "dec")]) == 1
+    args = ["decode", str(folder / "codes"), "--output", str(folder / "dec"), *FAST[2:], "--checkpoint", other]
+    assert main(args) == 1
     assert "made by another model" in capsys.readouterr().err
 
 
-def test_codes_file_version_is_checked(tmp_path):
+def test_codes_file_versions(tmp_path):
     np.savez(tmp_path / "x.codes.npz", format_version=99, codes=np.zeros((1, 2)), fingerprint="f")
     with pytest.raises(ValueError, match="format 99 is not supported"):
         codes_file.load(str(tmp_path / "x.codes.npz"), "f")
+    (tmp_path / "junk.codes.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a codes file"):
+        codes_file.read_length(str(tmp_path / "junk.codes.npz"))
+    v1 = dict(format_version=1, codes=np.array([[1, 2, 3]], np.int16), length=550, sample_rate=8000,
+              config="{}", fingerprint="f")
+    np.savez(tmp_path / "v1.codes.npz", **v1)  # the layout written by the first release
+    codes, length = codes_file.load(str(tmp_path / "v1.codes.npz"), "f")
+    assert codes.dtype == np.int32 and codes.tolist() == [[1, 2, 3]] and length == 550
+
+
+def test_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["encode", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--checkpoint", "--output", "--batch-size", "--dtype", "--devices", "--window", "--workers",
+                   "--overwrite", "--pack"):
+        assert option in text

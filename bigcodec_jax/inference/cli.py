@@ -1,8 +1,16 @@
 """`inference.py encode | decode | reconstruct`: audio files <-> codes files <-> 16 kHz wav.
 
-Output files mirror the input tree. Outputs are written atomically and skipped when they exist
-(unless --overwrite), so an interrupted run resumes where it stopped. Unreadable inputs are
-reported by name and skipped; the exit status is 1 when any input failed.
+  encode       audio files, folders (searched recursively) or file lists -> one .codes.npz per input
+  decode       .codes.npz files or folders of them -> 16 kHz wav
+  reconstruct  audio -> codes -> 16 kHz wav (what the official inference.py does)
+
+Outputs mirror the input tree under --output. Files are grouped by length into a few padded
+sizes and run in batches split over the local devices; files longer than --window run in
+chunks, with the same codes and audio as at once. Padding never changes a result. Outputs are
+written atomically and skipped when they exist (unless --overwrite), so a rerun resumes an
+interrupted run; unreadable or empty inputs are reported by name and skipped, the summary
+counts them and the exit status is 1 when any failed. The codes file format (version 2, plain
+or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py.
 """
 from __future__ import annotations
 
@@ -10,13 +18,16 @@ import argparse
 import os
 import sys
 
+import jax
+import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
-from bigcodec_jax import BigCodec
-from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax import audio
+from bigcodec_jax.api import BigCodec
 from bigcodec_jax.inference import codes_file
-from bigcodec_jax.inference.files import AUDIO_EXTENSIONS, expand_inputs, read_audio, write_atomic
+from bigcodec_jax.inference.batch_codec import BatchCodec
+from bigcodec_jax.inference.files import AUDIO_EXTENSIONS, audio_length, expand_inputs, read_audio, write_atomic
+from bigcodec_jax.inference.pipeline import Job, run_batches
 
 CODES_SUFFIX = ".codes.npz"
 
@@ -30,12 +41,27 @@ def _parser() -> argparse.ArgumentParser:
              "reconstruct": "audio -> codes -> audio (what the official inference.py does)"}
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text)
-        p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders (searched recursively) or lists")
+        p.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="files, folders (searched recursively) or file lists (.txt/.lst/.list/.scp, one path "
+                            "per line, text after '|' ignored)")
         p.add_argument("--checkpoint", required=True, help="official .pt/.ckpt or a converted directory")
         p.add_argument("--output", required=True, help="output folder; the input tree is mirrored inside")
+        p.add_argument("--batch-size", type=int, default=8,
+                       help="files per device batch, rounded up to a multiple of the device count (default 8)")
         p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                       help="compute dtype (float32 reproduces the official model)")
+                       help="compute dtype: float32 reproduces the official model, bfloat16 is faster on "
+                            "accelerators (default float32)")
+        p.add_argument("--devices", type=int, default=None,
+                       help="use the first N local devices, a batch split evenly over them (default: all)")
+        p.add_argument("--window", type=float, default=30.0,
+                       help="seconds: longer files run in chunks of this size, memory independent of their "
+                            "length; shorter ones are padded to one of a few sizes up to it (default 30)")
+        p.add_argument("--workers", type=int, default=4, help="threads reading and writing files (default 4)")
         p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+        if name == "encode":
+            p.add_argument("--pack", action="store_true",
+                           help="store codes packed to 13 bits each (the codec's true 1.04 kbit/s) instead of "
+                                "16-bit integers")
     return parser
 
 
@@ -44,37 +70,78 @@ def _output_path(output: str, rel: str, suffix: str) -> str:
     return os.path.join(output, stem + suffix)
 
 
+def _devices(count: int | None) -> list[jax.Device]:
+    devices = jax.local_devices()
+    if count is not None and not 0 < count <= len(devices):
+        raise SystemExit(f"--devices must be in 1..{len(devices)} (local devices: {len(devices)})")
+    return devices[:count]
+
+
+class _Command:
+    """How one subcommand sizes, loads, processes and writes its files."""
+
+    def __init__(self, args: argparse.Namespace, batch: BatchCodec):
+        self.args, self.batch, self.codec = args, batch, batch.codec
+        self.fingerprint = codes_file.fingerprint(self.codec.params)
+        self.extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
+        self.suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
+
+    def frames(self, path: str) -> int:
+        """Code frames of an input from its header (for grouping); ValueError when unreadable."""
+        if self.args.command == "decode":
+            return self.codec.num_frames(codes_file.read_length(path))
+        samples, rate = audio_length(path)
+        return self.codec.num_frames(audio.resampled_length(samples, rate))
+
+    def load(self, job: Job) -> tuple:
+        if self.args.command == "decode":
+            codes, length = codes_file.load(job.source, self.fingerprint)
+            self.codec.check_codes(codes[None], length)
+            return codes, length
+        wav, rate = read_audio(job.source)
+        return audio.as_batch(wav, rate)[0], rate
+
+    def process(self, items: list[tuple]) -> list:
+        if self.args.command == "decode":
+            return self.batch.decode_batch([c for c, _ in items], [n for _, n in items])
+        wavs = [w for w, _ in items]
+        codes = self.batch.encode_batch(wavs)
+        if self.args.command == "encode":
+            return [(c, len(w), rate) for c, (w, rate) in zip(codes, items)]
+        return self.batch.decode_batch(codes, [len(w) for w in wavs])
+
+    def write(self, job: Job, result) -> None:
+        if self.args.command == "encode":
+            codes, length, rate = result
+            write_atomic(job.output, lambda tmp: codes_file.save(tmp, codes, length, rate, self.codec.config,
+                                                                 self.fingerprint, packed=self.args.pack))
+        else:
+            write_atomic(job.output, lambda tmp: sf.write(tmp, result, audio.SAMPLE_RATE, format="WAV"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     codec = BigCodec.from_pretrained(args.checkpoint, dtype=args.dtype)
-    model_fingerprint = codes_file.fingerprint(codec.params)
-    extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
-    suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
-    jobs = list(expand_inputs(args.inputs, extensions))
-    failed, done, skipped = [], 0, 0
-    for path, rel in tqdm(jobs, desc=args.command, unit="file"):
-        out = _output_path(args.output, rel, suffix)
-        if os.path.exists(out) and not args.overwrite:
-            skipped += 1
-            continue
+    command = _Command(args, BatchCodec(codec, args.batch_size, _devices(args.devices), args.window))
+    jobs, frames, failed, skipped, outputs = [], [], [], 0, {}
+    for path, rel in expand_inputs(args.inputs, command.extensions):
+        out = _output_path(args.output, rel, command.suffix)
         try:
-            if args.command == "decode":
-                codes, length = codes_file.load(path, model_fingerprint)
-                codes = codes[None]
-            else:
-                samples, rate = read_audio(path)
-                codes = codec.encode(samples, sample_rate=rate)
-                length = round(len(samples) * SAMPLE_RATE / rate)
-            if args.command == "encode":
-                write_atomic(out, lambda tmp: codes_file.save(tmp, codes[0], length, rate, codec.config,
-                                                              model_fingerprint))
-            else:
-                wav = codec.decode(codes, length=length)[0]
-                write_atomic(out, lambda tmp: sf.write(tmp, wav, SAMPLE_RATE, format="WAV"))
-            done += 1
+            if out in outputs:
+                raise ValueError(f"its output {out} is also the output of {outputs[out]}")
+            outputs[out] = path
+            if os.path.exists(out) and not args.overwrite:
+                skipped += 1
+                continue
+            frames.append(command.frames(path))
+            jobs.append(Job(path, out))
         except ValueError as e:
             failed.append(path)
-            tqdm.write(f"failed: {path}: {e}", file=sys.stderr)
-    print(f"{args.command}: {done} written, {skipped} already done, {len(failed)} failed"
+            print(f"failed: {path}: {e}", file=sys.stderr)
+    seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
+    failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
+                           command.write, args.workers, args.command)
+    failed += [job.source for job, _ in failures]
+    print(f"{args.command}: {len(jobs) - len(failures)} written, {skipped} already done, {len(failed)} failed"
           + (f" ({', '.join(failed)})" if failed else ""))
     return 1 if failed else 0

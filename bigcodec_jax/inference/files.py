@@ -31,6 +31,17 @@ def expand_inputs(inputs: list[str], extensions: tuple[str, ...]) -> Iterator[tu
             yield item, os.path.basename(item)
 
 
+def audio_length(path: str) -> tuple[int, int]:
+    """(samples, sample rate) from the file's header, without decoding it; ValueError as `read_audio`."""
+    try:
+        info = sf.info(path)
+    except Exception as e:  # soundfile raises several types for damaged files
+        raise ValueError(f"cannot read audio ({e})") from None
+    if info.frames <= 0:
+        raise ValueError("the file holds no samples")
+    return info.frames, info.samplerate
+
+
 def read_audio(path: str) -> tuple[np.ndarray, int]:
     """Mono float32 samples and the sample rate; ValueError with the reason for unreadable or empty files."""
     try:
@@ -43,9 +54,12 @@ def read_audio(path: str) -> tuple[np.ndarray, int]:
 
 
 def write_atomic(path: str, write: Callable[[str], None]) -> None:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place."""
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place.
+
+    The temporary file is hidden (`.partial-*`), so an output path exists only once complete.
+    """
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=os.path.splitext(path)[1])
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".partial-", suffix=os.path.splitext(path)[1])
     os.close(fd)
     try:
         write(tmp)

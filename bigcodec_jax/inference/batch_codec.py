@@ -1,0 +1,130 @@
+"""`BatchCodec`: encode and decode many clips of any length together, each exactly as if alone.
+
+Clips are grouped by length into a fixed ladder of padded sizes (buckets), so only a handful of
+shapes ever compile; each batch is split over the local devices along the `data` axis of a
+mesh; clips longer than the window run in chunks (`chunking.py`) whose memory does not grow
+with their length. Per-example valid lengths (`nn/masking.py`) make the padding invisible:
+each clip's codes equal `BigCodec.encode` of that clip alone, its audio up to float rounding.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from bigcodec_jax import audio
+from bigcodec_jax.api import BigCodec
+from bigcodec_jax.inference.chunking import run_chunked
+from bigcodec_jax.inference.steps import steps_for
+
+SMALLEST_BUCKET_SECONDS = 1.0
+BUCKET_GROWTH = 2 ** 0.5  # each bucket is about 1.41x the previous one: padding wastes at most 29 %
+
+
+def bucket_ladder(window: int, smallest: int) -> list[int]:
+    """Padded sizes in frames: `smallest`, growing by `BUCKET_GROWTH`, up to and including `window`."""
+    sizes, size = [], max(1, min(smallest, window))
+    while size < window:
+        sizes.append(size)
+        size = math.ceil(size * BUCKET_GROWTH)
+    return sizes + [window]
+
+
+class BatchCodec:
+    """Batched, sharded, chunked encode/decode of clips of any length with one `BigCodec`."""
+
+    def __init__(self, codec: BigCodec, batch_size: int = 8, devices: Sequence[jax.Device] | None = None,
+                 window_seconds: float = 30.0):
+        devices = list(devices or jax.local_devices())
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.codec = codec
+        self.mesh = Mesh(np.array(devices), ("data",))
+        self.params = jax.device_put(codec.params, NamedSharding(self.mesh, PartitionSpec()))
+        self.batch_size = math.ceil(batch_size / len(devices)) * len(devices)
+        frame_rate = audio.SAMPLE_RATE / codec.hop_length
+        self.window = round(window_seconds * frame_rate)  # frames; longer clips are chunked
+        self.buckets = bucket_ladder(self.window, round(SMALLEST_BUCKET_SECONDS * frame_rate))
+        self.steps = steps_for(codec.config, codec.dtype, self.window)
+        self._rows = NamedSharding(self.mesh, PartitionSpec("data"))
+
+    def bucket(self, frames: int) -> int | None:
+        """The padded size in frames of a clip, or None when it is longer than the window (chunked)."""
+        return next((size for size in self.buckets if size >= frames), None)
+
+    def batches(self, frames: Sequence[int]) -> list[list[int]]:
+        """Indices of clips grouped into batches of at most `batch_size` clips sharing a bucket, by length."""
+        groups: dict[int | None, list[int]] = {}
+        for i in sorted(range(len(frames)), key=lambda i: frames[i]):
+            groups.setdefault(self.bucket(frames[i]), []).append(i)
+        return [group[s:s + self.batch_size] for group in groups.values()
+                for s in range(0, len(group), self.batch_size)]
+
+    def encode_batch(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """At most `batch_size` 16 kHz mono float32 clips -> their codes, `(n_q, frames)` int32 each."""
+        hop = self.codec.hop_length
+        frames = self._rows_of([self.codec.num_frames(len(w)) for w in wavs])
+        size = self.bucket(frames.max())
+        batch = np.zeros((len(frames), (size or frames.max()) * hop), np.float32)
+        for row, wav in enumerate(wavs):
+            batch[row, :len(wav)] = wav
+        with self.codec.matmul_precision():
+            if size is None:
+                step = functools.partial(self.steps.encode_chunk, self.params)
+                codes = run_chunked(step, self.steps.encode_plan, batch, frames, hop, 1, self.to_devices)
+            else:
+                samples = self.to_devices(frames * hop)
+                codes = np.asarray(self.steps.encode(self.params, self.to_devices(batch), samples))
+        return [codes[row, :, :n] for row, n in enumerate(frames[:len(wavs)])]
+
+    def decode_batch(self, codes: Sequence[np.ndarray], lengths: Sequence[int]) -> list[np.ndarray]:
+        """At most `batch_size` codes `(n_q, frames)` -> float32 16 kHz audio of the given lengths."""
+        hop = self.codec.hop_length
+        for c, length in zip(codes, lengths):
+            self.codec.check_codes(c[None], length)
+        frames = self._rows_of([c.shape[-1] for c in codes])
+        size = self.bucket(frames.max())
+        batch = np.zeros((len(frames), self.codec.num_quantizers, size or frames.max()), np.int32)
+        for row, c in enumerate(codes):
+            batch[row, :, :c.shape[-1]] = c
+        with self.codec.matmul_precision():
+            if size is None:
+                step = functools.partial(self.steps.decode_chunk, self.params)
+                wav = run_chunked(step, self.steps.decode_plan, batch, frames, 1, hop, self.to_devices)
+            else:
+                wav = np.asarray(self.steps.decode(self.params, self.to_devices(batch), self.to_devices(frames)))
+        return [wav[row, :n] for row, n in enumerate(lengths)]
+
+    def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Any number of 16 kHz mono clips of any lengths -> their codes, in order."""
+        codes: list[np.ndarray | None] = [None] * len(wavs)
+        for batch in self.batches([self.codec.num_frames(len(w)) for w in wavs]):
+            for i, c in zip(batch, self.encode_batch([wavs[i] for i in batch])):
+                codes[i] = c
+        return codes
+
+    def decode(self, codes: Sequence[np.ndarray], lengths: Sequence[int] | None = None) -> list[np.ndarray]:
+        """Any number of codes `(n_q, frames)` -> 16 kHz audio, in order (`lengths` default: frames * hop)."""
+        if lengths is None:
+            lengths = [c.shape[-1] * self.codec.hop_length for c in codes]
+        wavs: list[np.ndarray | None] = [None] * len(codes)
+        for batch in self.batches([c.shape[-1] for c in codes]):
+            for i, w in zip(batch, self.decode_batch([codes[i] for i in batch], [lengths[i] for i in batch])):
+                wavs[i] = w
+        return wavs
+
+    def _rows_of(self, frames: list[int]) -> np.ndarray:
+        """Frames per row, padded with empty rows to a power of two times the device count (at most `batch_size`)."""
+        if not 0 < len(frames) <= self.batch_size:
+            raise ValueError(f"a batch holds 1 to {self.batch_size} clips, got {len(frames)}")
+        devices = self.mesh.devices.size
+        rows = devices * 2 ** math.ceil(math.log2(math.ceil(len(frames) / devices)))
+        return np.array(frames + [0] * (min(rows, self.batch_size) - len(frames)), np.int32)
+
+    def to_devices(self, x: np.ndarray) -> jax.Array:
+        """A host array on the devices, split along its first (batch) axis."""
+        return jax.device_put(x, self._rows)

@@ -1,0 +1,76 @@
+"""Corpus runs: inputs read on worker threads, device batches in order, outputs written on worker threads.
+
+Reading (decoding, resampling) the next batches and writing finished outputs overlap with the
+device work. Each output is written as soon as its batch is done, so an interrupted run loses
+only the batches in flight. An input that fails to load is reported by name and skipped; the
+rest go on.
+"""
+from __future__ import annotations
+
+import collections
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
+
+from tqdm import tqdm
+
+PREFETCH_BATCHES = 2  # batches read ahead of the one on the devices
+
+
+class Job(NamedTuple):
+    source: str  # input path
+    output: str  # output path
+
+
+def _prefetch(batches: Sequence[list[int]], submit: Callable[[int], Future]
+              ) -> Iterator[tuple[list[int], list[Future]]]:
+    """Each batch with the futures of its loads, keeping `PREFETCH_BATCHES` batches loading ahead."""
+    pending: collections.deque = collections.deque()
+    for batch in batches:
+        pending.append((batch, [submit(i) for i in batch]))
+        if len(pending) > PREFETCH_BATCHES:
+            yield pending.popleft()
+    yield from pending
+
+
+def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequence[float],
+                load: Callable[[Job], Any], process: Callable[[list], list], write: Callable[[Job, Any], None],
+                workers: int, desc: str) -> list[tuple[Job, str]]:
+    """Load, process and write every job, batch by batch; returns the failed jobs with the reason.
+
+    `batches` are lists of indices into `jobs`; `seconds` is each job's audio duration (for the
+    progress bar). `load` raises ValueError for a bad input; `write` errors count as failures too.
+    """
+    failures: list[tuple[Job, str]] = []
+    writes: list[tuple[Job, Future]] = []
+
+    def fail(job: Job, reason: Any) -> None:
+        failures.append((job, str(reason)))
+        tqdm.write(f"failed: {job.source}: {reason}", file=sys.stderr)
+
+    readers = ThreadPoolExecutor(workers, thread_name_prefix="read")
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="write") as writers, \
+                tqdm(total=len(jobs), desc=desc, unit="file") as bar:
+            start, audio = time.perf_counter(), 0.0
+            for batch, loads in _prefetch(batches, lambda i: readers.submit(load, jobs[i])):
+                good, items = [], []
+                for i, future in zip(batch, loads):
+                    try:
+                        items.append(future.result())
+                        good.append(i)
+                    except ValueError as e:
+                        fail(jobs[i], e)
+                if items:
+                    for i, result in zip(good, process(items)):
+                        writes.append((jobs[i], writers.submit(write, jobs[i], result)))
+                audio += sum(seconds[i] for i in batch)
+                bar.update(len(batch))
+                bar.set_postfix_str(f"{audio / (time.perf_counter() - start):.1f} s audio/s")
+    finally:
+        readers.shutdown(wait=False, cancel_futures=True)
+    for job, future in writes:
+        if future.exception() is not None:
+            fail(job, future.exception())
+    return failures
