@@ -21,6 +21,9 @@ setup(
         "ml_collections>=0.1.1",
         "tqdm>=4.60",
         "grain>=0.2.18",  # the training data loader (bigcodec_jax.data)
+        "pesq>=0.0.4",  # evaluation: PESQ (a C extension, builds with the system compiler)
+        "pystoi>=0.4",  # evaluation: STOI
+        "pillow>=9",  # evaluation: log-mel comparison pictures
     ],
     extras_require={
         "test": ["pytest>=7", "tensorflow-datasets>=4.9.4"],  # the tfds source is tested with tfds mock data

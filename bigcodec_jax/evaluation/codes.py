@@ -1,0 +1,53 @@
+"""Statistics of the codes over a whole evaluation set: codebook usage, perplexity and the bitrate."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from bigcodec_jax.audio import SAMPLE_RATE
+
+
+def bitrate(codebook_size: int, num_quantizers: int, hop_length: int) -> float:
+    """Bits per second: `log2(codebook_size) * quantisers * frames per second` (1040 for the released codec)."""
+    return math.log2(codebook_size) * num_quantizers * SAMPLE_RATE / hop_length
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeStatistics:
+    """Per quantiser: the fraction of codebook entries used at least once and the perplexity
+    `exp(entropy)` of the code histogram (= codebook size when all are used equally); `usage` and
+    `perplexity` average them over quantisers."""
+
+    usage: float
+    perplexity: float
+    usage_per_quantizer: tuple[float, ...]
+    perplexity_per_quantizer: tuple[float, ...]
+    frames: int
+    bitrate: float
+
+
+class CodeCounter:
+    """Histograms of the codes of each quantiser, added utterance by utterance."""
+
+    def __init__(self, num_quantizers: int, codebook_size: int, hop_length: int):
+        self.codebook_size, self.hop_length = codebook_size, hop_length
+        self.counts = np.zeros((num_quantizers, codebook_size), np.int64)
+
+    def add(self, codes: np.ndarray) -> None:
+        """Count one utterance's codes `(n_q, frames)`."""
+        for q, row in enumerate(codes):
+            self.counts[q] += np.bincount(row, minlength=self.codebook_size)
+
+    def statistics(self) -> CodeStatistics:
+        frames = int(self.counts[0].sum())
+        usage = tuple(float(np.mean(c > 0)) for c in self.counts)
+        perplexity = tuple(_perplexity(c) for c in self.counts)
+        return CodeStatistics(float(np.mean(usage)), float(np.mean(perplexity)), usage, perplexity, frames,
+                              bitrate(self.codebook_size, len(self.counts), self.hop_length))
+
+
+def _perplexity(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / max(counts.sum(), 1)
+    return float(np.exp(-np.sum(p * np.log(p))))
