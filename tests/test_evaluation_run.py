@@ -131,10 +131,13 @@ def test_data_spec_picks_the_source(spec, source, path, split):
     assert (ev.source, ev.path, ev.split, ev.max_utterances, ev.batch_size) == (source, path, split, 5, 2)
 
 
-def test_bad_data_spec_is_a_usage_error(tmp_path, capsys):
+@pytest.mark.parametrize("option, value, message", [("--data", "tfds:librispeech", "tfds:<name>:<split>"),
+                                                     ("--metrics", "pesq,stoi", "unknown or no metrics ['pesq']")])
+def test_bad_data_or_metrics_are_usage_errors(option, value, message, tmp_path, capsys):
+    args = {"--checkpoint": "random:tiny_train", "--data": "corpus", "--output": str(tmp_path), option: value}
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["--checkpoint", "random:tiny_train", "--data", "tfds:librispeech", "--output", str(tmp_path)])
-    assert exit_info.value.code == 2 and "tfds:<name>:<split>" in capsys.readouterr().err
+        cli.main([word for pair in args.items() for word in pair])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_help_explains_every_option_and_metric(capsys):

@@ -28,7 +28,7 @@ import ml_collections
 
 from bigcodec_jax import data
 from bigcodec_jax.api import DTYPES, BigCodec
-from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS
+from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
 from bigcodec_jax.evaluation.report import METRICS_FILE, write_report
 from bigcodec_jax.evaluation.runner import evaluate
 
@@ -84,7 +84,8 @@ def data_config(spec: str, max_utterances: int, batch_size: int,
 
 
 def metric_names(spec: str) -> tuple[str, ...]:
-    return METRIC_SETS.get(spec) or tuple(n.strip() for n in spec.split(",") if n.strip())
+    """The metrics `--metrics` names; ValueError for unknown ones."""
+    return METRIC_SETS.get(spec) or check_names([n.strip() for n in spec.split(",") if n.strip()])
 
 
 def load_codec(checkpoint: str, dtype: str) -> BigCodec:
@@ -99,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.examples < 0 or args.max_utterances < 0 or args.batch_size < 1:
         parser.error("--examples and --max-utterances must be >= 0 and --batch-size >= 1")
     try:
+        metrics = metric_names(args.metrics)
         batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,
                                                    args.tfds_data_dir))
         codec = load_codec(args.checkpoint, args.dtype)
-        report = evaluate(codec, batches, metric_names(args.metrics), args.examples, progress=True)
+        report = evaluate(codec, batches, metrics, args.examples, progress=True)
     except ValueError as e:
         parser.error(str(e))
     report.model["checkpoint"] = args.checkpoint
