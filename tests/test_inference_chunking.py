@@ -67,7 +67,7 @@ def test_receptive_fields_cover_what_the_model_reads(codec):
 def test_chunked_encode_and_decode_equal_the_whole_file(codec):
     """Two long clips in one lockstep batch (one ends chunks earlier) against the whole-file API."""
     batch = BatchCodec(codec, batch_size=2, window_seconds=1.0)
-    assert batch.steps.encode_plan.new == 40 and batch.steps.decode_plan.new == 74  # several chunks each
+    assert batch.steps.encode.plan.new == 40 and batch.steps.decode.plan.new == 74  # several chunks each
     wavs = [speech_like(4.3, 1), speech_like(2.6, 2)]
     assert all(batch.bucket(codec.num_frames(len(w))) is None for w in wavs)  # both take the chunked path
     codes = batch.encode_batch(wavs)

@@ -19,7 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from bigcodec_jax import audio
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.inference.chunking import run_chunked
-from bigcodec_jax.inference.steps import steps_for
+from bigcodec_jax.inference.steps import Pass, steps_for
 
 SMALLEST_BUCKET_SECONDS = 1.0
 BUCKET_GROWTH = 2 ** 0.5  # each bucket is about 1.41x the previous one: padding wastes at most 29 %
@@ -66,37 +66,16 @@ class BatchCodec:
 
     def encode_batch(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """At most `batch_size` 16 kHz mono float32 clips -> their codes, `(n_q, frames)` int32 each."""
-        hop = self.codec.hop_length
         frames = self._rows_of([self.codec.num_frames(len(w)) for w in wavs])
-        size = self.bucket(frames.max())
-        batch = np.zeros((len(frames), (size or frames.max()) * hop), np.float32)
-        for row, wav in enumerate(wavs):
-            batch[row, :len(wav)] = wav
-        with self.codec.matmul_precision():
-            if size is None:
-                step = functools.partial(self.steps.encode_chunk, self.params)
-                codes = run_chunked(step, self.steps.encode_plan, batch, frames, hop, 1, self.to_devices)
-            else:
-                samples = self.to_devices(frames * hop)
-                codes = np.asarray(self.steps.encode(self.params, self.to_devices(batch), samples))
+        codes = self._run(self.steps.encode, wavs, np.float32, frames, self.codec.hop_length, 1)
         return [codes[row, :, :n] for row, n in enumerate(frames[:len(wavs)])]
 
     def decode_batch(self, codes: Sequence[np.ndarray], lengths: Sequence[int]) -> list[np.ndarray]:
         """At most `batch_size` codes `(n_q, frames)` -> float32 16 kHz audio of the given lengths."""
-        hop = self.codec.hop_length
         for c, length in zip(codes, lengths):
             self.codec.check_codes(c[None], length)
         frames = self._rows_of([c.shape[-1] for c in codes])
-        size = self.bucket(frames.max())
-        batch = np.zeros((len(frames), self.codec.num_quantizers, size or frames.max()), np.int32)
-        for row, c in enumerate(codes):
-            batch[row, :, :c.shape[-1]] = c
-        with self.codec.matmul_precision():
-            if size is None:
-                step = functools.partial(self.steps.decode_chunk, self.params)
-                wav = run_chunked(step, self.steps.decode_plan, batch, frames, 1, hop, self.to_devices)
-            else:
-                wav = np.asarray(self.steps.decode(self.params, self.to_devices(batch), self.to_devices(frames)))
+        wav = self._run(self.steps.decode, codes, np.int32, frames, 1, self.codec.hop_length)
         return [wav[row, :n] for row, n in enumerate(lengths)]
 
     def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -124,6 +103,19 @@ class BatchCodec:
         devices = self.mesh.devices.size
         rows = devices * 2 ** math.ceil(math.log2(math.ceil(len(frames) / devices)))
         return np.array(frames + [0] * (min(rows, self.batch_size) - len(frames)), np.int32)
+
+    def _run(self, steps: Pass, clips: Sequence[np.ndarray], dtype: type, frames: np.ndarray, rate_in: int,
+             rate_out: int) -> np.ndarray:
+        """Pad clips (time last, `rate_in` steps per frame) into one batch; run it bucketed, or chunked if long."""
+        size = self.bucket(frames.max())
+        batch = np.zeros((len(frames), *clips[0].shape[:-1], (size or frames.max()) * rate_in), dtype)
+        for row, clip in enumerate(clips):
+            batch[row, ..., :clip.shape[-1]] = clip
+        with self.codec.matmul_precision():
+            if size is None:
+                step = functools.partial(steps.chunk, self.params)
+                return run_chunked(step, steps.plan, batch, frames, rate_in, rate_out, self.to_devices)
+            return np.asarray(steps.whole(self.params, self.to_devices(batch), self.to_devices(frames * rate_in)))
 
     def to_devices(self, x: np.ndarray) -> jax.Array:
         """A host array on the devices, split along its first (batch) axis."""

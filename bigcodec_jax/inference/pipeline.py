@@ -39,8 +39,8 @@ def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequ
                 workers: int, desc: str) -> list[tuple[Job, str]]:
     """Load, process and write every job, batch by batch; returns the failed jobs with the reason.
 
-    `batches` are lists of indices into `jobs`; `seconds` is each job's audio duration (for the
-    progress bar). `load` raises ValueError for a bad input; `write` errors count as failures too.
+    `batches` are lists of indices into `jobs`; `seconds` is each job's audio duration (the
+    progress bar shows files done and seconds of audio per second). `load` raises ValueError for a bad input; `write` errors count as failures too.
     """
     failures: list[tuple[Job, str]] = []
     writes: list[tuple[Job, Future]] = []
@@ -65,7 +65,7 @@ def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequ
                 if items:
                     for i, result in zip(good, process(items)):
                         writes.append((jobs[i], writers.submit(write, jobs[i], result)))
-                audio += sum(seconds[i] for i in batch)
+                audio += sum(seconds[i] for i in good)
                 bar.update(len(batch))
                 bar.set_postfix_str(f"{audio / (time.perf_counter() - start):.1f} s audio/s")
     finally:

@@ -1,9 +1,9 @@
 """The jitted device functions of batch inference, built once per (model config, dtype, window).
 
-`encode` / `decode` run whole right-padded batches with per-example valid lengths (exact for
-every example); `encode_chunk` / `decode_chunk` are the chunk steps of `chunking.run_chunked`.
-They take the parameters as an argument, so every codec with the same config shares them and
-their compiled shapes (`jax.jit(...)._cache_size()` counts those).
+Each direction runs whole right-padded batches with per-example valid lengths (exact for every
+example), or one chunk of `chunking.run_chunked` at a time. The functions take the parameters as
+an argument, so every codec with the same config shares them and their compiled shapes
+(`jax.jit(...)._cache_size()` counts those).
 """
 from __future__ import annotations
 
@@ -21,13 +21,18 @@ from bigcodec_jax.codec import BigCodecModel
 from bigcodec_jax.inference.chunking import ChunkPlan
 from bigcodec_jax.inference.receptive_field import decoder_context, encoder_context
 
+
+class Pass(NamedTuple):
+    """The jitted functions of one direction (encode: audio -> codes, or decode: codes -> audio)."""
+
+    whole: jax.stages.Wrapped  # (params, inputs, valid lengths at the input rate) -> outputs
+    chunk: jax.stages.Wrapped  # one chunk, see chunking.run_chunked
+    plan: ChunkPlan
+
+
 class Steps(NamedTuple):
-    encode: jax.stages.Wrapped        # (params, wav (B, T), samples (B,)) -> codes (B, n_q, T / hop)
-    decode: jax.stages.Wrapped        # (params, codes (B, n_q, F), frames (B,)) -> wav (B, F * hop)
-    encode_chunk: jax.stages.Wrapped  # chunk steps, see chunking.run_chunked
-    decode_chunk: jax.stages.Wrapped
-    encode_plan: ChunkPlan
-    decode_plan: ChunkPlan
+    encode: Pass  # wav (B, T), samples (B,) -> codes (B, n_q, T / hop)
+    decode: Pass  # codes (B, n_q, F), frames (B,) -> wav (B, F * hop)
 
 
 def _encode(m: BigCodecModel, wav: jax.Array, samples: jax.Array) -> jax.Array:
@@ -58,13 +63,12 @@ def _build(config_json: str, dtype: str, window: int) -> Steps:
     encode_plan = ChunkPlan(window, *encoder_context(config)).check()
     decode_plan = ChunkPlan(window, *decoder_context(config)).check()
 
-    def jitted(method):
+    def jitted(method, **static):
+        method = functools.partial(method, **static) if static else method
         return jax.jit(lambda params, *args: model.apply({"params": params}, *args, method=method))
 
-    return Steps(encode=jitted(_encode), decode=jitted(_decode),
-                 encode_chunk=jitted(functools.partial(_chunk, encoder=True, plan=encode_plan)),
-                 decode_chunk=jitted(functools.partial(_chunk, encoder=False, plan=decode_plan)),
-                 encode_plan=encode_plan, decode_plan=decode_plan)
+    return Steps(Pass(jitted(_encode), jitted(_chunk, encoder=True, plan=encode_plan), encode_plan),
+                 Pass(jitted(_decode), jitted(_chunk, encoder=False, plan=decode_plan), decode_plan))
 
 
 def steps_for(config: ml_collections.ConfigDict, dtype: str, window: int) -> Steps:
