@@ -1,11 +1,10 @@
-"""GAN training of BigCodec: `python train.py --config configs/base.py --workdir DIR`.
+"""GAN training of BigCodec (usage: see bigcodec_jax/training/cli.py or --help)."""
+from absl import app, flags
 
-Not built yet: the training step, optimisers, data pipeline and checkpointing are the subject of
-the training and data issues. This script says so instead of pretending to train.
-"""
-import sys
+from bigcodec_jax.training import cli
+
+__doc__ = cli.__doc__  # absl prints the main module's docstring for --help
+flags.adopt_module_key_flags(cli)
 
 if __name__ == "__main__":
-    print("train.py: training is not implemented yet in this version of bigcodec-jax; the codec, the "
-          "checkpoint converter and inference.py are ready (see README.md).", file=sys.stderr)
-    sys.exit(2)
+    app.run(cli.main)

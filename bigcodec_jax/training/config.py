@@ -22,7 +22,6 @@ def recipe(variant: str = "full") -> ml_collections.ConfigDict:
     c.model = model_config_lib.model_config(variant)
     c.seed = 1024
     c.batch_size = 8                 # global batch, split over hosts and the mesh's batch axes
-    c.segment_samples = 16000        # 1 s crops at 16 kHz (a multiple of the hop length)
     c.num_steps = 1_200_000
     c.compute_dtype = "float32"      # or bfloat16: float32 master weights, losses and mel features
     c.matmul_precision = "highest"   # float32 matmuls/convs at full precision (no TF32 passes on GPU)
@@ -36,7 +35,7 @@ def recipe(variant: str = "full") -> ml_collections.ConfigDict:
     # -1 takes the remaining devices.
     c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1))
     c.sharding = ml_collections.ConfigDict(dict(min_shard_size=2 ** 16))  # smaller tensors stay replicated
-    c.data = data.default_config()
+    c.data = data.default_config()   # data.segment_samples: 1 s crops (a multiple of the hop length)
     c.checkpoint = ml_collections.ConfigDict(dict(every_steps=5000, keep=3, async_save=True))
     c.log_every_steps = 50
     c.examples_every_steps = 5000    # audio + mel images of the held-out batch in TensorBoard
@@ -54,13 +53,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
         model_config_lib.validate(config.model)
     except ValueError as e:
         raise ValueError(f"config.model: {e}") from None
-    for key in ("batch_size", "segment_samples", "num_steps", "log_every_steps", "examples_every_steps",
+    for key in ("batch_size", "num_steps", "log_every_steps", "examples_every_steps",
                 "max_consecutive_nonfinite"):
         if not isinstance(config[key], int) or config[key] <= 0:
             _fail(key, f"must be a positive integer, got {config[key]!r}")
     hop = model_config_lib.hop_length(config.model)
-    if config.segment_samples % hop:
-        _fail("segment_samples", f"{config.segment_samples} is not a multiple of the hop length {hop}")
+    if config.data.segment_samples % hop:
+        _fail("data.segment_samples", f"{config.data.segment_samples} is not a multiple of the hop length {hop}")
     if config.compute_dtype not in COMPUTE_DTYPES:
         _fail("compute_dtype", f"must be one of {COMPUTE_DTYPES}, got {config.compute_dtype!r}")
     if config.matmul_precision not in MATMUL_PRECISIONS:

@@ -1,0 +1,62 @@
+"""Orbax checkpoints of the whole run in the workdir: train state plus the data iterator position.
+
+Saves every `checkpoint.every_steps` (asynchronously when allowed), keeps the last
+`checkpoint.keep`, and never writes a state holding NaN or infinity.
+"""
+from __future__ import annotations
+
+import os
+
+import grain
+import jax
+import jax.numpy as jnp
+import ml_collections
+import orbax.checkpoint as ocp
+
+from bigcodec_jax.training.state import TrainState
+
+
+class NonFiniteState(RuntimeError):
+    """The parameters or optimiser state contain NaN/inf; such a state is never checkpointed."""
+
+
+@jax.jit
+def _finite(state: TrainState) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(state)
+                              if jnp.issubdtype(x.dtype, jnp.inexact)]))
+
+
+class Checkpointer:
+    def __init__(self, workdir: str, config: ml_collections.ConfigDict):
+        options = ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep,
+                                               save_interval_steps=config.checkpoint.every_steps,
+                                               enable_async_checkpointing=config.checkpoint.async_save)
+        self._manager = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"), options=options)
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, state: TrainState, data_iterator: grain.DatasetIterator, force: bool = False) -> bool:
+        """Save at `state.step` if due (or `force`); True when a save started."""
+        step = int(state.step)
+        if not (force or self._manager.should_save(step)):
+            return False
+        if not bool(_finite(state)):
+            raise NonFiniteState(f"refusing to checkpoint step {step}: the train state is not finite")
+        return self._manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(data_iterator)), force=force)
+
+    def restore(self, abstract_state: TrainState, data_iterator: grain.DatasetIterator,
+                step: int | None = None) -> TrainState:
+        """The state saved at `step` (default: the latest), placed as `abstract_state`'s shardings; the
+        iterator is moved to its saved position."""
+        step = self.latest_step() if step is None else step
+        restored = self._manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state), data=grain.checkpoint.CheckpointRestore(data_iterator)))
+        return restored["state"]
+
+    def wait(self) -> None:
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.close()

@@ -1,0 +1,172 @@
+"""The training loop: set-up, exact resume, jitted sharded steps, logging, checkpoints, clean stop.
+
+`train(config, workdir)` continues from the newest checkpoint in `workdir` when there is one,
+else starts from `config.init_from` (official or converted weights) or from scratch.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import jax
+import ml_collections
+import numpy as np
+import tqdm
+
+from bigcodec_jax import data
+from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.checkpoints import pretrained
+from bigcodec_jax.config import hop_length, to_json
+from bigcodec_jax.evaluation.plots import mel_comparison_image
+from bigcodec_jax.training import sharding
+from bigcodec_jax.training.checkpointing import Checkpointer
+from bigcodec_jax.training.config import validate
+from bigcodec_jax.training.preemption import StopSignal
+from bigcodec_jax.training.state import Models, TrainState, build_models, create_state, init_params
+from bigcodec_jax.training.step import make_train_step
+from bigcodec_jax.training.writer import MetricWriter
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_SECONDS = 4.0  # held-out examples are cut to this length
+EXAMPLE_COUNT = 4
+
+
+class TrainingDiverged(RuntimeError):
+    """Too many consecutive updates were skipped because losses or gradients were not finite."""
+
+
+def maybe_initialize_distributed() -> None:
+    """`jax.distributed.initialize()` when the environment describes a multi-process job."""
+    multi = (os.environ.get("JAX_COORDINATOR_ADDRESS") or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+             or len(os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",")) > 1
+             or int(os.environ.get("OMPI_COMM_WORLD_SIZE", "1")) > 1)
+    if multi:
+        jax.distributed.initialize()
+
+
+def _use_init_from(config: ml_collections.ConfigDict) -> dict:
+    """Weights of `config.init_from`; the model config becomes the checkpoint's."""
+    model_config, params = pretrained.load(config.init_from)
+    if model_config.to_dict() != config.model.to_dict():
+        log.warning("config.model replaced by the model config of %s", config.init_from)
+    with config.unlocked():
+        config.model = model_config
+    return params
+
+
+def _initial_state(models: Models, config: ml_collections.ConfigDict, params: dict | None, shardings) -> TrainState:
+    def init(rng):
+        init_rng, state_rng = jax.random.split(rng)
+        gen, disc = init_params(models, config, init_rng)
+        if params is not None:
+            gen = params["generator"]
+            disc = params.get("discriminators", disc)
+        return create_state(models, gen, disc, state_rng)
+
+    return jax.jit(init, out_shardings=shardings)(jax.random.PRNGKey(config.seed))
+
+
+def _example_batch(config: ml_collections.ConfigDict) -> np.ndarray:
+    """A fixed held-out batch (a few utterances, cut and padded to a multiple of the hop) for examples."""
+    batches = data.eval_utterances(config.data)
+    wav = batches[0].wav[:EXAMPLE_COUNT]
+    hop = hop_length(config.model)
+    length = min(wav.shape[1], int(EXAMPLE_SECONDS * SAMPLE_RATE))
+    length = -(-length // hop) * hop
+    out = np.zeros((wav.shape[0], length), np.float32)
+    out[:, : min(length, wav.shape[1])] = wav[:, :length]
+    return out
+
+
+def _log_examples(writer: MetricWriter, step: int, reconstruct, state: TrainState, wav: np.ndarray) -> None:
+    recon = np.asarray(reconstruct(state.gen_params, wav))
+    for i in range(wav.shape[0]):
+        writer.audio(step, f"examples/{i}/input", wav[i])
+        writer.audio(step, f"examples/{i}/reconstruction", recon[i])
+        writer.image(step, f"examples/{i}/mel", mel_comparison_image(wav[i], recon[i]))
+
+
+def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
+    """Train until `config.num_steps` or a termination signal; returns the final state."""
+    validate(config)
+    params = _use_init_from(config) if config.init_from else None
+    os.makedirs(workdir, exist_ok=True)
+    if jax.process_index() == 0:
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(to_json(config))
+
+    mesh = sharding.make_mesh(config)
+    models = build_models(config)
+    abstract_state = jax.eval_shape(
+        lambda rng: create_state(models, *init_params(models, config, rng), rng), jax.random.PRNGKey(0))
+    state_shardings = sharding.tree_shardings(abstract_state, mesh, config.sharding.min_shard_size)
+    replicated = sharding.replicated(mesh)
+
+    iterator = iter(data.train_loader(config.data, config.batch_size, config.seed))
+    checkpointer = Checkpointer(workdir, config)
+    if checkpointer.latest_step() is not None:
+        target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                              abstract_state, state_shardings)
+        state = checkpointer.restore(target, iterator)
+        log.info("resumed from step %d in %s", int(state.step), workdir)
+    else:
+        state = _initial_state(models, config, params, state_shardings)
+
+    step_fn = jax.jit(make_train_step(models, config),
+                      in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
+                      out_shardings=(state_shardings, replicated), donate_argnums=0)
+    writer = MetricWriter(workdir)
+    examples = _example_batch(config) if jax.process_index() == 0 else None
+    reconstruct = jax.jit(lambda p, w: models.generator.apply({"params": p}, w).recon)
+    stop = StopSignal()
+    audio_per_step = config.batch_size * config.data.segment_samples / SAMPLE_RATE
+    step = int(state.step)
+    bar = tqdm.tqdm(total=config.num_steps, initial=step, desc="train", unit="step",
+                    disable=jax.process_index() != 0, dynamic_ncols=True)
+    try:
+        with jax.default_matmul_precision(config.matmul_precision):
+            last_time, last_step = time.perf_counter(), step
+            while step < config.num_steps:
+                batch = sharding.global_batch(next(iterator)["wav"], mesh)
+                state, metrics = step_fn(state, batch)
+                step += 1
+                bar.update(1)
+                if step % config.log_every_steps == 0 or step == config.num_steps:
+                    now = time.perf_counter()
+                    steps_per_s = (step - last_step) / (now - last_time)
+                    last_time, last_step = now, step
+                    _check_finite_run(state, config, checkpointer)
+                    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                    values.update({"perf/steps_per_s": steps_per_s, "perf/audio_s_per_s": steps_per_s * audio_per_step,
+                                   "data/bad_examples": data.bad_example_count(iterator),
+                                   "nonfinite/total": int(state.nonfinite_total)})
+                    writer.scalars(step, values)
+                    bar.set_postfix(gen=f"{values['loss/gen']:.3f}", disc=f"{values['loss/disc']:.3f}",
+                                    mel=f"{values['loss/mel']:.3f}", lr=f"{values['lr']:.2e}",
+                                    audio_s_per_s=f"{values['perf/audio_s_per_s']:.1f}")
+                if examples is not None and step % config.examples_every_steps == 0:
+                    _log_examples(writer, step, reconstruct, state, examples)
+                checkpointer.save(state, iterator)
+                if stop.any_host():
+                    log.warning("%s received: checkpointing step %d and stopping", stop.received or "signal", step)
+                    break
+        _check_finite_run(state, config, checkpointer)
+        checkpointer.save(state, iterator, force=checkpointer.latest_step() != step)
+        checkpointer.wait()
+    finally:
+        bar.close()
+        stop.restore()
+        checkpointer.close()
+        writer.close()
+    return state
+
+
+def _check_finite_run(state: TrainState, config: ml_collections.ConfigDict, checkpointer: Checkpointer) -> None:
+    in_a_row = int(state.nonfinite_in_a_row)
+    if in_a_row >= config.max_consecutive_nonfinite:
+        raise TrainingDiverged(
+            f"{in_a_row} steps in a row skipped an update because the loss or gradients were not finite "
+            f"(config.max_consecutive_nonfinite={config.max_consecutive_nonfinite}); the last good checkpoint "
+            f"is step {checkpointer.latest_step()}. Lower the learning rate, use float32, or check the data.")

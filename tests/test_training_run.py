@@ -1,0 +1,136 @@
+"""train.py end to end on the packaged corpus: checkpoints, exact resume after a kill and after
+SIGTERM, and start-up config errors. Runs share a persistent compilation cache so the train step
+is compiled once for the whole module."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from bigcodec_jax.training import config as train_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STEPS = 6
+ARGS = ["--config", os.path.join(ROOT, "configs", "small.py"), f"--config.num_steps={STEPS}",
+        "--config.checkpoint.every_steps=3", "--config.log_every_steps=1", "--config.examples_every_steps=4",
+        "--config.batch_size=2", "--config.data.segment_samples=4000", "--config.data.eval.max_utterances=2"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    return dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
+                JAX_PLATFORMS="cpu")
+
+
+def _start(workdir, env, *extra):
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *ARGS, f"--workdir={workdir}", *extra],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc, timeout=900):
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def _wait_for_checkpoint(workdir, step, proc, timeout=900):
+    path = os.path.join(workdir, "checkpoints", str(step))
+    deadline = time.time() + timeout
+    while not os.path.isdir(path):
+        assert proc.poll() is None, proc.communicate()[0][-3000:]
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.5)
+
+
+def _saved_state(workdir, step):
+    tree = ocp.StandardCheckpointer().restore(os.path.join(workdir, "checkpoints", str(step), "state"))
+    return jax.tree.map(np.asarray, tree)
+
+
+def _checkpoint_steps(workdir):
+    return sorted(int(d) for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit())
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory, env):
+    workdir = str(tmp_path_factory.mktemp("straight"))
+    out = _finish(_start(workdir, env))
+    return workdir, out
+
+
+def _assert_same_run(workdir_a, workdir_b):
+    a, b = _saved_state(workdir_a, STEPS), _saved_state(workdir_b, STEPS)
+    assert int(a["step"]) == int(b["step"]) == STEPS
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_straight_run_writes_checkpoints_and_logs(straight):
+    workdir, out = straight
+    assert _checkpoint_steps(workdir)[-1] == STEPS
+    assert os.path.isfile(os.path.join(workdir, "config.json"))
+    events = os.listdir(os.path.join(workdir, "tensorboard"))
+    assert events and os.path.getsize(os.path.join(workdir, "tensorboard", events[0])) > 1000
+    state = _saved_state(workdir, STEPS)
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state) if np.issubdtype(x.dtype, np.inexact))
+
+
+def test_killed_run_resumes_exactly(straight, tmp_path, env):
+    workdir = str(tmp_path)
+    proc = _start(workdir, env)
+    _wait_for_checkpoint(workdir, 3, proc)
+    time.sleep(1.0)  # let the asynchronous save finalise
+    proc.kill()
+    proc.wait()
+    assert 3 in _checkpoint_steps(workdir)
+    out = _finish(_start(workdir, env))
+    assert "resumed from step" in out
+    _assert_same_run(straight[0], workdir)
+
+
+def test_sigterm_checkpoints_then_resumes_exactly(straight, tmp_path, env):
+    workdir = str(tmp_path)
+    proc = _start(workdir, env, "--config.checkpoint.every_steps=1000")
+    _wait_for_checkpoint(workdir, 1, proc)  # Orbax always saves the first step: the loop is running
+    proc.send_signal(signal.SIGTERM)
+    out = _finish(proc)
+    assert "SIGTERM received" in out
+    stopped_at = _checkpoint_steps(workdir)[-1]
+    assert 1 <= stopped_at <= STEPS
+    _finish(_start(workdir, env))
+    _assert_same_run(straight[0], workdir)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("batch_size", 0, "config.batch_size"),
+    ("compute_dtype", "float16", "config.compute_dtype"),
+    ("num_steps", -1, "config.num_steps"),
+])
+def test_bad_config_values_are_named(key, value, message):
+    config = train_config.recipe("tiny_train")
+    config[key] = value
+    with pytest.raises(ValueError, match=message):
+        train_config.validate(config)
+
+
+def test_bad_nested_values_are_named():
+    config = train_config.recipe("tiny_train")
+    config.data.segment_samples = 16001
+    with pytest.raises(ValueError, match="config.data.segment_samples"):
+        train_config.validate(config)
+    config = train_config.recipe("tiny_train")
+    config.schedule.peak_lr = 0.0
+    with pytest.raises(ValueError, match="config.schedule.peak_lr"):
+        train_config.validate(config)
+
+
+def test_cli_reports_config_error_and_exits_1(env, tmp_path):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *ARGS, f"--workdir={tmp_path}",
+                             "--config.mesh.fsdp=3"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "config.mesh" in result.stderr
