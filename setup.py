@@ -24,6 +24,8 @@ setup(
         "pesq>=0.0.4",  # evaluation: PESQ (a C extension, builds with the system compiler)
         "pystoi>=0.4",  # evaluation: STOI
         "pillow>=9",  # evaluation: log-mel comparison pictures
+        "absl-py>=1.0",  # train.py flags (ml_collections config overrides)
+        "tensorboardX>=2.6",  # training logs without TensorFlow
     ],
     extras_require={
         "test": ["pytest>=7", "tensorflow-datasets>=4.9.4"],  # the tfds source is tested with tfds mock data
