@@ -13,12 +13,11 @@ import orbax.checkpoint as ocp
 import pytest
 
 from bigcodec_jax.training import config as train_config
+from configs.fast import get_config as fast_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS = 6
-ARGS = ["--config", os.path.join(ROOT, "configs", "small.py"), f"--config.num_steps={STEPS}",
-        "--config.checkpoint.every_steps=3", "--config.log_every_steps=1", "--config.examples_every_steps=4",
-        "--config.batch_size=2", "--config.data.segment_samples=4000", "--config.data.eval.max_utterances=2"]
+STEPS = fast_config().num_steps
+ARGS = ["--config", os.path.join(ROOT, "tests", "configs", "fast.py")]  # 6 steps, checkpoints every 3
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,21 @@ def _use_init_from(config: ml_collections.ConfigDict) -> dict:
     return params
 
 
+def state_layout(models: Models, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh):
+    """(abstract TrainState, its shardings on `mesh` by the config's rules)."""
+    abstract = jax.eval_shape(
+        lambda rng: create_state(models, *init_params(models, config, rng), rng), jax.random.PRNGKey(0))
+    return abstract, sharding.tree_shardings(abstract, mesh, config.sharding.min_shard_size)
+
+
+def sharded_train_step(models: Models, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, state_shardings):
+    """The train step jitted with explicit shardings: batch over the mesh, state by rule, metrics replicated;
+    the input state is donated."""
+    return jax.jit(make_train_step(models, config),
+                   in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
+                   out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=0)
+
+
 def _initial_state(models: Models, config: ml_collections.ConfigDict, params: dict | None, shardings) -> TrainState:
     def init(rng):
         init_rng, state_rng = jax.random.split(rng)
@@ -99,10 +114,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
 
     mesh = sharding.make_mesh(config)
     models = build_models(config)
-    abstract_state = jax.eval_shape(
-        lambda rng: create_state(models, *init_params(models, config, rng), rng), jax.random.PRNGKey(0))
-    state_shardings = sharding.tree_shardings(abstract_state, mesh, config.sharding.min_shard_size)
-    replicated = sharding.replicated(mesh)
+    abstract_state, state_shardings = state_layout(models, config, mesh)
 
     iterator = iter(data.train_loader(config.data, config.batch_size, config.seed))
     checkpointer = Checkpointer(workdir, config)
@@ -114,9 +126,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     else:
         state = _initial_state(models, config, params, state_shardings)
 
-    step_fn = jax.jit(make_train_step(models, config),
-                      in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
-                      out_shardings=(state_shardings, replicated), donate_argnums=0)
+    step_fn = sharded_train_step(models, config, mesh, state_shardings)
     writer = MetricWriter(workdir)
     examples = _example_batch(config) if jax.process_index() == 0 else None
     reconstruct = jax.jit(lambda p, w: models.generator.apply({"params": p}, w).recon)

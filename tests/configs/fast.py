@@ -1,0 +1,23 @@
+"""A test config that compiles fast: the tiny model cut to two blocks with one residual unit each,
+one discriminator of each family and two mel resolutions. Tests of the loop, resume and sharding
+use it; the architecture itself is tested against golden data elsewhere."""
+from bigcodec_jax.training.config import recipe
+
+
+def get_config():
+    config = recipe("tiny_train")
+    model = config.model
+    model.encoder.up_ratios, model.decoder.up_ratios = [8, 25], [25, 8]
+    model.encoder.dilations = model.decoder.dilations = [1]
+    model.mpd.periods = [3]
+    for key in ("fft_sizes", "hop_sizes", "win_lengths"):
+        model.mstft.stft_params[key] = model.mstft.stft_params[key][1:2]
+    config.loss.mel.window_lengths, config.loss.mel.n_mels = [64, 512], [10, 80]
+    config.batch_size = 2
+    config.data.segment_samples = 4000
+    config.data.eval.max_utterances = 2
+    config.num_steps = 6
+    config.log_every_steps = 1
+    config.examples_every_steps = 4
+    config.checkpoint.every_steps = 3
+    return config
