@@ -13,6 +13,7 @@ import sys
 SUBJECTS = {
     "infer": ("infer", "encode/decode throughput of the full-size codec"),
     "data": ("data", "training batches per second from FLAC files"),
+    "train": ("train", "GAN training step time and peak memory of the full-size model"),
 }
 
 

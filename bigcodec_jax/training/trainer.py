@@ -71,7 +71,8 @@ def sharded_train_step(models: Models, config: ml_collections.ConfigDict, mesh: 
                    out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=0)
 
 
-def _initial_state(models: Models, config: ml_collections.ConfigDict, params: dict | None, shardings) -> TrainState:
+def initial_state(models: Models, config: ml_collections.ConfigDict, params: dict | None, shardings) -> TrainState:
+    """A fresh state from `config.seed` (generator and, when given, discriminator weights from `params`)."""
     def init(rng):
         init_rng, state_rng = jax.random.split(rng)
         gen, disc = init_params(models, config, init_rng)
@@ -124,7 +125,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
         state = checkpointer.restore(target, iterator)
         log.info("resumed from step %d in %s", int(state.step), workdir)
     else:
-        state = _initial_state(models, config, params, state_shardings)
+        state = initial_state(models, config, params, state_shardings)
 
     step_fn = sharded_train_step(models, config, mesh, state_shardings)
     writer = MetricWriter(workdir)

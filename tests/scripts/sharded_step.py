@@ -24,7 +24,7 @@ def run(devices, data, fsdp):
     config.mesh.data, config.mesh.fsdp = data, fsdp
     mesh = sharding.make_mesh(config, devices)
     _, shardings = trainer.state_layout(models, config, mesh)
-    state = trainer._initial_state(models, config, None, shardings)
+    state = trainer.initial_state(models, config, None, shardings)
     initial = jax.device_get(state.gen_params)
     step = trainer.sharded_train_step(models, config, mesh, shardings)
     with jax.default_matmul_precision("highest"):
