@@ -1,15 +1,19 @@
 """`python train.py --config configs/base.py --workdir DIR [--config.key=value ...]`.
 
 Trains BigCodec with the official GAN recipe. Rerunning the same command continues exactly from
-the newest checkpoint in DIR (parameters, both optimisers, step, RNG and data position); SIGTERM
-or Ctrl-C checkpoints and exits. Any config field can be overridden, e.g.
+the newest checkpoint in DIR (parameters, both optimisers, step, RNG and data position) and
+reuses the compiled step cached in DIR/compile_cache; SIGTERM or Ctrl-C checkpoints and exits.
+Any config field can be overridden, e.g.
 `--config.batch_size=16 --config.compute_dtype=bfloat16 --config.data.source=dir
 --config.data.path=/data/wavs --config.init_from=bigcodec.pt`. TensorBoard logs go to DIR/tensorboard.
 """
 from __future__ import annotations
 
 import logging
+import os
 import sys
+
+import jax
 
 from absl import flags
 from absl import logging as absl_logging
@@ -34,6 +38,8 @@ def main(argv: list[str]) -> int:
     from bigcodec_jax.training.checkpointing import NonFiniteState
 
     trainer.maybe_initialize_distributed()
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):  # restarts after preemption skip recompiling
+        jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(_WORKDIR.value), "compile_cache"))
     try:
         trainer.train(_CONFIG.value, _WORKDIR.value)
     except (ValueError, TooManyBadExamples, trainer.TrainingDiverged, NonFiniteState) as e:
