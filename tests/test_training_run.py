@@ -133,3 +133,13 @@ def test_cli_reports_config_error_and_exits_1(env, tmp_path):
                              "--config.mesh.fsdp=3"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert "config.mesh" in result.stderr
+
+
+def test_bfloat16_trains_without_skipped_updates(tmp_path, env):
+    """bfloat16 compute (float32 master weights): every update applied and the state stays finite."""
+    workdir = str(tmp_path)
+    _finish(_start(workdir, env, "--config.compute_dtype=bfloat16", "--config.matmul_precision=default"))
+    state = _saved_state(workdir, STEPS)
+    assert int(state["nonfinite_total"]) == 0
+    assert state["gen_params"]["decoder"]["conv_out"]["v"].dtype == np.float32
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state) if np.issubdtype(x.dtype, np.inexact))
