@@ -12,6 +12,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from bigcodec_jax import data
 from bigcodec_jax.training import config as train_config
 from configs.fast import get_config as fast_config
 
@@ -143,3 +144,27 @@ def test_bfloat16_trains_without_skipped_updates(tmp_path, env):
     assert int(state["nonfinite_total"]) == 0
     assert state["gen_params"]["decoder"]["conv_out"]["v"].dtype == np.float32
     assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state) if np.issubdtype(x.dtype, np.inexact))
+
+
+@pytest.mark.parametrize("source, relative", [("dir", "train"), ("list", "train.txt")])
+def test_trains_from_a_folder_and_a_file_list(tmp_path, env, source, relative):
+    path = os.path.join(data.corpus_dir(), relative)
+    _finish(_start(str(tmp_path), env, f"--config.data.source={source}", f"--config.data.path={path}",
+                   "--config.num_steps=2"))
+    assert _checkpoint_steps(str(tmp_path)) == [1, 2]
+
+
+def test_trains_from_tfds_mock_data(tmp_path):
+    import tensorflow_datasets as tfds
+
+    from bigcodec_jax.data import tfds_source  # noqa: F401  (tfds Audio features without TensorFlow)
+    from bigcodec_jax.training import trainer
+
+    config = fast_config()
+    config.num_steps = 2
+    config.data.source, config.data.split = "tfds:librispeech", "train_clean100+train_clean360+train_other500"
+    config.data.eval.source, config.data.eval.split, config.data.eval.batch_size = "tfds:librispeech", "test_clean", 2
+    with tfds.testing.mock_data(num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE):
+        state = trainer.train(config, str(tmp_path))
+    assert int(state.step) == 2 and int(state.nonfinite_total) == 0
+    assert _checkpoint_steps(str(tmp_path))[-1] == 2
