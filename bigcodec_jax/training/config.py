@@ -39,6 +39,7 @@ def recipe(variant: str = "full") -> ml_collections.ConfigDict:
     c.checkpoint = ml_collections.ConfigDict(dict(every_steps=5000, keep=3, async_save=True))
     c.log_every_steps = 50
     c.examples_every_steps = 5000    # audio + mel images of the held-out batch in TensorBoard
+    c.eval_every_steps = 5000        # fast metrics of the held-out utterances (data.eval) as eval/... scalars
     c.max_consecutive_nonfinite = 20  # skipped updates in a row before the run stops
     return c
 
@@ -53,7 +54,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         model_config_lib.validate(config.model)
     except ValueError as e:
         raise ValueError(f"config.model: {e}") from None
-    for key in ("batch_size", "num_steps", "log_every_steps", "examples_every_steps",
+    for key in ("batch_size", "num_steps", "log_every_steps", "examples_every_steps", "eval_every_steps",
                 "max_consecutive_nonfinite"):
         if not isinstance(config[key], int) or config[key] <= 0:
             _fail(key, f"must be a positive integer, got {config[key]!r}")

@@ -22,6 +22,7 @@ from bigcodec_jax.evaluation.plots import mel_comparison_image
 from bigcodec_jax.training import sharding
 from bigcodec_jax.training.checkpointing import Checkpointer
 from bigcodec_jax.training.config import validate
+from bigcodec_jax.training.evaluation_hook import HeldOutEvaluation
 from bigcodec_jax.training.preemption import StopSignal
 from bigcodec_jax.training.state import Models, TrainState, build_models, create_state, init_params
 from bigcodec_jax.training.step import make_train_step
@@ -129,6 +130,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
 
     step_fn = sharded_train_step(models, config, mesh, state_shardings)
     writer = MetricWriter(workdir)
+    evaluate_heldout = HeldOutEvaluation(config, writer)
     examples = _example_batch(config) if jax.process_index() == 0 else None
     reconstruct = jax.jit(lambda p, w: models.generator.apply({"params": p}, w).recon)
     stop = StopSignal()
@@ -159,6 +161,8 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
                                     audio_s_per_s=f"{values['perf/audio_s_per_s']:.1f}")
                 if examples is not None and step % config.examples_every_steps == 0:
                     _log_examples(writer, step, reconstruct, state, examples)
+                if step % config.eval_every_steps == 0:
+                    evaluate_heldout(step, state.gen_params)
                 checkpointer.save(state, iterator)
                 if stop.any_host():
                     log.warning("%s received: checkpointing step %d and stopping", stop.received or "signal", step)
