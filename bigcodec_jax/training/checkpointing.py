@@ -11,7 +11,9 @@ import grain
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 from bigcodec_jax.training.state import TrainState
 
@@ -20,10 +22,18 @@ class NonFiniteState(RuntimeError):
     """The parameters or optimiser state contain NaN/inf; such a state is never checkpointed."""
 
 
-@jax.jit
-def _finite(state: TrainState) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(state)
-                              if jnp.issubdtype(x.dtype, jnp.inexact)]))
+def _finite(state: TrainState) -> bool:
+    """Whether every floating-point value of `state` is finite, agreed by all processes.
+
+    Each process checks one replica of its own shards on the host, which the save copies them to anyway; a
+    jitted check of the ~1500 arrays (parameters and both optimisers' moments) took 15 s to compile on CPU.
+    """
+    local = all(np.isfinite(np.asarray(shard.data)).all()
+                for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)
+                for shard in x.addressable_shards if shard.replica_id == 0)
+    if jax.process_count() == 1:
+        return local
+    return bool(np.all(multihost_utils.process_allgather(np.array(local))))
 
 
 class Checkpointer:
@@ -41,7 +51,7 @@ class Checkpointer:
         step = int(state.step)
         if not (force or self._manager.should_save(step)):
             return False
-        if not bool(_finite(state)):
+        if not _finite(state):
             raise NonFiniteState(f"refusing to checkpoint step {step}: the train state is not finite")
         return self._manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(data_iterator)), force=force)

@@ -74,7 +74,7 @@ def sharded_train_step(models: Models, config: ml_collections.ConfigDict, mesh: 
 
 def initial_state(models: Models, config: ml_collections.ConfigDict, params: dict | None, shardings) -> TrainState:
     """A fresh state from `config.seed` (generator and, when given, discriminator weights from `params`)."""
-    def init(rng):
+    def init(rng, params):  # the weights are an argument: closed over, they would be compiled in as constants
         init_rng, state_rng = jax.random.split(rng)
         gen, disc = init_params(models, config, init_rng)
         if params is not None:
@@ -82,7 +82,7 @@ def initial_state(models: Models, config: ml_collections.ConfigDict, params: dic
             disc = params.get("discriminators", disc)
         return create_state(models, gen, disc, state_rng)
 
-    return jax.jit(init, out_shardings=shardings)(jax.random.PRNGKey(config.seed))
+    return jax.jit(init, out_shardings=shardings)(jax.random.PRNGKey(config.seed), params)
 
 
 def _example_batch(config: ml_collections.ConfigDict) -> np.ndarray:
