@@ -113,3 +113,13 @@ def test_code_statistics():
     assert stats.frames == 12
     assert stats.bitrate == 3 * 80  # log2(8) bits x 80 frames/s
     assert codes.bitrate(8192, 1, 200) == 1040  # the released codec's 1.04 kbit/s
+
+
+def test_direction_of_every_metric(speech, white_noise):
+    """`improved` ranks the identical copy above white noise for every metric, as the definitions say."""
+    best, _ = measure_all(speech, speech.copy())
+    worst, _ = measure_all(speech, white_noise)
+    for name in metrics.ALL_METRICS:
+        said = "lower is better" if name in metrics.LOWER_IS_BETTER else "higher is better"
+        assert said in metrics.definition(name)
+        assert metrics.improved(name, worst[name], best[name]) and not metrics.improved(name, best[name], worst[name])

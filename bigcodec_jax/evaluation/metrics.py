@@ -115,6 +115,12 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "mel_distance": mel_distance, "si_sdr": si_sdr, "stoi": stoi, "pesq_wb": pesq_wb, "pesq_nb": pesq_nb, "mcd": mcd}
 FAST_METRICS = ("mel_distance", "si_sdr", "stoi")  # cheap enough to run during training
 ALL_METRICS = tuple(METRICS)
+LOWER_IS_BETTER = frozenset({"mel_distance", "mcd"})  # distances; the other metrics are scores
+
+
+def improved(name: str, before: float, after: float) -> bool:
+    """Whether metric `name` is better at `after` than at `before`."""
+    return after < before if name in LOWER_IS_BETTER else after > before
 
 
 def definition(name: str) -> str:

@@ -43,8 +43,11 @@ def evaluate(codec: BigCodec, batches: Sequence[EvalBatch], metrics: Sequence[st
                    dynamic_ncols=True) as bar:
         for batch in batches:
             wavs = [batch.wav[row, :n] for row, n in enumerate(batch.lengths)]
-            codes = batch_codec.encode(wavs)
-            for name, wav, c, recon in zip(batch.names, wavs, codes, batch_codec.decode(codes, [len(w) for w in wavs])):
+            # One padded batch per EvalBatch (already grouped by length): two compilations per batch shape, where
+            # re-bucketing each utterance compiled up to two per utterance.
+            codes = batch_codec.encode_batch(wavs)
+            recons = batch_codec.decode_batch(codes, [len(w) for w in wavs])
+            for name, wav, c, recon in zip(batch.names, wavs, codes, recons):
                 counter.add(c)
                 values, missing = measure(wav, recon, metrics)
                 results.append(UtteranceResult(name, len(wav), c.shape[-1], values, missing))
