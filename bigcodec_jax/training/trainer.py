@@ -74,15 +74,21 @@ def sharded_train_step(models: Models, config: ml_collections.ConfigDict, mesh: 
 
 def initial_state(models: Models, config: ml_collections.ConfigDict, params: dict | None, shardings) -> TrainState:
     """A fresh state from `config.seed` (generator and, when given, discriminator weights from `params`)."""
-    def init(rng, params):  # the weights are an argument: closed over, they would be compiled in as constants
-        init_rng, state_rng = jax.random.split(rng)
+    def init(keys, params):  # the weights are an argument: closed over, they would be compiled in as constants
+        init_rng, state_rng = keys
         gen, disc = init_params(models, config, init_rng)
         if params is not None:
             gen = params["generator"]
             disc = params.get("discriminators", disc)
         return create_state(models, gen, disc, state_rng)
 
-    return jax.jit(init, out_shardings=shardings)(jax.random.PRNGKey(config.seed), params)
+    return jax.jit(init, out_shardings=shardings)(initial_keys(config), params)
+
+
+def initial_keys(config: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Array]:
+    """(parameter initialisation key, train state key) of a fresh run with `config.seed`."""
+    init_rng, state_rng = jax.random.split(jax.random.PRNGKey(config.seed))
+    return init_rng, state_rng
 
 
 def _example_batch(config: ml_collections.ConfigDict) -> np.ndarray:

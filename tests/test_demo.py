@@ -1,0 +1,81 @@
+"""`python -m bigcodec_jax.demo` with a few steps: the report's files and numbers before and after training, and
+the trainer's held-out evaluation (`eval/...` scalars in TensorBoard)."""
+import glob
+import json
+import os
+import re
+import struct
+
+import pytest
+from tensorboardX.proto import event_pb2
+
+from bigcodec_jax import demo, evaluation
+from bigcodec_jax.training import presets
+
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def output(tmp_path_factory):
+    """The demo's output folder after `--steps 3`, its training evaluating the held-out set after every step."""
+    out = tmp_path_factory.mktemp("demo")
+    preset = presets.cpu_small
+
+    def evaluating_every_step():
+        config = preset()
+        config.eval_every_steps = 1
+        return config
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(presets, "cpu_small", evaluating_every_step)
+        assert demo.main(["--steps", str(STEPS), "--output", str(out)]) == 0
+    return out
+
+
+def _scalars(logdir: str) -> dict[str, dict[int, float]]:
+    """{tag: {step: value}} of the TensorBoard event files in `logdir` (TFRecord framing, Event protos)."""
+    scalars: dict[str, dict[int, float]] = {}
+    for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
+        with open(path, "rb") as f:
+            content = f.read()
+        offset = 0
+        while offset < len(content):
+            (length,) = struct.unpack("<Q", content[offset:offset + 8])
+            event = event_pb2.Event.FromString(content[offset + 12:offset + 12 + length])  # after length + its CRC
+            offset += 12 + length + 4
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, {})[event.step] = value.simple_value
+    return scalars
+
+
+def test_report_shows_metrics_before_and_after_training(output):
+    summaries = {stage: json.load(open(output / stage / "metrics.json")) for stage in demo.STAGES}
+    for summary in summaries.values():
+        assert summary["utterances"] == 6  # the packaged corpus's held-out part
+        assert set(summary["means"]) == set(evaluation.ALL_METRICS)
+        assert summary["means"]["mel_distance"] > 0
+    report = (output / "report.md").read_text()
+    for metric in evaluation.ALL_METRICS:
+        row = next(line for line in report.splitlines() if line.startswith(f"| {metric} ("))
+        numbers = [float(x) for x in re.findall(r"\| (-?\d+\.\d+)", row)]
+        assert numbers == pytest.approx([summaries[s]["means"][metric] for s in demo.STAGES], abs=1e-3)
+    assert f"{STEPS} training steps" in report
+    links = re.findall(r"\]\(([^)]+)\)", report)
+    assert sum(link.endswith(".mel.png") for link in links) == 12  # 6 utterances, untrained and trained
+    assert sum(link.endswith(".wav") for link in links) == 18  # and an input each
+    for link in links:
+        assert (output / link).is_file(), link
+
+
+def test_training_logs_heldout_metrics(output):
+    assert os.path.isdir(output / "workdir" / "checkpoints" / str(STEPS))
+    scalars = _scalars(str(output / "workdir" / "tensorboard"))
+    for name in (*evaluation.FAST_METRICS, "codebook_usage", "code_perplexity"):
+        assert sorted(scalars[f"eval/{name}"]) == list(range(1, STEPS + 1))
+    trained = json.load(open(output / "trained" / "metrics.json"))["means"]
+    assert scalars["eval/mel_distance"][STEPS] == pytest.approx(trained["mel_distance"], rel=1e-4)
+
+
+def test_steps_must_be_positive():
+    with pytest.raises(SystemExit, match="--steps"):
+        demo.main(["--steps", "0"])
