@@ -78,16 +78,17 @@ def render_report(config: ml_collections.ConfigDict, before: Report, after: Repo
                   train_seconds: float, workdir: str) -> str:
     """report.md: what was trained, the metrics before and after, and the examples."""
     model, seconds = after.model, sum(u.samples for u in after.utterances) / SAMPLE_RATE
+    crop = config.data.segment_samples / SAMPLE_RATE
     lines = [
         f"# BigCodec demo: {steps} training steps on {jax.devices()[0].platform.upper()}", "",
         f"The tiny BigCodec ({model['parameters']:,} generator parameters, {model['num_quantizers']} codebooks of "
         f"{model['codebook_size']} codes, {model['bitrate']:.0f} bit/s) trained from scratch for {steps} steps "
-        f"({train_seconds / 60:.1f} min, compilation included) on 0.5 s crops of the packaged speech corpus, "
+        f"({train_seconds / 60:.1f} min, compilation included) on {crop:g} s crops of the packaged speech corpus, "
         f"batch {config.batch_size}, learning rate {config.schedule.peak_lr:g} decaying to "
         f"{config.schedule.final_lr:g}. Both codecs are measured on the {len(after.utterances)} held-out "
         f"utterances ({seconds:.1f} s) that training never sees; the numbers are means over them.", "",
         *metrics_table(before, after), "",
-        "A few minutes of training cannot make a good codec, but it must move every number the right way: the "
+        "A few minutes of training cannot make a good codec, but it should move every number the right way: the "
         "reconstruction's spectrum (mel distance, MCD) gets closer to the input first, the waveform itself "
         "(SI-SDR) follows. Definitions:", "",
         *(f"- `{m}`: {definition(m)}" for m in after.metrics), "",
