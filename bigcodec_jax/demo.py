@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"[1/3] evaluating the untrained codec on {sum(len(b.names) for b in batches)} held-out utterances")
     before = measure(config, untrained_params(config), batches)
-    print(f"[2/3] training {args.steps} steps in {workdir} (compiling the train step first takes a few minutes)")
+    print(f"[2/3] training {args.steps} steps in {workdir} (compiling the train step first takes about a minute on 2 CPU cores)")
     start = time.perf_counter()
     state = trainer.train(config, workdir)
     train_seconds = time.perf_counter() - start

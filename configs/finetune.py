@@ -17,7 +17,7 @@ def get_config():
     config = recipe("full")
     config.init_from = "bigcodec.pt"  # or --config.init_from=path/to/bigcodec.pt, a .ckpt or a converted directory
     config.num_steps = 20_000
-    config.schedule.initial_lr = config.schedule.peak_lr = config.schedule.final_lr = 1e-5
+    config.schedule.initial_lr = config.schedule.peak_lr = config.schedule.final_lr  # the recipe's 1e-5
     config.schedule.warmup_steps = 0
     config.schedule.decay_steps = 0
     config.data.source = "dir"
