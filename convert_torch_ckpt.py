@@ -2,6 +2,7 @@
 
     python convert_torch_ckpt.py bigcodec.pt converted/             # .pt / Lightning .ckpt -> Orbax dir
     python convert_torch_ckpt.py --to-torch converted/ bigcodec.pt  # Orbax dir -> official .pt
+    python convert_torch_ckpt.py --to-torch runs/mine mine.pt       # a train.py run (latest step) -> .pt
 
 No PyTorch is needed: checkpoints are read with a restricted unpickler that refuses code.
 The model config is inferred from the tensor shapes.

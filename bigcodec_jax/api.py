@@ -4,11 +4,11 @@
     codes = codec.encode(wav, sample_rate=16000)             # (B, n_q, ceil(samples / 200)) int32
     wav_hat = codec.decode(codes, length=wav.shape[-1])      # (B, samples) float32
 
-Both calls are jitted once per input shape and reuse the compiled function afterwards.
+Both calls are jitted once per input shape and reuse the compiled function afterwards; inputs
+longer than the window (default 30 s) run in chunks of bounded memory with the same results.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from typing import Any
@@ -20,62 +20,53 @@ import numpy as np
 
 from bigcodec_jax import audio
 from bigcodec_jax import config as config_lib
-from bigcodec_jax.checkpoints import convert, store
+from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec import BigCodecModel
-
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+from bigcodec_jax.codec.model import DTYPES
+from bigcodec_jax.codec.passes import passes_for
 
 
 class BigCodec:
-    """A loaded codec: config, generator parameters on device, and jitted encode/decode."""
+    """A loaded codec: frozen config, generator parameters on device, and the shared jitted passes.
+
+    Inputs longer than `window_seconds` run through the exact chunked path, so memory stops
+    growing with their length while codes stay identical (audio equal to float32 rounding).
+    """
 
     sample_rate = audio.SAMPLE_RATE
 
-    def __init__(self, config: ml_collections.ConfigDict, params: dict[str, Any], dtype: str = "float32"):
+    def __init__(self, config: ml_collections.ConfigDict, params: dict[str, Any], dtype: str = "float32",
+                 window_seconds: float = 30.0):
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        config_lib.validate(config)
-        self.config = config
+        self.config = config_lib.freeze(config)
         self.dtype = dtype
-        self.model = BigCodecModel(config, DTYPES[dtype])
+        self.model = BigCodecModel(self.config, DTYPES[dtype])
         self.params = jax.tree.map(jnp.asarray, params)
-        self.hop_length = config_lib.hop_length(config)
-        self.num_quantizers = config.decoder.vq_num_quantizers
-        self.codebook_size = config.decoder.codebook_size
-        self._encode = jax.jit(self._encode_codes)
-        self._decode = jax.jit(self._decode_codes)
+        self.hop_length = config_lib.hop_length(self.config)
+        self.num_quantizers = self.config.decoder.vq_num_quantizers
+        self.codebook_size = self.config.decoder.codebook_size
+        self.passes = passes_for(self.config, dtype, self.seconds_to_frames(window_seconds))
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, dtype: str = "float32") -> "BigCodec":
-        """Load an official `.pt` / Lightning `.ckpt` (converted on the fly) or a converted directory."""
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            config, params = store.load(path)
-        else:
-            config, params = convert.torch_to_flax(convert.read_sections(path))
-        return cls(config, params["generator"], dtype)
+    def from_pretrained(cls, path: str | os.PathLike, dtype: str = "float32", window_seconds: float = 30.0,
+                        step: int | None = None) -> "BigCodec":
+        """Load an official `.pt` / Lightning `.ckpt` (converted on the fly), a converted directory, or the
+        generator of a `train.py` run directory (its latest checkpoint, or the one of `step`)."""
+        config, params = pretrained.load(path, step)
+        return cls(config, params["generator"], dtype, window_seconds)
 
     @classmethod
     def random(cls, variant: str = "tiny_train", seed: int = 0, dtype: str = "float32") -> "BigCodec":
         """A randomly initialised codec of a named variant (for smoke tests and demos)."""
-        config = config_lib.model_config(variant)
+        config = config_lib.freeze(config_lib.model_config(variant))
         hop = config_lib.hop_length(config)
         params = jax.jit(BigCodecModel(config).init)(jax.random.PRNGKey(seed), jnp.zeros((1, hop)))["params"]
         return cls(config, params, dtype)
 
-    def matmul_precision(self) -> contextlib.AbstractContextManager:
-        """The context every device call runs in: float32 means float32 (no TF32 / bf16 passes on GPU and TPU)."""
-        return jax.default_matmul_precision("highest" if self.dtype == "float32" else "default")
-
-    def _encode_codes(self, params: dict[str, Any], wav: jax.Array) -> jax.Array:
-        model = self.model
-        latents = model.apply({"params": params}, wav, method=model.encode)
-        return model.apply({"params": params}, latents, method=model.quantize)[1]
-
-    def _decode_codes(self, params: dict[str, Any], codes: jax.Array) -> jax.Array:
-        model = self.model
-        quantized = model.apply({"params": params}, codes, method=model.embed)
-        return model.apply({"params": params}, quantized, method=model.decode)
+    def seconds_to_frames(self, seconds: float) -> int:
+        """Code frames in `seconds` of audio (rounded)."""
+        return round(seconds * audio.SAMPLE_RATE / self.hop_length)
 
     def num_frames(self, samples: int) -> int:
         return math.ceil(samples / self.hop_length)
@@ -101,8 +92,7 @@ class BigCodec:
     def encode(self, wav: np.ndarray, sample_rate: int = audio.SAMPLE_RATE) -> np.ndarray:
         """Audio `(samples,)` or `(B, samples)` -> codes `(B, n_q, ceil(samples_16k / hop))` int32."""
         wav = audio.pad_to_multiple(audio.as_batch(wav, sample_rate), self.hop_length)
-        with self.matmul_precision():
-            return np.asarray(self._encode(self.params, wav))
+        return self.passes.encode.run(self.params, wav, None)
 
     def decode(self, codes: np.ndarray, length: int | None = None) -> np.ndarray:
         """Codes `(B, n_q, frames)` or `(n_q, frames)` -> float32 audio `(B, length or frames * hop)` at 16 kHz."""
@@ -110,6 +100,4 @@ class BigCodec:
         if codes.ndim == 2:
             codes = codes[None]
         length = self.check_codes(codes, length)
-        with self.matmul_precision():
-            wav = self._decode(self.params, codes.astype(np.int32))
-        return np.asarray(wav)[:, :length]
+        return self.passes.decode.run(self.params, codes.astype(np.int32), None)[:, :length]

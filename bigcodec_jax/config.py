@@ -27,7 +27,7 @@ _STFT_3 = dict(
 )
 
 
-def _variant(ngf, enc_ratios, dec_ratios, rnn_layers, latent, dec_channels, n_q, codebook_size,
+def _variant(*, ngf, enc_ratios, dec_ratios, rnn_layers, latent, dec_channels, n_q, codebook_size,
              mpd_periods, mpd_channels, mpd_max, stft, mstft_channels, mstft_max) -> dict[str, Any]:
     return dict(
         encoder=dict(ngf=ngf, use_rnn=True, rnn_bidirectional=False, rnn_num_layers=rnn_layers,
@@ -46,17 +46,21 @@ def _variant(ngf, enc_ratios, dec_ratios, rnn_layers, latent, dec_channels, n_q,
 
 _VARIANTS = {
     # The released bigcodec.pt (official config/model/default.yaml).
-    "full": _variant(48, (2, 2, 2, 5, 5), (5, 5, 2, 2, 2), 2, 1024, 1536, 1, 8192,
-                     (2, 3, 5, 7, 11), 16, 512, _STFT_5, 32, 512),
+    "full": _variant(ngf=48, enc_ratios=(2, 2, 2, 5, 5), dec_ratios=(5, 5, 2, 2, 2), rnn_layers=2, latent=1024,
+                     dec_channels=1536, n_q=1, codebook_size=8192, mpd_periods=(2, 3, 5, 7, 11), mpd_channels=16,
+                     mpd_max=512, stft=_STFT_5, mstft_channels=32, mstft_max=512),
     # The official repository's config/model/debug.yaml.
-    "official_debug": _variant(16, (2, 4, 5, 5), (5, 5, 4, 2), 1, 256, 256, 8, 1024,
-                               (2, 3, 5), 8, 256, _STFT_3, 8, 256),
+    "official_debug": _variant(ngf=16, enc_ratios=(2, 4, 5, 5), dec_ratios=(5, 5, 4, 2), rnn_layers=1, latent=256,
+                               dec_channels=256, n_q=8, codebook_size=1024, mpd_periods=(2, 3, 5), mpd_channels=8,
+                               mpd_max=256, stft=_STFT_3, mstft_channels=8, mstft_max=256),
     # The released topology with narrow channels (golden data only).
-    "mini_default": _variant(8, (2, 2, 2, 5, 5), (5, 5, 2, 2, 2), 2, 64, 96, 1, 8192,
-                             (2, 3, 5, 7, 11), 4, 64, _STFT_5, 4, 64),
+    "mini_default": _variant(ngf=8, enc_ratios=(2, 2, 2, 5, 5), dec_ratios=(5, 5, 2, 2, 2), rnn_layers=2, latent=64,
+                             dec_channels=96, n_q=1, codebook_size=8192, mpd_periods=(2, 3, 5, 7, 11), mpd_channels=4,
+                             mpd_max=64, stft=_STFT_5, mstft_channels=4, mstft_max=64),
     # A very small model for training-step parity and CPU tests.
-    "tiny_train": _variant(4, (2, 4, 5, 5), (5, 5, 4, 2), 1, 32, 32, 2, 256,
-                           (2, 3, 5, 7, 11), 4, 32, _STFT_5, 4, 32),
+    "tiny_train": _variant(ngf=4, enc_ratios=(2, 4, 5, 5), dec_ratios=(5, 5, 4, 2), rnn_layers=1, latent=32,
+                           dec_channels=32, n_q=2, codebook_size=256, mpd_periods=(2, 3, 5, 7, 11), mpd_channels=4,
+                           mpd_max=32, stft=_STFT_5, mstft_channels=4, mstft_max=32),
 }
 
 
@@ -68,22 +72,28 @@ def model_config(name: str = "full") -> ml_collections.ConfigDict:
 
 
 def from_dict(d: dict[str, Any]) -> ml_collections.ConfigDict:
-    """A model config from a plain dict (for example the JSON written next to a converted checkpoint)."""
+    """A validated model config from a plain dict (for example the JSON written next to a converted checkpoint)."""
     config = ml_collections.ConfigDict(d)
     validate(config)
     return config
 
 
-def to_json(config: ml_collections.ConfigDict) -> str:
+def freeze(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> ml_collections.FrozenConfigDict:
+    """The validated, immutable and hashable form that modules hold, so jit caches key on it directly."""
+    validate(config)
+    return ml_collections.FrozenConfigDict(config)
+
+
+def to_json(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> str:
     return json.dumps(config.to_dict(), indent=1, sort_keys=True)
 
 
-def hop_length(config: ml_collections.ConfigDict) -> int:
+def hop_length(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> int:
     """Samples per code frame: the product of the encoder strides (200 for every official variant)."""
     return math.prod(config.encoder.up_ratios)
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
+def validate(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> None:
     """Fail early, with the key named, on a config the model cannot be built from."""
     enc, dec = config.encoder, config.decoder
     if enc.rnn_bidirectional or dec.rnn_bidirectional:

@@ -1,4 +1,9 @@
-"""`python -m bigcodec_jax.convert` / `convert_torch_ckpt.py`: official .pt <-> converted Orbax directory."""
+"""`python -m bigcodec_jax.convert` / `convert_torch_ckpt.py`: checkpoints -> a converted Orbax directory, or
+-> the official released `.pt` layout (`--to-torch`).
+
+Any checkpoint `BigCodec.from_pretrained` reads is an input: an official `.pt` / Lightning `.ckpt`, a converted
+directory, or a `train.py` run directory (its latest checkpoint, or `--step`).
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,40 +13,43 @@ import sys
 import jax
 import numpy as np
 
-from bigcodec_jax.checkpoints import convert, store, torch_zip
+from bigcodec_jax.checkpoints import official, pretrained, store, torch_zip
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 
-def torch_to_orbax(src: str | os.PathLike, dst: str | os.PathLike) -> dict[str, int]:
-    """Convert an official checkpoint file to a converted directory; returns parameter counts per part."""
-    config, params = convert.torch_to_flax(convert.read_sections(src))
+def to_orbax(src: str | os.PathLike, dst: str | os.PathLike, step: int | None = None) -> dict[str, int]:
+    """Write a converted directory from any checkpoint; returns parameter counts per part."""
+    config, params = pretrained.load(src, step)
     store.save(dst, config, params)
     return {part: sum(int(np.size(x)) for x in jax.tree.leaves(tree)) for part, tree in params.items()}
 
 
-def orbax_to_torch(src: str | os.PathLike, dst: str | os.PathLike) -> None:
-    """Export a converted directory to the official released `.pt` layout."""
-    config, params = store.load(src)
-    torch_zip.save(convert.flax_to_torch(params, config), dst)
+def to_torch(src: str | os.PathLike, dst: str | os.PathLike, step: int | None = None) -> None:
+    """Export any checkpoint to the official released `.pt` layout (discriminators included when present)."""
+    config, params = pretrained.load(src, step)
+    torch_zip.save(official.flax_to_torch(params, config), dst)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="convert_torch_ckpt.py",
-        description="Convert an official BigCodec checkpoint (released .pt or Lightning .ckpt) into a directory "
-                    "holding an Orbax checkpoint of the Flax parameters and the model config (config.json). "
-                    "The config is inferred from the tensor shapes; discriminators are converted when present.")
-    parser.add_argument("input", help="official .pt/.ckpt file (or, with --to-torch, a converted directory)")
+        description="Convert a BigCodec checkpoint (official released .pt, Lightning .ckpt, or a train.py run "
+                    "directory) into a directory holding an Orbax checkpoint of the Flax parameters and the model "
+                    "config (config.json), or with --to-torch export it to the official released .pt layout, "
+                    "which the official PyTorch code loads. The config is inferred from the tensor shapes; "
+                    "discriminators are converted when present.")
+    parser.add_argument("input", help="official .pt/.ckpt file, converted directory or train.py run directory")
     parser.add_argument("output", help="output directory (or, with --to-torch, the .pt file to write)")
-    parser.add_argument("--to-torch", action="store_true",
-                        help="export a converted directory back to the official released .pt layout")
+    parser.add_argument("--to-torch", action="store_true", help="export to the official released .pt layout")
+    parser.add_argument("--step", type=int, default=None,
+                        help="with a train.py run directory: the checkpoint of this step (default: the latest)")
     args = parser.parse_args(argv)
     try:
         if args.to_torch:
-            orbax_to_torch(args.input, args.output)
+            to_torch(args.input, args.output, args.step)
             print(f"wrote {args.output}")
         else:
-            counts = torch_to_orbax(args.input, args.output)
+            counts = to_orbax(args.input, args.output, args.step)
             summary = ", ".join(f"{part}: {n:,} parameters" for part, n in counts.items())
             print(f"wrote {args.output} ({summary})")
     except CheckpointError as e:

@@ -7,7 +7,7 @@ import pytest
 
 from bigcodec_jax import BigCodec
 from bigcodec_jax import config as config_lib
-from bigcodec_jax.checkpoints import convert, store, torch_zip
+from bigcodec_jax.checkpoints import official, store, torch_zip
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.convert import main as convert_main
 from bigcodec_jax.nn.activations import RESAMPLING_FILTER
@@ -16,7 +16,7 @@ from conftest import reference_path
 
 @pytest.mark.parametrize("name", ["official_debug", "mini_default", "tiny_train"])
 def test_config_inferred_from_shapes(name):
-    inferred = convert.infer_config(convert.read_sections(reference_path(name + ".pt"))).to_dict()
+    inferred = official.infer_config(official.read_sections(reference_path(name + ".pt"))).to_dict()
     official = json.load(open(reference_path(name + ".json")))
     sections = ("encoder", "decoder", "mpd", "mstft") if name != "official_debug" else ("encoder", "decoder")
     for section in sections:  # a generator-only file does not show its discriminators
@@ -25,9 +25,9 @@ def test_config_inferred_from_shapes(name):
 
 
 def test_lightning_checkpoint(tmp_path):
-    sections = convert.read_sections(reference_path("tiny_train_lightning.ckpt"))
+    sections = official.read_sections(reference_path("tiny_train_lightning.ckpt"))
     assert set(sections) == {"CodecEnc", "generator", "discriminator", "spec_discriminator"}
-    assert convert.infer_config(sections).to_dict() == config_lib.model_config("tiny_train").to_dict()
+    assert official.infer_config(sections).to_dict() == config_lib.model_config("tiny_train").to_dict()
     after = np.load(reference_path("tiny_train_train.npz"))
     names = [k for k in after.files if k.startswith("param_after/")]
     assert len(names) > 100
@@ -62,10 +62,10 @@ def test_converted_directory_gives_the_same_codes(tmp_path):
 
 
 def damaged(edit):
-    sections = convert.read_sections(reference_path("tiny_train.pt"))
+    sections = official.read_sections(reference_path("tiny_train.pt"))
     edit(sections)
     with pytest.raises(CheckpointError) as info:
-        convert.torch_to_flax(sections)
+        official.torch_to_flax(sections)
     return str(info.value)
 
 
@@ -94,7 +94,7 @@ def test_foreign_resampling_filter_is_refused():
 def test_not_a_bigcodec_checkpoint(tmp_path):
     torch_zip.save({"state": {"w": np.zeros(2, np.float32)}}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a BigCodec checkpoint: it has no CodecEnc or generator"):
-        convert.read_sections(tmp_path / "other.pt")
+        official.read_sections(tmp_path / "other.pt")
 
 
 def test_cli_reports_errors_in_one_line(tmp_path, capsys):
@@ -118,8 +118,8 @@ def test_full_size_synthetic_checkpoint(tmp_path):
                 released[section][key] = (0.02 * rng.standard_normal(shape, np.float32) + 0.01).astype(np.float32)
     torch_zip.save(released, tmp_path / "bigcodec.pt")
     del released
-    sections = convert.read_sections(tmp_path / "bigcodec.pt")
-    config, params = convert.torch_to_flax(sections)
+    sections = official.read_sections(tmp_path / "bigcodec.pt")
+    config, params = official.torch_to_flax(sections)
     assert config.to_dict() == config_lib.model_config("full").to_dict()
     assert sum(int(np.size(x)) for x in jax.tree.leaves(params["generator"])) == 159_436_290
     codec = BigCodec(config, params["generator"])

@@ -4,8 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bigcodec_jax.checkpoints import convert, torch_zip
+from bigcodec_jax.checkpoints import official, torch_zip
 from bigcodec_jax.codec.discriminators import Discriminators
+from bigcodec_jax.nn import spectral
 from bigcodec_jax.nn.spectral import magnitude, mel_spectrogram, stft_power
 from bigcodec_jax.training import losses
 from conftest import reference_path, relative_error
@@ -13,7 +14,7 @@ from conftest import reference_path, relative_error
 
 @pytest.fixture(scope="module")
 def golden():
-    config, params = convert.torch_to_flax(convert.read_sections(reference_path("mini_default.pt")))
+    config, params = official.torch_to_flax(official.read_sections(reference_path("mini_default.pt")))
     data = dict(np.load(reference_path("mini_default.npz")))
     apply = jax.jit(lambda wav: Discriminators(config).apply({"params": params["discriminators"]}, wav))
     return config, data, {"real": apply(data["wav"]), "fake": apply(data["recon"])}
@@ -53,27 +54,27 @@ def test_spectrogram_discriminator_input(golden):
 
 def test_mel_spectrograms_and_loss(golden):
     _, data, _ = golden
-    cfg = losses.mel_config()
+    cfg = spectral.mel_distance_config()
     for i, (n_fft, n_mels) in enumerate(zip(cfg.window_lengths, cfg.n_mels)):
         got = np.asarray(mel_spectrogram(data["wav"], cfg.sample_rate, n_fft, n_mels)).transpose(0, 2, 1)
         assert relative_error(got, data[f"mel_{i}"]) < 1e-5, i
-    np.testing.assert_allclose(float(losses.mel_loss(data["recon"], data["wav"], cfg)), data["mel_loss"], rtol=1e-5)
+    np.testing.assert_allclose(float(spectral.mel_distance(data["recon"], data["wav"], cfg)), data["mel_loss"], rtol=1e-5)
 
 
 def test_gradients_finite_on_silence():
     """Zero-padded crops have all-zero frames; their magnitude must not give NaN gradients."""
     grad = jax.grad(lambda x: magnitude(stft_power(x, 64, 16)).sum())(np.zeros((1, 512), np.float32))
     assert np.all(np.isfinite(grad))
-    loss_grad = jax.grad(lambda x: losses.mel_loss(x, jnp.zeros_like(x), losses.mel_config()))(
+    loss_grad = jax.grad(lambda x: spectral.mel_distance(x, jnp.zeros_like(x), spectral.mel_distance_config()))(
         np.zeros((1, 4000), np.float32))
     assert np.all(np.isfinite(loss_grad))
 
 
 def test_converter_checks_discriminator_shapes(tmp_path):
-    sections = convert.read_sections(reference_path("mini_default.pt"))
+    sections = official.read_sections(reference_path("mini_default.pt"))
     key = "discriminators.0.convs.2.0.weight_v"
     sections["discriminator"][key] = np.zeros((3, 3, 5, 1), np.float32)
     path = tmp_path / "bad.pt"
     torch_zip.save(sections, str(path))
     with pytest.raises(ValueError, match="shape mismatches: discriminator.discriminators.0.convs.2.0.weight_v"):
-        convert.torch_to_flax(convert.read_sections(str(path)))
+        official.torch_to_flax(official.read_sections(str(path)))

@@ -38,12 +38,12 @@ def test_padding_changes_no_code_and_compiles_one_shape(codec):
     batch = BatchCodec(codec, batch_size=2, window_seconds=1.0)
     lengths = [300, 1234, 2222, 4001, 9000, 15999]  # six lengths, one bucket (80 frames), three batches
     clips = noise_clips(lengths)
-    before_encode, before_decode = batch.steps.encode.whole._cache_size(), batch.steps.decode.whole._cache_size()
+    before_encode, before_decode = batch.passes.encode.whole._cache_size(), batch.passes.decode.whole._cache_size()
     codes = batch.encode(clips)
     decoded = batch.decode(codes, lengths)
     batch.encode(noise_clips([7, 777, 7777, 15000], seed=1))  # other lengths reuse the compiled shape
-    assert batch.steps.encode.whole._cache_size() - before_encode <= 1
-    assert batch.steps.decode.whole._cache_size() - before_decode <= 1
+    assert batch.passes.encode.whole._cache_size() - before_encode <= 1
+    assert batch.passes.decode.whole._cache_size() - before_decode <= 1
     assert [c.shape for c in codes] == [(2, codec.num_frames(n)) for n in lengths]
     assert [len(w) for w in decoded] == lengths
     for i in (0, 4):  # the same codes as each clip alone through the unpadded API

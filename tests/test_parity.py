@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bigcodec_jax.checkpoints import convert
+from bigcodec_jax.checkpoints import official
 from bigcodec_jax.codec import BigCodecModel
 from conftest import reference_path, relative_error
 
@@ -13,7 +13,7 @@ GOLDEN = ["official_debug", "mini_default"]
 @pytest.fixture(scope="module", params=GOLDEN)
 def golden(request):
     name = request.param
-    config, params = convert.torch_to_flax(convert.read_sections(reference_path(name + ".pt")))
+    config, params = official.torch_to_flax(official.read_sections(reference_path(name + ".pt")))
     model = BigCodecModel(config)
     variables = {"params": params["generator"]}
     data = dict(np.load(reference_path(name + ".npz")))

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from bigcodec_jax.checkpoints import convert, layout
+from bigcodec_jax.checkpoints import layout, official
 from bigcodec_jax.training import config as train_config
 from bigcodec_jax.training import state as state_lib
 from bigcodec_jax.training.step import make_train_step
@@ -20,7 +20,7 @@ LOSSES = {"real_loss": "loss/real", "fake_loss": "loss/fake", "disc_loss": "loss
 
 @pytest.fixture(scope="module")
 def run():
-    model_config, params = convert.torch_to_flax(convert.read_sections(reference_path("tiny_train.pt")))
+    model_config, params = official.torch_to_flax(official.read_sections(reference_path("tiny_train.pt")))
     config = train_config.recipe("tiny_train")
     config.model = model_config
     models = state_lib.build_models(config)

@@ -1,4 +1,5 @@
-"""Load weights from any supported source: an official `.pt` / Lightning `.ckpt` or a converted directory."""
+"""Load weights from any supported source: an official `.pt` / Lightning `.ckpt`, a converted directory,
+or a `train.py` run directory (its latest checkpoint, or `step`)."""
 from __future__ import annotations
 
 import os
@@ -6,12 +7,18 @@ from typing import Any
 
 import ml_collections
 
-from bigcodec_jax.checkpoints import convert, store
+from bigcodec_jax.checkpoints import official, run_dir, store
+from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 
-def load(path: str | os.PathLike) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
+def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
     """(model config, {"generator": ..., ["discriminators": ...]}) as numpy arrays."""
     path = os.fspath(path)
+    if run_dir.is_run(path):
+        return run_dir.load(path, step)
+    if step is not None:
+        raise CheckpointError(f"step={step} applies to a train.py run directory, and {path} is not one "
+                              f"(no {run_dir.CONFIG_FILE} and {run_dir.CHECKPOINTS_DIR}/ inside)")
     if os.path.isdir(path):
         return store.load(path)
-    return convert.torch_to_flax(convert.read_sections(path))
+    return official.torch_to_flax(official.read_sections(path))

@@ -41,8 +41,8 @@ def load(directory: str | os.PathLike) -> tuple[ml_collections.ConfigDict, dict[
     """(config, params) of a converted directory; params as numpy arrays."""
     directory = os.path.abspath(directory)
     if not is_converted(directory):
-        raise CheckpointError(f"{directory} is not a converted BigCodec checkpoint (no {CONFIG_FILE} and "
-                              f"{PARAMS_DIR}/ inside)")
+        raise CheckpointError(f"{directory} is neither a converted BigCodec checkpoint (no {CONFIG_FILE} and "
+                              f"{PARAMS_DIR}/ inside) nor a train.py run directory")
     with open(os.path.join(directory, CONFIG_FILE)) as f:
         config = config_lib.from_dict(json.load(f))
     params = ocp.StandardCheckpointer().restore(os.path.join(directory, PARAMS_DIR))

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from bigcodec_jax.audio import SAMPLE_RATE
@@ -12,6 +14,22 @@ from bigcodec_jax.audio import SAMPLE_RATE
 def bitrate(codebook_size: int, num_quantizers: int, hop_length: int) -> float:
     """Bits per second: `log2(codebook_size) * quantisers * frames per second` (1040 for the released codec)."""
     return math.log2(codebook_size) * num_quantizers * SAMPLE_RATE / hop_length
+
+
+def code_histograms(codes: jax.Array, codebook_size: int) -> jax.Array:
+    """`(n_q, codebook_size)` counts of each quantiser's codes in `codes` `(..., n_q, frames)` (jittable)."""
+    per_quantizer = jnp.moveaxis(jnp.asarray(codes), -2, 0).reshape(codes.shape[-2], -1)
+    return jax.vmap(lambda c: jnp.bincount(c, length=codebook_size))(per_quantizer)
+
+
+def histogram_statistics(counts: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per quantiser (rows of `counts`): the fraction of codebook entries used at least once, and the
+    perplexity `exp(entropy)` of the code distribution (the codebook size when all are used equally).
+    The one definition behind the training logs and the evaluation reports (jittable)."""
+    counts = jnp.asarray(counts, jnp.float32)
+    p = counts / jnp.maximum(counts.sum(axis=-1, keepdims=True), 1.0)
+    entropy = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0), axis=-1)
+    return jnp.mean(counts > 0, axis=-1), jnp.exp(entropy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,12 +60,6 @@ class CodeCounter:
 
     def statistics(self) -> CodeStatistics:
         frames = int(self.counts[0].sum())
-        usage = tuple(float(np.mean(c > 0)) for c in self.counts)
-        perplexity = tuple(_perplexity(c) for c in self.counts)
+        usage, perplexity = (tuple(float(v) for v in values) for values in histogram_statistics(self.counts))
         return CodeStatistics(float(np.mean(usage)), float(np.mean(perplexity)), usage, perplexity, frames,
                               bitrate(self.codebook_size, len(self.counts), self.hop_length))
-
-
-def _perplexity(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / max(counts.sum(), 1)
-    return float(np.exp(-np.sum(p * np.log(p))))

@@ -15,7 +15,7 @@ import numpy as np
 
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation.features import N_MELS, log_mel
-from bigcodec_jax.training.losses import mel_config, mel_loss
+from bigcodec_jax.nn import spectral
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: a signal whose peak is lower counts as silence
 MCD_COEFFICIENTS = 24  # mel cepstra c1..c24 (c0, the loudness, is left out)
@@ -24,7 +24,7 @@ _PESQ_MIN_SECONDS = 0.25
 _STOI_SHORT_WARNING = "Not enough STFT frames"
 
 # The training loss, jitted once per utterance length (the compiled functions are reused by later evaluations).
-_mel_loss = jax.jit(functools.partial(mel_loss, config=mel_config()))
+_mel_loss = jax.jit(functools.partial(spectral.mel_distance, config=spectral.mel_distance_config()))
 
 
 class MetricUnavailable(Exception):
@@ -37,7 +37,7 @@ def _require_sound(x: np.ndarray, what: str) -> None:
 
 
 def mel_distance(reference: np.ndarray, reconstruction: np.ndarray) -> float:
-    """The training loss's multi-resolution mel distance (`training.losses.mel_loss`, 7 resolutions); lower is better."""
+    """The training loss's multi-resolution mel distance (`nn.spectral.mel_distance`, 7 resolutions); lower is better."""
     return float(_mel_loss(reconstruction[None], reference[None]))
 
 

@@ -3,12 +3,11 @@
 Clips are grouped by length into a fixed ladder of padded sizes (buckets), so only a handful of
 shapes ever compile; each batch is split over the local devices along the `data` axis of a
 mesh; clips longer than the window run in chunks (`chunking.py`) whose memory does not grow
-with their length. Per-example valid lengths (`nn/masking.py`) make the padding invisible:
+with their length (`codec/passes.py` runs both). Per-example valid lengths make the padding invisible:
 each clip's codes equal `BigCodec.encode` of that clip alone, its audio up to float rounding.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Sequence
 
@@ -16,10 +15,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from bigcodec_jax import audio
 from bigcodec_jax.api import BigCodec
-from bigcodec_jax.inference.chunking import run_chunked
-from bigcodec_jax.inference.steps import Pass, steps_for
+from bigcodec_jax.codec.passes import Pass, passes_for
 
 SMALLEST_BUCKET_SECONDS = 1.0
 BUCKET_GROWTH = 2 ** 0.5  # each bucket is about 1.41x the previous one: padding wastes at most 29 %
@@ -46,10 +43,9 @@ class BatchCodec:
         self.mesh = Mesh(np.array(devices), ("data",))
         self.params = jax.device_put(codec.params, NamedSharding(self.mesh, PartitionSpec()))
         self.batch_size = math.ceil(batch_size / len(devices)) * len(devices)
-        frame_rate = audio.SAMPLE_RATE / codec.hop_length
-        self.window = round(window_seconds * frame_rate)  # frames; longer clips are chunked
-        self.buckets = bucket_ladder(self.window, round(SMALLEST_BUCKET_SECONDS * frame_rate))
-        self.steps = steps_for(codec.config, codec.dtype, self.window)
+        self.window = codec.seconds_to_frames(window_seconds)  # longer clips are chunked
+        self.buckets = bucket_ladder(self.window, codec.seconds_to_frames(SMALLEST_BUCKET_SECONDS))
+        self.passes = passes_for(codec.config, codec.dtype, self.window)
         self._rows = NamedSharding(self.mesh, PartitionSpec("data"))
 
     def bucket(self, frames: int) -> int | None:
@@ -67,7 +63,7 @@ class BatchCodec:
     def encode_batch(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """At most `batch_size` 16 kHz mono float32 clips -> their codes, `(n_q, frames)` int32 each."""
         frames = self._rows_of([self.codec.num_frames(len(w)) for w in wavs])
-        codes = self._run(self.steps.encode, wavs, np.float32, frames, self.codec.hop_length, 1)
+        codes = self._run(self.passes.encode, wavs, np.float32, frames)
         return [codes[row, :, :n] for row, n in enumerate(frames[:len(wavs)])]
 
     def decode_batch(self, codes: Sequence[np.ndarray], lengths: Sequence[int]) -> list[np.ndarray]:
@@ -75,7 +71,7 @@ class BatchCodec:
         for c, length in zip(codes, lengths):
             self.codec.check_codes(c[None], length)
         frames = self._rows_of([c.shape[-1] for c in codes])
-        wav = self._run(self.steps.decode, codes, np.int32, frames, 1, self.codec.hop_length)
+        wav = self._run(self.passes.decode, codes, np.int32, frames)
         return [wav[row, :n] for row, n in enumerate(lengths)]
 
     def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -104,18 +100,13 @@ class BatchCodec:
         rows = devices * 2 ** math.ceil(math.log2(math.ceil(len(frames) / devices)))
         return np.array(frames + [0] * (min(rows, self.batch_size) - len(frames)), np.int32)
 
-    def _run(self, steps: Pass, clips: Sequence[np.ndarray], dtype: type, frames: np.ndarray, rate_in: int,
-             rate_out: int) -> np.ndarray:
-        """Pad clips (time last, `rate_in` steps per frame) into one batch; run it bucketed, or chunked if long."""
-        size = self.bucket(frames.max())
-        batch = np.zeros((len(frames), *clips[0].shape[:-1], (size or frames.max()) * rate_in), dtype)
+    def _run(self, step: Pass, clips: Sequence[np.ndarray], dtype: type, frames: np.ndarray) -> np.ndarray:
+        """Pad clips (time last) into one batch of their bucket's size (or the longest, if chunked) and run it."""
+        size = self.bucket(frames.max()) or frames.max()
+        batch = np.zeros((len(frames), *clips[0].shape[:-1], size * step.rate_in), dtype)
         for row, clip in enumerate(clips):
             batch[row, ..., :clip.shape[-1]] = clip
-        with self.codec.matmul_precision():
-            if size is None:
-                step = functools.partial(steps.chunk, self.params)
-                return run_chunked(step, steps.plan, batch, frames, rate_in, rate_out, self.to_devices)
-            return np.asarray(steps.whole(self.params, self.to_devices(batch), self.to_devices(frames * rate_in)))
+        return step.run(self.params, batch, frames, self.to_devices)
 
     def to_devices(self, x: np.ndarray) -> jax.Array:
         """A host array on the devices, split along its first (batch) axis."""

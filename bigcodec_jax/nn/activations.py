@@ -25,6 +25,11 @@ RESAMPLING_FILTER = np.array([float.fromhex(h) for h in (
 )], dtype=np.float32)
 
 
+# Input frames the activation reads on each side of an output frame: the polyphase upsampler's
+# phases read frames j-3..j+2 and j-2..j+3, and the downsampler reads phase frames j-3..j+3.
+CONTEXT = len(RESAMPLING_FILTER) // 2 - 1
+
+
 def snake_beta(x: jax.Array, log_alpha: jax.Array, log_beta: jax.Array) -> jax.Array:
     """`x + 1 / (exp(beta) + 1e-9) * sin(x * exp(alpha)) ** 2`, parameters per channel (last axis)."""
     alpha = jnp.exp(log_alpha)
@@ -85,6 +90,14 @@ class AntiAliasedSnakeBeta(nn.Module):
     """The official `Activation1d(SnakeBeta(C, alpha_logscale=True))`; parameters `alpha`, `beta` of shape (C,)."""
 
     dtype: jnp.dtype = jnp.float32
+
+    def span(self, lo: int, hi: int) -> tuple[int, int]:
+        """Input frames `[lo', hi']` (edge padding included) read by output frames `[lo, hi]`."""
+        return lo - CONTEXT, hi + CONTEXT
+
+    def output_lengths(self, lengths: jax.Array) -> jax.Array:
+        """The length is kept."""
+        return lengths
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -10,6 +10,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 # Power below which a bin counts as zero for the magnitude's gradient (far below any audible level).
@@ -53,3 +54,22 @@ def mel_spectrogram(x: jax.Array, sample_rate: int, n_fft: int, n_mels: int) -> 
     """Magnitude (power 1) mel spectrogram `(B, frames, n_mels)` with hop `n_fft // 4` (torchaudio defaults)."""
     mag = magnitude(stft_power(x, n_fft, n_fft // 4))
     return jnp.matmul(mag, mel_filterbank(sample_rate, n_fft, n_mels), precision=jax.lax.Precision.HIGHEST)
+
+
+def mel_distance_config() -> ml_collections.ConfigDict:
+    """The official seven resolutions: window = FFT size 32 ... 2048, 5 ... 320 mel bands."""
+    return ml_collections.ConfigDict(dict(sample_rate=16000, window_lengths=[32, 64, 128, 256, 512, 1024, 2048],
+                                          n_mels=[5, 10, 20, 40, 80, 160, 320], clamp_eps=1e-5))
+
+
+def mel_distance(recon: jax.Array, target: jax.Array, config: ml_collections.ConfigDict) -> jax.Array:
+    """The official multi-resolution mel loss, which evaluation reports as the mel distance.
+
+    Sum over resolutions of `mean |log10 max(M(recon), eps) - log10 max(M(target), eps)|`.
+    """
+    total = jnp.float32(0.0)
+    for n_fft, n_mels in zip(config.window_lengths, config.n_mels):
+        log_mel = lambda x: jnp.log10(jnp.maximum(  # noqa: E731
+            mel_spectrogram(x.astype(jnp.float32), config.sample_rate, n_fft, n_mels), config.clamp_eps))
+        total = total + jnp.mean(jnp.abs(log_mel(recon) - log_mel(target)))
+    return total

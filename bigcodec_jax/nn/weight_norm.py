@@ -12,7 +12,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from bigcodec_jax.nn.masking import zero_tail
+
 Dtype = jnp.dtype
+Lengths = jax.Array | None
 
 # PyTorch's default Conv/Linear initialisation: kaiming_uniform(a=sqrt(5)), bound 1/sqrt(fan_in).
 _default_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
@@ -37,7 +40,11 @@ def _norm_init(v: jax.Array, gain_axis: int):
 
 
 class WNConv(nn.Module):
-    """Weight-normed N-d convolution, channels-last (`(B, *spatial, C)`), symmetric zero padding."""
+    """Weight-normed N-d convolution, channels-last (`(B, *spatial, C)`), symmetric zero padding.
+
+    1-d convolutions also take valid `lengths` (see `nn/masking.py`) and describe their geometry
+    (`span`, `output_lengths`), from which the codec derives its receptive fields.
+    """
 
     features: int
     kernel_size: Sequence[int]
@@ -46,9 +53,26 @@ class WNConv(nn.Module):
     dilation: Sequence[int] | None = None
     dtype: Dtype = jnp.float32
 
+    def _geometry(self) -> tuple[int, int, int, int]:
+        """(kernel, stride, padding, dilation) of a 1-d convolution."""
+        (kernel,) = self.kernel_size
+        return kernel, (self.strides or (1,))[0], (self.padding or (0,))[0], (self.dilation or (1,))[0]
+
+    def span(self, lo: int, hi: int) -> tuple[int, int]:
+        """Input positions `[lo', hi']` (inclusive, padding included) read by outputs `[lo, hi]` (1-d)."""
+        kernel, stride, padding, dilation = self._geometry()
+        return lo * stride - padding, hi * stride - padding + dilation * (kernel - 1)
+
+    def output_lengths(self, lengths: jax.Array) -> jax.Array:
+        """Valid output frames of inputs with `lengths` valid frames (a multiple of the stride)."""
+        return lengths // self._geometry()[1]
+
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, lengths: Lengths = None) -> jax.Array:
+        """`lengths` (1-d only): valid frames per example; the frames after them count as zero padding."""
         nd = len(self.kernel_size)
+        if lengths is not None:
+            x = zero_tail(x, lengths)
         v = self.param("v", _default_init, (*self.kernel_size, x.shape[-1], self.features))
         g = self.param("g", _norm_init(v, -1))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
@@ -77,8 +101,20 @@ class WNConvTranspose1d(nn.Module):
     output_padding: int = 0
     dtype: Dtype = jnp.float32
 
+    def span(self, lo: int, hi: int) -> tuple[int, int]:
+        """Input positions `[lo', hi']` read by outputs `[lo, hi]`: output `o` reads input `i` where
+        `o = i * stride - padding + tap` for a tap in `[0, kernel)`."""
+        return -(-(lo + self.padding - self.kernel_size + 1) // self.stride), (hi + self.padding) // self.stride
+
+    def output_lengths(self, lengths: jax.Array) -> jax.Array:
+        """Valid output frames: `stride` per valid input frame."""
+        return lengths * self.stride
+
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, lengths: Lengths = None) -> jax.Array:
+        """`lengths`: valid frames per example; the frames after them count as zeros."""
+        if lengths is not None:
+            x = zero_tail(x, lengths)
         k = self.kernel_size
         v = self.param("v", _default_init, (k, x.shape[-1], self.features))
         g = self.param("g", _norm_init(v, 1))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ml_collections
 
 from bigcodec_jax import config as model_config_lib
-from bigcodec_jax.training.losses import mel_config
+from bigcodec_jax.nn.spectral import mel_distance_config
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
 MATMUL_PRECISIONS = ("default", "high", "highest")
@@ -27,7 +27,7 @@ def recipe(variant: str = "full") -> ml_collections.ConfigDict:
     c.matmul_precision = "highest"   # float32 matmuls/convs at full precision (no TF32 passes on GPU)
     c.init_from = ""                 # an official .pt / Lightning .ckpt or a converted directory
     c.loss = ml_collections.ConfigDict(dict(lambda_mel=15.0, lambda_adv=1.0, lambda_feat_match=1.0,
-                                            lambda_disc=1.0, mel=mel_config()))
+                                            lambda_disc=1.0, mel=mel_distance_config()))
     c.optimizer = ml_collections.ConfigDict(dict(b1=0.8, b2=0.9, eps=1e-8, weight_decay=0.01, clip_norm=1.0))
     c.schedule = ml_collections.ConfigDict(dict(initial_lr=1e-5, peak_lr=1e-4, final_lr=1e-5,
                                                 warmup_steps=1000, decay_steps=500_000))

@@ -1,4 +1,4 @@
-"""The official training objective: multi-resolution mel loss, LSGAN and feature matching.
+"""The official adversarial objective: LSGAN and feature matching (the mel loss is `nn.spectral.mel_distance`).
 
 Every loss is computed in float32 whatever the compute dtype, and each mean is over all elements
 of a tensor, as PyTorch's `mse_loss` / `l1_loss`. Discriminator outputs are lists (one per
@@ -10,27 +10,8 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
-import ml_collections
-
-from bigcodec_jax.nn.spectral import mel_spectrogram
 
 Outputs = Sequence[Sequence[jax.Array]]
-
-
-def mel_config() -> ml_collections.ConfigDict:
-    """The official seven resolutions: window = FFT size 32 ... 2048, 5 ... 320 mel bands."""
-    return ml_collections.ConfigDict(dict(sample_rate=16000, window_lengths=[32, 64, 128, 256, 512, 1024, 2048],
-                                          n_mels=[5, 10, 20, 40, 80, 160, 320], clamp_eps=1e-5))
-
-
-def mel_loss(recon: jax.Array, target: jax.Array, config: ml_collections.ConfigDict) -> jax.Array:
-    """Sum over resolutions of `mean |log10 max(M(recon), eps) - log10 max(M(target), eps)|`."""
-    total = jnp.float32(0.0)
-    for n_fft, n_mels in zip(config.window_lengths, config.n_mels):
-        log_mel = lambda x: jnp.log10(jnp.maximum(  # noqa: E731
-            mel_spectrogram(x.astype(jnp.float32), config.sample_rate, n_fft, n_mels), config.clamp_eps))
-        total = total + jnp.mean(jnp.abs(log_mel(recon) - log_mel(target)))
-    return total
 
 
 def _f32(x: jax.Array) -> jax.Array:

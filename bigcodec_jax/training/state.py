@@ -11,7 +11,7 @@ import optax
 
 from bigcodec_jax.codec import BigCodecModel
 from bigcodec_jax.codec.discriminators import Discriminators
-from bigcodec_jax.config import hop_length
+from bigcodec_jax.config import freeze, hop_length
 
 Params = Any
 
@@ -55,5 +55,5 @@ def build_models(config: ml_collections.ConfigDict) -> Models:
     from bigcodec_jax.training.optim import make_optimizer
 
     dtype = jnp.dtype(config.compute_dtype)
-    return Models(BigCodecModel(config.model, dtype), Discriminators(config.model, dtype),
+    return Models(BigCodecModel(freeze(config.model), dtype), Discriminators(config.model, dtype),
                   make_optimizer(config), make_optimizer(config))

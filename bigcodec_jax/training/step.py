@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from bigcodec_jax.evaluation.codes import code_histograms, histogram_statistics
+from bigcodec_jax.nn.spectral import mel_distance
 from bigcodec_jax.training import losses
 from bigcodec_jax.training.optim import global_norm, official_schedule
 from bigcodec_jax.training.state import Models, TrainState
@@ -47,13 +49,9 @@ def _split(outputs: list[list[jax.Array]]) -> tuple[list[list[jax.Array]], list[
 
 def codebook_metrics(codes: jax.Array, codebook_size: int) -> Metrics:
     """Per quantiser: fraction of the codebook used in this batch and the codes' perplexity."""
-    out = {}
-    for q in range(codes.shape[1]):
-        counts = jnp.bincount(codes[:, q].reshape(-1), length=codebook_size)
-        p = counts / jnp.maximum(counts.sum(), 1)
-        out[f"codebook/usage_{q}"] = jnp.mean((counts > 0).astype(jnp.float32))
-        out[f"codebook/perplexity_{q}"] = jnp.exp(-jnp.sum(jnp.where(p > 0, p * jnp.log(p), 0.0)))
-    return out
+    usage, perplexity = histogram_statistics(code_histograms(codes, codebook_size))
+    return {**{f"codebook/usage_{q}": u for q, u in enumerate(usage)},
+            **{f"codebook/perplexity_{q}": p for q, p in enumerate(perplexity)}}
 
 
 def make_train_step(models: Models, config: ml_collections.ConfigDict, debug: bool = False
@@ -90,7 +88,7 @@ def make_train_step(models: Models, config: ml_collections.ConfigDict, debug: bo
         def gen_loss_fn(recon_and_vq):
             recon_, vq_losses_ = recon_and_vq
             fake, real_features = _split(disc.apply({"params": disc_params}, jnp.concatenate([recon_, wav])))
-            parts = {"mel_loss": losses.mel_loss(recon_, wav, lam.mel),
+            parts = {"mel_loss": mel_distance(recon_, wav, lam.mel),
                      "adv_loss": losses.adversarial_loss(fake),
                      "fm_loss": losses.feature_matching_loss(fake, real_features),
                      "vq_loss": jnp.sum(vq_losses_)}

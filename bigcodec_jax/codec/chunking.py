@@ -1,8 +1,11 @@
 """Long audio in bounded memory with exact results: the chunk plan and the host loop over chunks.
 
 Encoder and decoder are each `features` (convolutions) -> `recur` (unidirectional LSTM) ->
-`head` (convolutions). Chunk j feeds the LSTM `new` frames `[k, k + new)`, `k = j * new`,
-from the final LSTM state of chunk j - 1. Their features come from an input slice of `window`
+`head` (convolutions), see `codec/stages.py`; `BigCodecModel.encode_chunk` / `decode_chunk` run
+one chunk, with contexts from `codec/receptive_field.py`.
+
+Chunk j feeds the LSTM `new` frames `[k, k + new)`, `k = j * new`, from the final LSTM state
+of chunk j - 1. Their features come from an input slice of `window`
 frames with `features.left` frames of context before them and `features.right` after (the
 first chunk starts at the file's start). The head then runs on the last `history` LSTM
 outputs of earlier chunks followed by the new ones, and its outputs are kept only where its
@@ -19,7 +22,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from bigcodec_jax.inference.receptive_field import Context
+
+class Context(NamedTuple):
+    """Frames a stage reads before and after the frames it computes."""
+
+    left: int
+    right: int
 
 
 class ChunkPlan(NamedTuple):

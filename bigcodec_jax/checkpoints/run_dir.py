@@ -1,0 +1,66 @@
+"""`train.py` run directories, read as checkpoints: train -> listen -> release without a conversion step.
+
+Layout of a run directory (written by `training/trainer.py` and `training/checkpointing.py`):
+    config.json                  the whole training config; its `model` section is the model config
+    checkpoints/<step>/state/    Orbax tree of the train state (`gen_params`, `disc_params`, optimisers, ...)
+    checkpoints/<step>/data/     the data iterator position
+Only the parameters are read, without the optimiser states (partial restore, as numpy arrays).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from bigcodec_jax import config as config_lib
+from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+
+CONFIG_FILE = "config.json"
+CHECKPOINTS_DIR = "checkpoints"
+STATE_ITEM = "state"
+DATA_ITEM = "data"
+# Parts of a converted checkpoint -> fields of the train state that hold them.
+PARAMS_FIELDS = {"generator": "gen_params", "discriminators": "disc_params"}
+
+
+def is_run(path: str | os.PathLike) -> bool:
+    return os.path.isfile(os.path.join(path, CONFIG_FILE)) and os.path.isdir(os.path.join(path, CHECKPOINTS_DIR))
+
+
+def steps(path: str | os.PathLike) -> list[int]:
+    """The steps of the run's complete checkpoints, oldest first."""
+    manager = ocp.CheckpointManager(os.path.join(os.path.abspath(path), CHECKPOINTS_DIR),
+                                    options=ocp.CheckpointManagerOptions(read_only=True))
+    return sorted(manager.all_steps())
+
+
+def model_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
+    with open(os.path.join(path, CONFIG_FILE)) as f:
+        return config_lib.from_dict(json.load(f)["model"])
+
+
+def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
+    """(model config, {"generator": ..., "discriminators": ...}) of the run's checkpoint at `step` (default:
+    the latest), as numpy arrays."""
+    path = os.path.abspath(path)
+    available = steps(path)
+    if not available:
+        raise CheckpointError(f"the training run {path} has no complete checkpoint yet")
+    step = available[-1] if step is None else step
+    if step not in available:
+        raise CheckpointError(f"the training run {path} has no checkpoint of step {step} "
+                              f"(it has {', '.join(map(str, available))})")
+    state_dir = os.path.join(path, CHECKPOINTS_DIR, str(step), STATE_ITEM)
+    checkpointer = ocp.PyTreeCheckpointer()
+    saved = checkpointer.metadata(state_dir).item_metadata.tree
+    item = {field: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), saved[field])
+            for field in PARAMS_FIELDS.values()}
+    restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
+    restored = checkpointer.restore(state_dir, args=ocp.args.PyTreeRestore(
+        item=item, restore_args=restore_args, partial_restore=True))
+    return model_config(path), {part: restored[field] for part, field in PARAMS_FIELDS.items()}
