@@ -11,7 +11,8 @@ from PIL import Image
 
 from bigcodec_jax import BigCodec, data, evaluation
 from bigcodec_jax.data.decode import read_file
-from bigcodec_jax.evaluation import cli, plots
+from bigcodec_jax import evaluate as cli
+from bigcodec_jax.evaluation import plots
 
 SPEECH = "heldout/041_en-us_f2_s174_p52.flac"
 EXPECTED_COLUMNS = ["name", "seconds", "frames", *evaluation.ALL_METRICS, "missing"]

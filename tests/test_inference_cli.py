@@ -10,7 +10,7 @@ from bigcodec_jax import BigCodec
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.cli import main
-from bigcodec_jax.inference.files import write_atomic
+from bigcodec_jax.files import write_atomic
 from conftest import reference_path
 
 CKPT = reference_path("tiny_train.pt")

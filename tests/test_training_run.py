@@ -168,3 +168,38 @@ def test_trains_from_tfds_mock_data(tmp_path):
         state = trainer.train(config, str(tmp_path))
     assert int(state.step) == 2 and int(state.nonfinite_total) == 0
     assert _checkpoint_steps(str(tmp_path))[-1] == 2
+
+
+def test_a_run_directory_is_a_checkpoint(straight):
+    """Train -> listen: `from_pretrained(workdir)` gives the latest step's generator, `step=` an earlier one."""
+    from bigcodec_jax import BigCodec
+    from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+
+    workdir, _ = straight
+    for step in (STEPS, 3):
+        codec = BigCodec.from_pretrained(workdir, step=None if step == STEPS else step)
+        saved = _saved_state(workdir, step)["gen_params"]
+        assert jax.tree.structure(codec.params) == jax.tree.structure(saved)
+        for got, want in zip(jax.tree.leaves(codec.params), jax.tree.leaves(saved)):
+            np.testing.assert_array_equal(np.asarray(got), want)
+    with pytest.raises(CheckpointError, match="no checkpoint of step 4"):
+        BigCodec.from_pretrained(workdir, step=4)
+
+
+def test_a_run_directory_converts_and_exports(straight, tmp_path):
+    """-> release: convert_torch_ckpt.py takes a run directory, to a converted directory and (--to-torch) to the
+    official layout with both discriminators; reading either back gives the run's parameters exactly."""
+    from bigcodec_jax.checkpoints import official, store
+    from bigcodec_jax.convert import main as convert_main
+
+    workdir, _ = straight
+    saved = _saved_state(workdir, STEPS)
+    assert convert_main(["--to-torch", workdir, str(tmp_path / "run.pt")]) == 0
+    assert convert_main([workdir, str(tmp_path / "converted")]) == 0
+    exported = official.torch_to_flax(official.read_sections(str(tmp_path / "run.pt")))[1]
+    converted = store.load(str(tmp_path / "converted"))[1]
+    for params in (exported, converted):
+        for part, field in (("generator", "gen_params"), ("discriminators", "disc_params")):
+            assert jax.tree.structure(params[part]) == jax.tree.structure(saved[field])
+            for got, want in zip(jax.tree.leaves(params[part]), jax.tree.leaves(saved[field])):
+                np.testing.assert_array_equal(got, want)

@@ -6,10 +6,9 @@ loader can skip exactly these and let programming errors surface.
 from __future__ import annotations
 
 import numpy as np
-import soundfile as sf
 
 from bigcodec_jax.audio import SAMPLE_RATE, as_batch
-from bigcodec_jax.inference.files import read_audio
+from bigcodec_jax.audio_io import audio_info, read_audio, read_audio_range
 
 PCM16_SCALE = 32768.0
 
@@ -66,22 +65,8 @@ def read_file_crop(path: str, segment: int, rng: np.random.Generator) -> np.ndar
     16 kHz files are read only around the crop (seeking), which keeps 1 s crops of long
     utterances cheap; files at other rates are read whole and resampled first.
     """
-    try:
-        with sf.SoundFile(path) as f:
-            if f.samplerate != SAMPLE_RATE or not f.seekable():
-                return fit_to_segment(read_file(path), segment, rng)
-            if f.frames <= 0:
-                raise ValueError("the file holds no samples")
-            start = crop_start(f.frames, segment, rng)
-            want = min(segment, f.frames - start)
-            f.seek(start)
-            wav = f.read(want, dtype="float32", always_2d=True).mean(axis=1)
-    except ValueError:
-        raise
-    except Exception as e:  # soundfile raises several types for damaged files
-        raise ValueError(f"cannot read audio ({e})") from None
-    if len(wav) < want:
-        raise ValueError(f"truncated: {len(wav)} of {want} samples readable at sample {start}")
-    if not np.all(np.isfinite(wav)):
-        raise ValueError("audio contains NaN or infinite samples")
-    return pad_to(wav, segment)
+    frames, rate, seekable = audio_info(path)
+    if rate != SAMPLE_RATE or not seekable:
+        return fit_to_segment(read_file(path), segment, rng)
+    start = crop_start(frames, segment, rng)
+    return pad_to(read_audio_range(path, start, min(segment, frames - start)), segment)

@@ -12,7 +12,8 @@ import numpy as np
 
 from bigcodec_jax.data.corpus import corpus_dir
 from bigcodec_jax.data.decode import read_file, read_file_crop
-from bigcodec_jax.inference.files import AUDIO_EXTENSIONS, LIST_EXTENSIONS, expand_inputs
+from bigcodec_jax.audio_io import AUDIO_EXTENSIONS
+from bigcodec_jax.files import LIST_EXTENSIONS, expand_inputs
 
 SOURCE_KINDS = "'corpus', 'dir', 'list' or 'tfds:<dataset name>'"
 

@@ -20,13 +20,13 @@ import sys
 
 import jax
 import numpy as np
-import soundfile as sf
 
 from bigcodec_jax import audio
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.files import AUDIO_EXTENSIONS, audio_length, expand_inputs, read_audio, write_atomic
+from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
+from bigcodec_jax.files import expand_inputs, write_atomic
 from bigcodec_jax.inference.pipeline import Job, run_batches
 
 CODES_SUFFIX = ".codes.npz"
@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("inputs", nargs="+", metavar="INPUT",
                        help="files, folders (searched recursively) or file lists (.txt/.lst/.list/.scp, one path "
                             "per line, text after '|' ignored)")
-        p.add_argument("--checkpoint", required=True, help="official .pt/.ckpt or a converted directory")
+        p.add_argument("--checkpoint", required=True,
+                       help="official .pt/.ckpt, a converted directory or a train.py run directory (latest step)")
         p.add_argument("--output", required=True, help="output folder; the input tree is mirrored inside")
         p.add_argument("--batch-size", type=int, default=8,
                        help="files per device batch, rounded up to a multiple of the device count (default 8)")
@@ -90,7 +91,7 @@ class _Command:
         """Code frames of an input from its header (for grouping); ValueError when unreadable."""
         if self.args.command == "decode":
             return self.codec.num_frames(codes_file.read_length(path))
-        samples, rate = audio_length(path)
+        samples, rate, _ = audio_info(path)
         return self.codec.num_frames(audio.resampled_length(samples, rate))
 
     def load(self, job: Job) -> tuple:
@@ -116,7 +117,7 @@ class _Command:
             write_atomic(job.output, lambda tmp: codes_file.save(tmp, codes, length, rate, self.codec.config,
                                                                  self.fingerprint, packed=self.args.pack))
         else:
-            write_atomic(job.output, lambda tmp: sf.write(tmp, result, audio.SAMPLE_RATE, format="WAV"))
+            write_atomic(job.output, lambda tmp: write_wav(tmp, result))
 
 
 def main(argv: list[str] | None = None) -> int:

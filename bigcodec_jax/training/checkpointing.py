@@ -15,6 +15,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from bigcodec_jax.checkpoints.run_dir import CHECKPOINTS_DIR, DATA_ITEM, STATE_ITEM
 from bigcodec_jax.training.state import TrainState
 
 
@@ -41,7 +42,7 @@ class Checkpointer:
         options = ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep,
                                                save_interval_steps=config.checkpoint.every_steps,
                                                enable_async_checkpointing=config.checkpoint.async_save)
-        self._manager = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"), options=options)
+        self._manager = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR), options=options)
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
@@ -53,17 +54,19 @@ class Checkpointer:
             return False
         if not _finite(state):
             raise NonFiniteState(f"refusing to checkpoint step {step}: the train state is not finite")
-        return self._manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(data_iterator)), force=force)
+        return self._manager.save(step, args=ocp.args.Composite(**{
+            STATE_ITEM: ocp.args.StandardSave(state), DATA_ITEM: grain.checkpoint.CheckpointSave(data_iterator)}),
+            force=force)
 
     def restore(self, abstract_state: TrainState, data_iterator: grain.DatasetIterator,
                 step: int | None = None) -> TrainState:
         """The state saved at `step` (default: the latest), placed as `abstract_state`'s shardings; the
         iterator is moved to its saved position."""
         step = self.latest_step() if step is None else step
-        restored = self._manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state), data=grain.checkpoint.CheckpointRestore(data_iterator)))
-        return restored["state"]
+        restored = self._manager.restore(step, args=ocp.args.Composite(**{
+            STATE_ITEM: ocp.args.StandardRestore(abstract_state),
+            DATA_ITEM: grain.checkpoint.CheckpointRestore(data_iterator)}))
+        return restored[STATE_ITEM]
 
     def wait(self) -> None:
         self._manager.wait_until_finished()

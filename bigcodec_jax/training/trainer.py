@@ -15,8 +15,8 @@ import numpy as np
 import tqdm
 
 from bigcodec_jax import data
-from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.checkpoints import pretrained
+from bigcodec_jax.audio import SAMPLE_RATE, pad_to_multiple
+from bigcodec_jax.checkpoints import pretrained, run_dir
 from bigcodec_jax.config import hop_length, to_json
 from bigcodec_jax.evaluation.plots import mel_comparison_image
 from bigcodec_jax.training import sharding
@@ -93,14 +93,8 @@ def initial_keys(config: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Arra
 
 def _example_batch(config: ml_collections.ConfigDict) -> np.ndarray:
     """A fixed held-out batch (a few utterances, cut and padded to a multiple of the hop) for examples."""
-    batches = data.eval_utterances(config.data)
-    wav = batches[0].wav[:EXAMPLE_COUNT]
-    hop = hop_length(config.model)
-    length = min(wav.shape[1], int(EXAMPLE_SECONDS * SAMPLE_RATE))
-    length = -(-length // hop) * hop
-    out = np.zeros((wav.shape[0], length), np.float32)
-    out[:, : min(length, wav.shape[1])] = wav[:, :length]
-    return out
+    wav = data.eval_utterances(config.data)[0].wav[:EXAMPLE_COUNT, :int(EXAMPLE_SECONDS * SAMPLE_RATE)]
+    return pad_to_multiple(wav.astype(np.float32), hop_length(config.model))
 
 
 def _log_examples(writer: MetricWriter, step: int, reconstruct, state: TrainState, wav: np.ndarray) -> None:
@@ -117,7 +111,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     params = _use_init_from(config) if config.init_from else None
     os.makedirs(workdir, exist_ok=True)
     if jax.process_index() == 0:
-        with open(os.path.join(workdir, "config.json"), "w") as f:
+        with open(os.path.join(workdir, run_dir.CONFIG_FILE), "w") as f:
             f.write(to_json(config))
 
     mesh = sharding.make_mesh(config)

@@ -1,14 +1,10 @@
-"""Inputs and outputs on disk: expanding folders and file lists, reading audio, atomic writes."""
+"""Inputs and outputs on disk: expanding folders and file lists into files, and atomic writes."""
 from __future__ import annotations
 
 import os
 import tempfile
 from typing import Callable, Iterator
 
-import numpy as np
-import soundfile as sf
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 LIST_EXTENSIONS = (".txt", ".lst", ".list", ".scp")
 
 
@@ -29,28 +25,6 @@ def expand_inputs(inputs: list[str], extensions: tuple[str, ...]) -> Iterator[tu
                         yield path, os.path.basename(path)
         else:
             yield item, os.path.basename(item)
-
-
-def audio_length(path: str) -> tuple[int, int]:
-    """(samples, sample rate) from the file's header, without decoding it; ValueError as `read_audio`."""
-    try:
-        info = sf.info(path)
-    except Exception as e:  # soundfile raises several types for damaged files
-        raise ValueError(f"cannot read audio ({e})") from None
-    if info.frames <= 0:
-        raise ValueError("the file holds no samples")
-    return info.frames, info.samplerate
-
-
-def read_audio(path: str) -> tuple[np.ndarray, int]:
-    """Mono float32 samples and the sample rate; ValueError with the reason for unreadable or empty files."""
-    try:
-        wav, rate = sf.read(path, dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile raises several types for damaged files
-        raise ValueError(f"cannot read audio ({e})") from None
-    if wav.size == 0:
-        raise ValueError("the file holds no samples")
-    return wav.mean(axis=1), rate
 
 
 def write_atomic(path: str, write: Callable[[str], None]) -> None:
