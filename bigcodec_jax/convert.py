@@ -25,9 +25,10 @@ def to_orbax(src: str | os.PathLike, dst: str | os.PathLike, step: int | None = 
 
 
 def to_torch(src: str | os.PathLike, dst: str | os.PathLike, step: int | None = None) -> None:
-    """Export any checkpoint to the official released `.pt` layout (discriminators included when present)."""
+    """Export any checkpoint to the official released `.pt` layout (discriminators included when present, and
+    the model config, which the official loader ignores)."""
     config, params = pretrained.load(src, step)
-    torch_zip.save(official.flax_to_torch(params, config), dst)
+    torch_zip.save(official.to_checkpoint(params, config), dst)
 
 
 def main(argv: list[str] | None = None) -> int:

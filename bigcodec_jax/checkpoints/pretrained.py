@@ -21,4 +21,4 @@ def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collectio
                               f"(no {run_dir.CONFIG_FILE} and {run_dir.CHECKPOINTS_DIR}/ inside)")
     if os.path.isdir(path):
         return store.load(path)
-    return official.torch_to_flax(official.read_sections(path))
+    return official.load(path)
