@@ -1,6 +1,6 @@
 """`BigCodec`: the public API. Load a checkpoint, encode audio to codes, decode codes to audio.
 
-    codec = BigCodec.from_pretrained("bigcodec.pt")          # or a converted directory
+    codec = BigCodec.from_pretrained("bigcodec.pt")          # or .safetensors, a converted directory, a hub id
     codes = codec.encode(wav, sample_rate=16000)             # (B, n_q, ceil(samples / 200)) int32
     wav_hat = codec.decode(codes, length=wav.shape[-1])      # (B, samples) float32
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from bigcodec_jax import audio
 from bigcodec_jax import config as config_lib
-from bigcodec_jax.checkpoints import convert, store
+from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec import BigCodecModel
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -46,13 +46,13 @@ class BigCodec:
         self._decode = jax.jit(self._decode_codes)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, dtype: str = "float32") -> "BigCodec":
-        """Load an official `.pt` / Lightning `.ckpt` (converted on the fly) or a converted directory."""
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            config, params = store.load(path)
-        else:
-            config, params = convert.torch_to_flax(convert.read_sections(path))
+    def from_pretrained(cls, source: str | os.PathLike, dtype: str = "float32",
+                        filename: str | None = None) -> "BigCodec":
+        """Load a checkpoint: an official `.pt` / Lightning `.ckpt` or a `.safetensors` file (converted on the
+        fly), a converted directory, or a model-hub id `owner/name[@revision]` (`filename` in that repository,
+        default `bigcodec.pt`; needs the `[hub]` extra). A path that exists always wins over a hub id; the
+        rules are in `checkpoints/pretrained.py`."""
+        config, params = pretrained.load(source, filename)
         return cls(config, params["generator"], dtype)
 
     @classmethod
