@@ -113,16 +113,16 @@ def render(title: str, summary: Sequence[str], table: Table, definitions: Mappin
              "<h2>Metrics</h2>", *_table(table), "<h3>Definitions</h3>", "<dl>"]
     for name, text in definitions.items():
         lines += [f"<dt>{html.escape(name)}</dt>", f"<dd>{html.escape(text)}</dd>"]
-    lines += ["</dl>", "<h2>Listen and look</h2>"]
-    if figure_note:
-        lines.append(f"<p>{html.escape(figure_note)}</p>")
-    for example in examples:
-        lines += _example(example)
+    lines.append("</dl>")
+    if examples:
+        lines += ["<h2>Listen and look</h2>", f"<p>{html.escape(figure_note)}</p>" if figure_note else ""]
+        for example in examples:
+            lines += _example(example)
     if files:
         lines += ["<h2>Files</h2>", "<ul>", *(f'<li><a href="{_url(href)}">{html.escape(href)}</a>: '
                                               f'{html.escape(what)}</li>' for href, what in files), "</ul>"]
-    lines += ["</body>", "</html>", ""]
-    return "\n".join(line for line in lines if line)
+    lines += ["</body>", "</html>"]
+    return "".join(f"{line}\n" for line in lines if line)
 
 
 def write(path: str, page: str) -> None:
