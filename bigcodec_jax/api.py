@@ -1,6 +1,6 @@
 """`BigCodec`: the public API. Load a checkpoint, encode audio to codes, decode codes to audio.
 
-    codec = BigCodec.from_pretrained("bigcodec.pt")          # or a converted directory
+    codec = BigCodec.from_pretrained("bigcodec.pt")          # or .safetensors, a converted directory, a hub id
     codes = codec.encode(wav, sample_rate=16000)             # (B, n_q, ceil(samples / 200)) int32
     wav_hat = codec.decode(codes, length=wav.shape[-1])      # (B, samples) float32
 
@@ -49,11 +49,14 @@ class BigCodec:
         self.passes = passes_for(self.config, dtype, self.seconds_to_frames(window_seconds))
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, dtype: str = "float32", window_seconds: float = 30.0,
-                        step: int | None = None) -> "BigCodec":
-        """Load an official `.pt` / Lightning `.ckpt` (converted on the fly), a converted directory, or the
-        generator of a `train.py` run directory (its latest checkpoint, or the one of `step`)."""
-        config, params = pretrained.load(path, step)
+    def from_pretrained(cls, source: str | os.PathLike, dtype: str = "float32", window_seconds: float = 30.0,
+                        step: int | None = None, filename: str | None = None) -> "BigCodec":
+        """Load a checkpoint: an official `.pt` / Lightning `.ckpt` or a `.safetensors` file (converted on the
+        fly), a converted directory, the generator of a `train.py` run directory (its latest checkpoint, or the
+        one of `step`), or a model-hub id `owner/name[@revision]` (`filename` in that repository, default
+        `bigcodec.pt`; needs the `[hub]` extra). A path that exists always wins over a hub id; the rules are in
+        `checkpoints/pretrained.py`."""
+        config, params = pretrained.load(source, filename, step)
         return cls(config, params["generator"], dtype, window_seconds)
 
     @classmethod

@@ -1,15 +1,18 @@
 """`python -m bigcodec_jax.evaluate`: reconstruct every utterance of a data set with a codec and measure it.
 
 Writes to --output:
+  report.html      open it in a browser: the metrics with their definitions, and per example the input and
+                   its reconstruction as players beside their log-mel spectrograms (links relative, no network)
   metrics.json     means, how many utterances have each metric, why the others miss it,
                    code statistics (codebook usage, perplexity, bitrate), the model and metric definitions
   utterances.csv   one row per utterance: name, seconds, frames, one column per metric (empty when
                    missing) and `missing` ("metric: reason; ...")
   examples/        for the first --examples utterances (shortest first): <name>.input.wav,
-                   <name>.reconstruction.wav and <name>.mel.png (log-mel, input above reconstruction)
+                   <name>.reconstruction.wav and <name>.mel.png (log-mel, input beside reconstruction)
 
 Metrics (higher is better unless marked):
-  pesq_wb, pesq_nb  wide- / narrow-band PESQ MOS-LQO (`pesq`); missing below 0.25 s or for silence
+  pesq_wb, pesq_nb  wide- / narrow-band PESQ MOS-LQO (`pesq`, the [eval] extra); missing below 0.25 s, for
+                    silence, or without pesq installed (pip install 'bigcodec-jax[eval]')
   stoi              short-time objective intelligibility (`pystoi`); missing with under ~0.4 s of speech
   si_sdr            scale-invariant SDR in dB of the zero-mean signals (sample-aligned)
   mel_distance      the training loss's multi-resolution mel distance (lower is better)
@@ -41,19 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bigcodec_jax.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True,
-                        help="what BigCodec.from_pretrained accepts (official .pt, Lightning .ckpt, converted "
-                             "directory, train.py run directory), or random:<variant> for a randomly initialised model, e.g. "
-                             "random:tiny_train")
+                        help="what BigCodec.from_pretrained accepts (official .pt, Lightning .ckpt, .safetensors, "
+                             "converted directory, train.py run directory, hub id owner/name[@revision]), or "
+                             "random:<variant> for a randomly initialised model, e.g. random:tiny_train")
     parser.add_argument("--data", required=True,
                         help="a folder (audio files searched recursively), a file list (.txt/.lst/.list/.scp, "
                              "'path|...' lines), tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
                              "'corpus' (the packaged corpus's held-out part)")
-    parser.add_argument("--output", required=True, help="folder for metrics.json, utterances.csv and examples/")
+    parser.add_argument("--output", required=True,
+                        help="folder for report.html, metrics.json, utterances.csv and examples/")
     parser.add_argument("--metrics", default="all",
                         help=f"'all', 'fast' ({', '.join(FAST_METRICS)}) or a comma-separated list of "
                              f"{', '.join(METRICS)} (default all)")
     parser.add_argument("--examples", type=int, default=4,
-                        help="utterances to save as input/reconstruction wav pairs with a log-mel picture (default 4)")
+                        help="utterances to show on report.html: input/reconstruction wav pairs with a log-mel "
+                             "picture (default 4)")
     parser.add_argument("--max-utterances", type=int, default=0,
                         help="evaluate only the first N utterances in source order (default 0: all)")
     parser.add_argument("--batch-size", type=int, default=8, help="utterances per codec batch (default 8)")

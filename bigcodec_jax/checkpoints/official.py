@@ -38,12 +38,11 @@ def read_sections(path: str | os.PathLike) -> Sections:
     return _sections(torch_zip.load(path), path)
 
 
-def load(path: str | os.PathLike) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
-    """(config, params) of a checkpoint file: the config our export embedded, else inferred from the shapes."""
+def read(path: str | os.PathLike) -> tuple[Sections, dict[str, Any] | None]:
+    """(state dicts, the model config our export embedded or None) of a released-format or Lightning file."""
     ckpt = torch_zip.load(path)
-    sections = _sections(ckpt, path)
-    embedded = ckpt.get(CONFIG_KEY)
-    return torch_to_flax(sections, config_lib.from_dict(json.loads(embedded)) if isinstance(embedded, str) else None)
+    embedded = ckpt.get(CONFIG_KEY) if isinstance(ckpt, dict) else None
+    return _sections(ckpt, path), json.loads(embedded) if isinstance(embedded, str) else None
 
 
 def to_checkpoint(params: dict[str, Any], config: ml_collections.ConfigDict) -> dict[str, Any]:

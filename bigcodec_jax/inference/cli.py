@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="files, folders (searched recursively) or file lists (.txt/.lst/.list/.scp, one path "
                             "per line, text after '|' ignored)")
         p.add_argument("--checkpoint", required=True,
-                       help="official .pt/.ckpt, a converted directory or a train.py run directory (latest step)")
+                       help="official .pt/.ckpt, .safetensors, a converted directory, a train.py run directory "
+                            "(latest step) or a hub id owner/name[@revision] (what BigCodec.from_pretrained reads)")
         p.add_argument("--output", required=True, help="output folder; the input tree is mirrored inside")
         p.add_argument("--batch-size", type=int, default=8,
                        help="files per device batch, rounded up to a multiple of the device count (default 8)")
