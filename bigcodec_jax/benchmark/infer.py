@@ -50,6 +50,9 @@ def add_torch_arguments(p: argparse.ArgumentParser) -> None:
 class CodecTimer:
     """Compiled encode and decode of `codec` for `batch` clips of `seconds`, timed one run at a time.
 
+    They are the codec's whole-batch device functions (`codec.passes`), on inputs already on the
+    device: host transfers, padding and chunking are not part of the timings.
+
     Attributes after construction: `compile_s` (encode + decode), `flops` (XLA's count for one
     encode + decode, None if unknown), `memory_gib` (XLA's memory analysis, the larger of the two).
     """
@@ -59,10 +62,10 @@ class CodecTimer:
         wav = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, int(seconds * SAMPLE_RATE))).astype(np.float32)
         self._codec = codec
         self._wav = jax.device_put(wav)
-        with codec.matmul_precision():
-            self._encode, encode_s = compile_timed(codec._encode, codec.params, self._wav)
-            self._codes = jax.block_until_ready(self._encode(codec.params, self._wav))
-            self._decode, decode_s = compile_timed(codec._decode, codec.params, self._codes)
+        encode, decode = codec.passes.encode.whole, codec.passes.decode.whole  # (params, inputs, lengths)
+        self._encode, encode_s = compile_timed(encode, codec.params, self._wav, None)
+        self._codes = jax.block_until_ready(self._encode(codec.params, self._wav, None))
+        self._decode, decode_s = compile_timed(decode, codec.params, self._codes, None)
         self.compile_s = encode_s + decode_s
         counts = [flops(self._encode), flops(self._decode)]
         self.flops = sum(counts) if None not in counts else None
@@ -73,9 +76,9 @@ class CodecTimer:
     def once(self) -> tuple[float, float]:
         """(encode seconds, decode seconds) of one run each, waiting for the device."""
         start = time.perf_counter()
-        jax.block_until_ready(self._encode(self._codec.params, self._wav))
+        jax.block_until_ready(self._encode(self._codec.params, self._wav, None))
         middle = time.perf_counter()
-        jax.block_until_ready(self._decode(self._codec.params, self._codes))
+        jax.block_until_ready(self._decode(self._codec.params, self._codes, None))
         return middle - start, time.perf_counter() - middle
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import glob
 import gzip
 import json
@@ -124,6 +125,12 @@ def profile(compiled, call, folder: str) -> tuple[dict[str, float], list[tuple[f
     return dict(kinds), kernels, sum(kinds.values())
 
 
+def _call(compiled, params, inputs) -> None:
+    import jax
+
+    jax.block_until_ready(compiled(params, inputs, None))
+
+
 def run(args: argparse.Namespace) -> None:
     os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true"
     import jax
@@ -136,22 +143,20 @@ def run(args: argparse.Namespace) -> None:
     wav = np.random.default_rng(0).uniform(-0.5, 0.5, (args.batch_size, int(args.seconds * SAMPLE_RATE)))
     wav = wav.astype(np.float32)
     codes = codec.encode(wav)
-    codec.decode(codes)
     print(f"{device_line()}, model: {args.variant} {args.dtype}, batch {args.batch_size} x {args.seconds:g} s")
-    with codec.matmul_precision():
-        calls = {
-            "encode": (codec._encode.lower(codec.params, wav).compile(),
-                       lambda: jax.block_until_ready(codec._encode(codec.params, wav))),
-            "decode": (codec._decode.lower(codec.params, codes).compile(),
-                       lambda: jax.block_until_ready(codec._decode(codec.params, codes))),
-        }
-        for what, (compiled, call) in calls.items():
-            with tempfile.TemporaryDirectory(prefix="bigcodec-profile-") as folder:
-                kinds, kernels, total = profile(compiled, call, folder)
-            print(f"\n{what}: {total:.3f} s")
-            print(f"  {'layer kind':40s} {'seconds':>8s} {'share':>6s}")
-            for kind, seconds in sorted(kinds.items(), key=lambda kv: -kv[1]):
-                print(f"  {kind:40s} {seconds:8.3f} {seconds / total:6.1%}")
-            print(f"  slowest kernels:")
-            for seconds, name, op_name in kernels[:args.top]:
-                print(f"  {seconds:8.4f} s  {name:34s} {op_name.split('/', 2)[-1][-80:]}")
+    calls = {}
+    for what, function, inputs in (("encode", codec.passes.encode.whole, wav),
+                                   ("decode", codec.passes.decode.whole, codes)):
+        compiled = function.lower(codec.params, inputs, None).compile()
+        jax.block_until_ready(compiled(codec.params, inputs, None))
+        calls[what] = compiled, functools.partial(_call, compiled, codec.params, inputs)
+    for what, (compiled, call) in calls.items():
+        with tempfile.TemporaryDirectory(prefix="bigcodec-profile-") as folder:
+            kinds, kernels, total = profile(compiled, call, folder)
+        print(f"\n{what}: {total:.3f} s")
+        print(f"  {'layer kind':40s} {'seconds':>8s} {'share':>6s}")
+        for kind, seconds in sorted(kinds.items(), key=lambda kv: -kv[1]):
+            print(f"  {kind:40s} {seconds:8.3f} {seconds / total:6.1%}")
+        print("  slowest kernels:")
+        for seconds, name, op_name in kernels[:args.top]:
+            print(f"  {seconds:8.4f} s  {name:34s} {op_name.split('/', 2)[-1][-80:]}")

@@ -149,6 +149,12 @@ def _print_row(section: str, row: dict) -> None:
         print(train.format_row(row), flush=True)
 
 
+def _forward_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
 def _run_group(spec: dict, report: Report, deadline: float) -> None:
     """Run one worker until it finishes or `deadline` (monotonic) passes; record what it says."""
     section = SECTIONS[spec["kind"]]
@@ -159,29 +165,31 @@ def _run_group(spec: dict, report: Report, deadline: float) -> None:
         process = subprocess.Popen([sys.executable, "-m", "bigcodec_jax.benchmark.suite", "--worker", json.dumps(spec)],
                                    stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
         lines: queue.Queue = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(l) for l in process.stdout] + [lines.put(None)],
-                         daemon=True).start()
+        threading.Thread(target=_forward_lines, args=(process.stdout, lines), daemon=True).start()
         reported = []
         killed = False
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
+        try:
+            while True:
+                try:
+                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    killed = True
+                    break
+                if line is None:
+                    break
+                if line.startswith(RESULT):
+                    row = json.loads(line[len(RESULT):])
+                    if "machine" in row:
+                        report.data["machine"].update(row["machine"])
+                        report.write()
+                        continue
+                    reported.append(row.get("batch", row.get("dtype")))
+                    report.add(section, row)
+                    _print_row(section, row)
+        finally:  # the deadline, or the suite itself interrupted: the worker (and its children) go too
+            if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
-                killed = True
-                break
-            if line is None:
-                break
-            if line.startswith(RESULT):
-                row = json.loads(line[len(RESULT):])
-                if "machine" in row:
-                    report.data["machine"].update(row["machine"])
-                    report.write()
-                    continue
-                reported.append(row.get("batch", row.get("dtype")))
-                report.add(section, row)
-                _print_row(section, row)
-        process.wait()
+            process.wait()
         stderr.seek(0)
         error = stderr.read()[-3000:]
     if killed:
@@ -200,7 +208,12 @@ def _run_group(spec: dict, report: Report, deadline: float) -> None:
               file=sys.stderr, flush=True)
 
 
+def _interrupted(signum, _frame) -> None:
+    raise SystemExit(f"suite interrupted by signal {signum}; the JSON has what was measured")
+
+
 def run(args: argparse.Namespace) -> None:
+    signal.signal(signal.SIGTERM, _interrupted)  # so that the running worker is stopped too
     start = time.monotonic()
     end = start + args.budget_seconds
     report = Report(args.output, args)
@@ -259,9 +272,18 @@ def _estimate(spec: dict, priors: dict, rows: list[dict], batch: int) -> float |
     return compile_s + (runs * audio * per_audio if per_audio else 0.0)
 
 
+def _watchdog(deadline: float) -> None:
+    """Exit when the suite that started this worker is gone, or well past the deadline it set."""
+    parent = os.getppid()
+    while os.getppid() == parent and time.monotonic() < deadline + 30:
+        time.sleep(1)
+    os._exit(3)
+
+
 def worker(spec: dict) -> None:
     """Measure one group, printing a RESULT line per measurement or skip, within `deadline_in_s`."""
     deadline = time.monotonic() + spec["deadline_in_s"]
+    threading.Thread(target=_watchdog, args=(deadline,), daemon=True).start()
     from bigcodec_jax.benchmark import common
 
     _emit({"machine": common.machine()})

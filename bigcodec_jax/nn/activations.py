@@ -35,10 +35,6 @@ RESAMPLING_FILTER = np.array([float.fromhex(h) for h in (
     "0x1.09f0c2p-9", "0x1.33ac8cp-7", "-0x1.a28108p-6", "-0x1.d8544cp-5", "0x1.075110p-3", "0x1.c5d8cap-2",
     "0x1.c5d8cap-2", "0x1.075110p-3", "-0x1.d8544cp-5", "-0x1.a28108p-6", "0x1.33ac8cp-7", "0x1.09f0c2p-9",
 )], dtype=np.float32)
-
-# Frames of input each output of the anti-aliased activation depends on, either side.
-CONTEXT = 5
-
 # pi / 2 in four parts (Cody-Waite) of 8 significant bits each but the last, so that `k * part` is exact
 # and the reduction `y - k pi/2` accurate without fused multiply-adds for |k| < 2 ** 16 (|y| < 1e5).
 _PI_2 = tuple(np.float32(float.fromhex(h)) for h in ("0x1.92p+0", "0x1.fap-12", "0x1.54p-20", "0x1.10b462p-30"))
