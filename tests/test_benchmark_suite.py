@@ -8,7 +8,7 @@ INFERENCE_FIELDS = {
     "dtype", "batch", "seconds", "status", "encode_s", "decode_s", "both_s", "encode_audio_per_s",
     "decode_audio_per_s", "both_audio_per_s", "runs", "compile_s", "peak_memory_gib", "peak_memory_kind",
     "compiled_memory_gib", "gflop_per_call", "gflops_per_s", "fraction_of_matmul_rate", "load_average",
-    "estimated_s", "left_s",
+    "estimated_s", "left_s", "both_cpu_s",
 }
 TOP_FIELDS = {"schema", "started", "finished", "complete", "command", "budget_seconds", "elapsed_seconds",
               "settings", "machine", "matmul", "inference", "training", "skipped", "errors"}
@@ -25,11 +25,12 @@ def run_suite(tmp_path, budget, *args):
 
 
 def test_suite_measures_what_fits_and_records_what_does_not(tmp_path):
-    # batch 100000 cannot fit any budget by the estimate from batch 1, so it is skipped, not run
-    report, elapsed, stdout = run_suite(tmp_path, 400, "--seconds", "0.5", "--batch-sizes", "1", "100000",
+    # batch 100000 cannot fit any budget by the estimate from batch 1, so it is skipped, not run; the
+    # budget is generous so that batch 1 is measured even on a loaded machine (it takes ~1 min on 2 cores)
+    report, elapsed, stdout = run_suite(tmp_path, 900, "--seconds", "0.5", "--batch-sizes", "1", "100000",
                                         "--train-batch-sizes", "100000")
     assert TOP_FIELDS <= set(report) and report["complete"] and not report["errors"]
-    assert elapsed < 400 + 30
+    assert report["elapsed_seconds"] < 900 + 5 and elapsed < 900 + 120  # + the suite's own start-up
     assert report["machine"]["backend"] == "cpu" and report["machine"]["cpu_count"] >= 1
     (matmul,) = report["matmul"]
     assert matmul["dtype"] == "float32" and matmul["gflops_per_s"] > 0
@@ -49,8 +50,8 @@ def test_suite_measures_what_fits_and_records_what_does_not(tmp_path):
 def test_suite_stops_within_a_small_budget(tmp_path):
     report, elapsed, stdout = run_suite(tmp_path, 20, "--seconds", "1", "--batch-sizes", "2", "1",
                                         "--train-batch-sizes", "2")
-    assert elapsed < 20 + 15
     assert report["complete"]
+    assert report["elapsed_seconds"] < 20 + 5 and elapsed < 20 + 120  # + the suite's own start-up
     rows = report["inference"] + report["training"]
     assert len(rows) == 3  # every planned measurement is accounted for: measured, or skipped with a reason
     for row in rows:

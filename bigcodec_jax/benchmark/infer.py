@@ -73,34 +73,38 @@ class CodecTimer:
         self.memory_gib = max(memory) if None not in memory else None
         self.once()  # warm-up: first-run allocations are not part of the timings
 
-    def once(self) -> tuple[float, float]:
-        """(encode seconds, decode seconds) of one run each, waiting for the device."""
-        start = time.perf_counter()
+    def once(self) -> tuple[float, float, float]:
+        """(encode seconds, decode seconds, this process's CPU seconds for both) of one run each."""
+        start, cpu = time.perf_counter(), time.process_time()
         jax.block_until_ready(self._encode(self._codec.params, self._wav, None))
         middle = time.perf_counter()
         jax.block_until_ready(self._decode(self._codec.params, self._codes, None))
-        return middle - start, time.perf_counter() - middle
+        return middle - start, time.perf_counter() - middle, time.process_time() - cpu
 
 
-def summary(audio_s: float, encode_runs: list[float], decode_runs: list[float]) -> dict:
-    """Median seconds and seconds of audio per second of encode, decode and both."""
+def summary(audio_s: float, encode_runs: list[float], decode_runs: list[float], cpu_runs: list[float]) -> dict:
+    """Median seconds and seconds of audio per second of encode, decode and both; median CPU seconds of both.
+
+    On a shared machine wall time depends on the other work; CPU time much less so (it still
+    counts the time threads spend waiting for each other when they spin).
+    """
     encode, decode = statistics.median(encode_runs), statistics.median(decode_runs)
     both = statistics.median([e + d for e, d in zip(encode_runs, decode_runs)])
     return {"encode_s": encode, "decode_s": decode, "both_s": both, "encode_audio_per_s": audio_s / encode,
-            "decode_audio_per_s": audio_s / decode, "both_audio_per_s": audio_s / both, "runs": len(encode_runs)}
+            "decode_audio_per_s": audio_s / decode, "both_audio_per_s": audio_s / both, "runs": len(encode_runs),
+            "both_cpu_s": statistics.median(cpu_runs)}
 
 
 def measure(codec: BigCodec, batch: int, seconds: float, repeats: int, official: OfficialModel | None = None,
             matmul_gflops: float | None = None) -> dict:
     """One row: ours (and the official model's, interleaved run by run, when given) for `batch` x `seconds`."""
     timer = CodecTimer(codec, batch, seconds)
-    ours, theirs = ([], []), ([], [])
+    ours, theirs = ([], [], []), ([], [], [])
     for _ in range(repeats):
         for runs, fn in ((ours, timer.once), (theirs, official.once if official else None)):
             if fn is not None:
-                encode, decode = fn()
-                runs[0].append(encode)
-                runs[1].append(decode)
+                for series, value in zip(runs, fn()):
+                    series.append(value)
     row = {"dtype": codec.dtype, "batch": batch, "seconds": seconds, "status": "ok",
            **summary(timer.audio_s, *ours), "compile_s": timer.compile_s}
     peak, kind = peak_memory()
@@ -112,12 +116,13 @@ def measure(codec: BigCodec, batch: int, seconds: float, repeats: int, official:
     if official:
         row["official"] = {**summary(timer.audio_s, *theirs), **official.info}
         row["ratio_to_official"] = row["both_audio_per_s"] / row["official"]["both_audio_per_s"]
+        row["cpu_ratio_to_official"] = row["official"]["both_cpu_s"] / row["both_cpu_s"]
     row["load_average"] = load_average()
     return row
 
 
 HEADER = ("dtype     batch  seconds  encode s/s  decode s/s  both s/s  compile s  GFLOP/s  of matmul  "
-          "peak GiB  official s/s  ratio")
+          "peak GiB  official s/s  ratio  CPU s ours/official")
 
 
 def format_row(row: dict) -> str:
@@ -127,8 +132,9 @@ def format_row(row: dict) -> str:
             f"{row['decode_audio_per_s']:11.2f} {row['both_audio_per_s']:9.2f} {row['compile_s']:10.1f} "
             f"{row.get('gflops_per_s', float('nan')):8.1f} {fraction if fraction else float('nan'):9.0%}  "
             f"{row['peak_memory_gib']:8.2f} "
-            + (f"{official['both_audio_per_s']:13.2f} {row['ratio_to_official']:5.2f}x" if official else
-               f"{'-':>13s} {'-':>6s}"))
+            + (f"{official['both_audio_per_s']:13.2f} {row['ratio_to_official']:5.2f}x  "
+               f"{row['both_cpu_s']:.1f}/{official['both_cpu_s']:.1f} ({row['cpu_ratio_to_official']:.2f}x)"
+               if official else f"{'-':>13s} {'-':>6s}"))
 
 
 def run(args: argparse.Namespace) -> None:

@@ -5,7 +5,8 @@ that has torch, and asks it for one timed run at a time, so that our runs and th
 model's can be interleaved and see the same load. The script imports nothing from bigcodec_jax
 (that interpreter needs no JAX): it builds the model from the official checkout, then for every
 line `run` on its input prints one JSON line with the seconds of one encode (encoder +
-quantiser) and one decode (embedding + decoder), and its peak resident memory.
+quantiser) and one decode (embedding + decoder), the process's CPU seconds for both, and its
+peak resident memory.
 """
 from __future__ import annotations
 
@@ -41,11 +42,11 @@ class OfficialModel:
             raise RuntimeError(f"the official model failed:\n{error}")
         return json.loads(line)
 
-    def once(self) -> tuple[float, float]:
-        """(encode seconds, decode seconds) of one run each."""
+    def once(self) -> tuple[float, float, float]:
+        """(encode seconds, decode seconds, CPU seconds of both) of one run each."""
         reply = self._ask("run")
         self.info["peak_gib"] = reply["peak_gib"]
-        return reply["encode_s"], reply["decode_s"]
+        return reply["encode_s"], reply["decode_s"], reply["cpu_s"]
 
     def close(self) -> None:
         if self._process.poll() is None:
@@ -87,20 +88,21 @@ def main() -> None:
     def timed(fn):
         if device.type == "cuda":
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = fn()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - start, result
+        return time.perf_counter() - start, time.process_time() - cpu, result
 
     for line in sys.stdin:
         if line.strip() != "run":
             continue
         with torch.no_grad():
-            encode_s, codes = timed(lambda: decoder(encoder(wav), vq=True)[1])
+            encode_s, encode_cpu_s, codes = timed(lambda: decoder(encoder(wav), vq=True)[1])
             emb = lambda: decoder.vq2emb(codes.permute(1, 2, 0)).transpose(1, 2)  # noqa: E731
-            decode_s, _ = timed(lambda: decoder(emb(), vq=False))
-        print(json.dumps({"encode_s": encode_s, "decode_s": decode_s, "threads": torch.get_num_threads(),
+            decode_s, decode_cpu_s, _ = timed(lambda: decoder(emb(), vq=False))
+        print(json.dumps({"encode_s": encode_s, "decode_s": decode_s, "cpu_s": encode_cpu_s + decode_cpu_s,
+                          "threads": torch.get_num_threads(),
                           "torch": torch.__version__, "device": str(device), "peak_gib": _peak_gib()}), flush=True)
 
 
