@@ -14,6 +14,8 @@ SUBJECTS = {
     "infer": ("infer", "encode/decode throughput of the full-size codec"),
     "data": ("data", "training batches per second from FLAC files"),
     "train": ("train", "GAN training step time and peak memory of the full-size model"),
+    "suite": ("suite", "everything within a time budget, to a JSON file (run this first on a lent accelerator)"),
+    "profile": ("profile", "per-kernel time of encode and decode, grouped by layer kind"),
 }
 
 

@@ -2,7 +2,7 @@
 
 Writes `--files` FLACs of `--seconds` each (the packaged speech corpus, concatenated and cut, at
 `--sample-rate`) to a temporary folder, or reads `--path`, then times `--batches` batches of
-`--batch-size` 1 s crops after the first (start-up) batch. One H100 trains at about 25 batches/s.
+`--batch-size` 1 s crops after the first (start-up) batch.
 """
 from __future__ import annotations
 
