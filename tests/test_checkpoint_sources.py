@@ -2,6 +2,7 @@
 golden data) and model-hub ids resolved offline through a Hugging Face cache laid out on disk by the test.
 Nothing here reaches the network: every hub test runs with huggingface_hub's offline mode on."""
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from bigcodec_jax import BigCodec
-from bigcodec_jax.checkpoints import hub, pretrained, safetensors_format, torch_zip
+from bigcodec_jax.checkpoints import hub, official, pretrained, safetensors_format, torch_zip
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.convert import main as convert_main
 from conftest import reference_path, relative_error
@@ -35,20 +36,25 @@ def assert_same_sections(a, b):
 
 @pytest.mark.parametrize("name", ["mini_default.pt", "tiny_train_lightning.ckpt"])
 def test_safetensors_round_trip_is_identical(name, tmp_path):
-    """.pt / .ckpt -> .safetensors holds the released state dicts tensor for tensor; .safetensors -> .safetensors
-    gives the same bytes; the official names are the file's tensor names."""
+    """.pt / .ckpt -> .safetensors holds the released state dicts tensor for tensor and the model config;
+    .safetensors -> .safetensors gives the same bytes; the official names are the file's tensor names."""
     source = reference_path(name)
     assert convert_main(["--to-safetensors", source, str(tmp_path / "a.safetensors")]) == 0
-    official = pretrained.read_sections(source)  # a Lightning file's model.* tensors, by section
-    assert_same_sections(official, safetensors_format.read_sections(tmp_path / "a.safetensors"))
+    sections = pretrained.read_sections(source)  # a Lightning file's model.* tensors, by section
+    config = official.infer_config(sections).to_dict()
+    assert_same_sections(sections, safetensors_format.read_sections(tmp_path / "a.safetensors"))
     with safe_open(str(tmp_path / "a.safetensors"), "np") as f:
-        assert sorted(f.keys()) == sorted(f"{s}.{k}" for s, sd in official.items() for k in sd)
-        assert f.metadata() == {"format": "pt"}
-    assert {"CodecEnc", "generator", "discriminator", "spec_discriminator"} == set(official)
+        assert sorted(f.keys()) == sorted(f"{s}.{k}" for s, sd in sections.items() for k in sd)
+        metadata = f.metadata()
+        assert metadata.pop("format") == "pt" and json.loads(metadata.pop(official.CONFIG_KEY)) == config
+        assert not metadata
+    assert {"CodecEnc", "generator", "discriminator", "spec_discriminator"} == set(sections)
     assert convert_main(["--to-safetensors", str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")]) == 0
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
     assert convert_main(["--to-torch", str(tmp_path / "b.safetensors"), str(tmp_path / "back.pt")]) == 0
-    assert_same_sections(official, torch_zip.load(tmp_path / "back.pt"))
+    back = torch_zip.load(tmp_path / "back.pt")
+    assert json.loads(back.pop(official.CONFIG_KEY)) == config
+    assert_same_sections(sections, back)
 
 
 def test_safetensors_codec_matches_the_golden_data(tmp_path):

@@ -87,7 +87,18 @@ def save(sections: dict[str, dict[str, np.ndarray]], path: str | os.PathLike, co
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partial = f"{path}.partial"
+    metadata = {**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}
     with open(partial, "wb") as f:  # written by Python: safetensors' own save_file makes owner-only (0600) files
-        f.write(serialise(tensors, metadata={**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}))
+        f.write(_sorted_header(serialise(tensors, metadata=metadata)))
     os.replace(partial, path)
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """The same file with its JSON header's keys sorted: safetensors writes metadata in hash-map order, which
+    differs between processes, and the same checkpoint should give the same bytes. Data offsets are relative
+    to the end of the header, so they stay valid; the header is space-padded to 8 bytes as safetensors does."""
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.dumps(json.loads(data[8:8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + data[8 + size:]
 
