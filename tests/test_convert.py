@@ -17,10 +17,10 @@ from conftest import reference_path
 @pytest.mark.parametrize("name", ["official_debug", "mini_default", "tiny_train"])
 def test_config_inferred_from_shapes(name):
     inferred = official.infer_config(official.read_sections(reference_path(name + ".pt"))).to_dict()
-    official = json.load(open(reference_path(name + ".json")))
+    expected = json.load(open(reference_path(name + ".json")))
     sections = ("encoder", "decoder", "mpd", "mstft") if name != "official_debug" else ("encoder", "decoder")
     for section in sections:  # a generator-only file does not show its discriminators
-        assert inferred[section] == official[section], section
+        assert inferred[section] == expected[section], section
     assert inferred == config_lib.model_config(name).to_dict() or name == "official_debug"
 
 

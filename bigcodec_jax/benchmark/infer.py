@@ -15,19 +15,21 @@ import sys
 
 import numpy as np
 
-from bigcodec_jax import BigCodec
+from bigcodec_jax import BigCodec, errors
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.config import VARIANTS
 from bigcodec_jax.benchmark.common import device_line, peak_memory_gib, time_calls
 
 OFFICIAL_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "official_torch.py")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64])
-    p.add_argument("--seconds", type=float, default=10.0, help="clip length")
+    p.add_argument("--variant", default="full", choices=VARIANTS,
+                   help="model variant (default: the released full size)")
+    p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[1, 8, 32, 64])
+    p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="clip length")
     p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=errors.positive_int, default=3)
     p.add_argument("--torch-ref", metavar="PATH",
                    help="checkout of the official repository (Aria-K-Alethia/BigCodec): also time the official "
                         "model (full size, float32, CPU) for every batch size and print the ratio")
@@ -46,6 +48,8 @@ def _official(args: argparse.Namespace, batch: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> None:
+    errors.require(args.torch_ref is None or os.path.isdir(args.torch_ref),
+                   f"argument --torch-ref: {args.torch_ref} is not a folder")
     print(f"{device_line()}, model: {args.variant}")
     print("dtype     batch  seconds  encode s/s  decode s/s  both s/s  compile s  peak GiB")
     ours = {}
