@@ -8,7 +8,6 @@ checkpoint, or a file for `--to-torch`), never the input itself.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 

@@ -57,9 +57,15 @@ def differences(recorded: dict[str, Any], new: dict[str, Any]) -> list[tuple[str
             if old.get(key, _MISSING) != now.get(key, _MISSING) and not _resumable(key)]
 
 
+def _has_checkpoints(workdir: str) -> bool:
+    """Whether the run saved a step (a finished Orbax step is a folder named by its number)."""
+    folder = os.path.join(workdir, run_dir.CHECKPOINTS_DIR)
+    return os.path.isdir(folder) and any(name.isdigit() for name in os.listdir(folder))
+
+
 def _recorded(workdir: str) -> dict[str, Any] | None:
     """The recorded config of a run that has checkpoints, else None (nothing to resume)."""
-    if not run_dir.is_run(workdir) or not run_dir.steps(workdir):
+    if not run_dir.is_run(workdir) or not _has_checkpoints(workdir):
         return None
     path = os.path.join(workdir, run_dir.CONFIG_FILE)
     try:
