@@ -106,16 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         metrics = metric_names(args.metrics)
     except ValueError as e:
         raise errors.UsageError(f"argument --metrics: {e}") from None
-    try:
-        batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,
-                                                   args.tfds_data_dir))
-    except ValueError as e:
-        raise errors.UsageError(f"argument --data: {e}") from None
     errors.require(not args.checkpoint.startswith(RANDOM_PREFIX)
                    or args.checkpoint[len(RANDOM_PREFIX):] in config_lib.VARIANTS,
                    f"argument --checkpoint: unknown model variant in {args.checkpoint!r}; known: "
                    + ", ".join(RANDOM_PREFIX + v for v in config_lib.VARIANTS))
     files.prepare_output_dir(args.output)
+    try:
+        batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,
+                                                   args.tfds_data_dir))
+    except ValueError as e:
+        raise errors.UsageError(f"argument --data: {e}") from None
     codec = load_codec(args.checkpoint, args.dtype)
     report = evaluate(codec, batches, metrics, args.examples, progress=True)
     report.model["checkpoint"] = args.checkpoint
