@@ -402,6 +402,19 @@ def test_an_unwritable_output_is_found_before_any_work(recordings, tmp_path, cap
     one_line_error(capsys.readouterr().err, "--output", str(output))
 
 
+def test_a_folder_without_write_permission_is_a_usage_error(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, flags, mode=0o777):  # as a non-root user gets in a folder without write permission
+        if os.path.basename(path).startswith(".write-test-"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(errors.UsageError, match=r"--output .* cannot be written \(Permission denied\)"):
+        files.prepare_output_dir(str(tmp_path / "out"))
+
+
 def test_an_empty_input_folder_is_an_error(tmp_path, capsys, no_model):
     (tmp_path / "empty").mkdir()
     argv = ["encode", str(tmp_path / "empty"), "--output", str(tmp_path / "o"), "--checkpoint", TINY]
