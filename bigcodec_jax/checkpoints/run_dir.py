@@ -51,8 +51,12 @@ def _quiet_orbax():
 
 
 def model_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
-    with open(os.path.join(path, CONFIG_FILE)) as f:
-        return config_lib.from_dict(json.load(f)["model"])
+    try:
+        with open(os.path.join(path, CONFIG_FILE)) as f:
+            return config_lib.from_dict(json.load(f)["model"])
+    except Exception as e:  # damaged JSON, no model section, a bad model config: several types
+        raise CheckpointError(f"{os.path.join(path, CONFIG_FILE)} does not hold a training config with a model "
+                              f"({type(e).__name__}: {e})") from None
 
 
 def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
@@ -66,13 +70,18 @@ def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collectio
     if step not in available:
         raise CheckpointError(f"the training run {path} has no checkpoint of step {step} "
                               f"(it has {', '.join(map(str, available))})")
+    config = model_config(path)
     state_dir = os.path.join(path, CHECKPOINTS_DIR, str(step), STATE_ITEM)
     checkpointer = ocp.PyTreeCheckpointer()
-    with _quiet_orbax():
-        saved = checkpointer.metadata(state_dir).item_metadata.tree
-        item = {field: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), saved[field])
-                for field in PARAMS_FIELDS.values()}
-        restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
-        restored = checkpointer.restore(state_dir, args=ocp.args.PyTreeRestore(
-            item=item, restore_args=restore_args, partial_restore=True))
-    return model_config(path), {part: restored[field] for part, field in PARAMS_FIELDS.items()}
+    try:
+        with _quiet_orbax():
+            saved = checkpointer.metadata(state_dir).item_metadata.tree
+            item = {field: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), saved[field])
+                    for field in PARAMS_FIELDS.values()}
+            restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
+            restored = checkpointer.restore(state_dir, args=ocp.args.PyTreeRestore(
+                item=item, restore_args=restore_args, partial_restore=True))
+    except Exception as e:  # a damaged Orbax tree: Orbax and TensorStore raise many types
+        raise CheckpointError(f"the checkpoint of step {step} in {path} cannot be read ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:300]})") from None
+    return config, {part: restored[field] for part, field in PARAMS_FIELDS.items()}

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bigcodec_jax.files import write_atomic
 from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SECTIONS
 from bigcodec_jax.checkpoints.official import CONFIG_KEY
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
@@ -84,13 +85,13 @@ def save(sections: dict[str, dict[str, np.ndarray]], path: str | os.PathLike, co
 
     tensors = {f"{section}.{key}": np.ascontiguousarray(value) for section, sd in sections.items()
                for key, value in sd.items()}
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.partial"
-    metadata = {**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}
-    with open(partial, "wb") as f:  # written by Python: safetensors' own save_file makes owner-only (0600) files
-        f.write(_sorted_header(serialise(tensors, metadata=metadata)))
-    os.replace(partial, path)
+    data = _sorted_header(serialise(tensors, metadata={**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}))
+
+    def write(tmp: str) -> None:  # written by Python: safetensors' own save_file makes owner-only (0600) files
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    write_atomic(os.path.abspath(path), write)
 
 
 def _sorted_header(data: bytes) -> bytes:
