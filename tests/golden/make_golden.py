@@ -211,8 +211,9 @@ def speech_like(rng: np.random.Generator) -> np.ndarray:
     return np.stack(rows).astype(np.float32)
 
 
-def numpy_tree(x):
-    return x.detach().cpu().numpy().copy()
+def to_numpy(tensor) -> np.ndarray:
+    """A copy of a torch tensor's values."""
+    return tensor.detach().cpu().numpy().copy()
 
 
 def manifest(official: str) -> dict[str, dict[str, list[int]]]:
@@ -265,7 +266,7 @@ def forward_golden(module, wav) -> dict[str, np.ndarray]:
         real_loss, fake_loss = criteria["gan_loss"].disc_loss(
             model["discriminator"](y.unsqueeze(1))[0][-1], model["discriminator"](recon.unsqueeze(1))[0][-1])
         out.update(lsgan_real_0=real_loss, lsgan_fake_0=fake_loss)
-    return {k: v if isinstance(v, np.ndarray) else numpy_tree(v) for k, v in out.items()}
+    return {k: v if isinstance(v, np.ndarray) else to_numpy(v) for k, v in out.items()}
 
 
 # ---------------------------------------------------------------------------------- training steps
@@ -281,7 +282,7 @@ def recording_module(official_module_class):
 
         def forward(self, batch):
             output = super().forward(batch)
-            self.record[f"codes_{self._clips // 2}"] = numpy_tree(output["vq_code"])
+            self.record[f"codes_{self._clips // 2}"] = to_numpy(output["vq_code"])
             return output
 
         def clip_gradients(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
@@ -292,7 +293,7 @@ def recording_module(official_module_class):
                 mine = {id(p) for group in optimizer.param_groups for p in group["params"]}
                 for name, p in self.model.named_parameters():
                     if id(p) in mine:
-                        self.record[prefix + name] = numpy_tree(p.grad)
+                        self.record[prefix + name] = to_numpy(p.grad)
             self._clips += 1
             super().clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
@@ -325,7 +326,7 @@ def train_golden(module, wav, ckpt_path: str) -> dict[str, np.ndarray]:
     for k in range(STEPS):
         record[f"fm_loss_{k}"] = record[f"fm_loss_{k}"] + record.pop(f"spec_fm_loss_{k}")  # as the public file
     for name, p in module.model.named_parameters():
-        record[f"param_after/{name}"] = numpy_tree(p)
+        record[f"param_after/{name}"] = to_numpy(p)
     return record
 
 
