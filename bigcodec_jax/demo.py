@@ -20,12 +20,13 @@ import time
 import jax
 import ml_collections
 
-from bigcodec_jax import data, evaluation
+from bigcodec_jax import data, evaluation, exit_codes
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition, improved
 from bigcodec_jax.evaluation.report import EXAMPLES_DIR, METRICS_FILE, Report, example_stem
 from bigcodec_jax.training import presets, trainer
+from bigcodec_jax.training.preemption import Preempted
 from bigcodec_jax.training.state import Params, build_models, init_params
 
 REPORT_FILE = "report.md"
@@ -34,7 +35,7 @@ STAGES = ("untrained", "trained")  # the evaluations, each written to OUTPUT/<st
 
 def untrained_params(config: ml_collections.ConfigDict) -> Params:
     """The generator parameters a fresh `trainer.train(config, ...)` starts from (its initialisation and seed)."""
-    init_rng, _ = trainer.initial_keys(config)
+    init_rng = trainer.init_key(config)
     return jax.jit(lambda rng: init_params(build_models(config), config, rng)[0])(init_rng)
 
 
@@ -129,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     before = measure(config, untrained_params(config), batches)
     print(f"[2/3] training {args.steps} steps in {workdir} (compiling the train step first takes about a minute on 2 CPU cores)")
     start = time.perf_counter()
-    state = trainer.train(config, workdir)
+    try:
+        state = trainer.train(config, workdir)
+    except Preempted as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return exit_codes.PREEMPTED
     train_seconds = time.perf_counter() - start
     print("[3/3] evaluating the trained codec")
     after = measure(config, state.gen_params, batches)
