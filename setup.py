@@ -21,6 +21,8 @@ setup(
         "ml_collections>=0.1.1",
         "tqdm>=4.60",
         "grain>=0.2.18",  # the training data loader (bigcodec_jax.data)
+        "array-record>=0.5",  # codes shards (inference.py encode --format arrayrecord, data.CodesSource)
+        "msgpack>=1.0",  # the records of codes shards
         "pesq>=0.0.4",  # evaluation: PESQ (a C extension, builds with the system compiler)
         "pystoi>=0.4",  # evaluation: STOI
         "pillow>=9",  # evaluation: log-mel comparison pictures

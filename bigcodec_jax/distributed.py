@@ -14,11 +14,11 @@ across processes). A dead peer is noticed by the coordination service's heartbea
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 
 import jax
-import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +88,42 @@ def is_main_process() -> bool:
     return jax.process_index() == 0
 
 
-def barrier(name: str, timeout_seconds: float = BARRIER_TIMEOUT_SECONDS) -> None:
-    """Wait until every process reaches the barrier `name` (each name once per job; a no-op with one process).
+def _client():
+    """The coordination service's client of this process (JAX has no public handle; Orbax does the same)."""
+    from jax._src import distributed as jax_distributed
 
-    It waits in the coordination service, not in a device collective, so it has no collective's timeout
-    and runs no computation; a process that dies meanwhile fails it (heartbeat).
+    return jax_distributed.global_state.client
+
+
+_uses: collections.Counter = collections.Counter()  # how often each name was used: keys stay unique
+
+
+def _unique(name: str) -> str:
+    _uses[name] += 1
+    return f"bigcodec/{name}/{_uses[name]}"
+
+
+def barrier(name: str, timeout_seconds: float = BARRIER_TIMEOUT_SECONDS) -> None:
+    """Wait until every process reaches the barrier `name` (a no-op with one process).
+
+    `barrier` and `gather` wait in the coordination service, not in device collectives: no collective's
+    timeout (gloo gives up after 30 s), nothing to compile; a process that dies meanwhile fails them.
+    Every process must call them with the same names in the same order.
     """
     if jax.process_count() > 1:
-        from jax._src import distributed as jax_distributed  # the client has no public handle (Orbax does the same)
-
-        jax_distributed.global_state.client.wait_at_barrier(name, int(timeout_seconds * 1000))
+        _client().wait_at_barrier(_unique(name), int(timeout_seconds * 1000))
 
 
-def sum_over_processes(value: int) -> int:
-    """The sum of an integer over all processes (every process must call it)."""
+def gather(name: str, value: str, timeout_seconds: float = BARRIER_TIMEOUT_SECONDS) -> list[str]:
+    """Every process's `value`, in process order (see `barrier`)."""
     if jax.process_count() == 1:
-        return int(value)
-    from jax.experimental import multihost_utils
+        return [value]
+    client, key = _client(), _unique(name)
+    client.key_value_set(f"{key}/{jax.process_index()}", value)
+    return [client.blocking_key_value_get(f"{key}/{p}", int(timeout_seconds * 1000))
+            for p in range(jax.process_count())]
 
-    return int(np.sum(multihost_utils.process_allgather(np.array(value, np.int32))))
+
+def sum_over_processes(name: str, value: int) -> int:
+    """The sum of an integer over all processes (see `gather`)."""
+    return sum(int(v) for v in gather(name, str(int(value))))

@@ -61,20 +61,18 @@ def _die_with_parent() -> None:
 
 
 def _copy_lines(source: BinaryIO, sink: BinaryIO, prefix: bytes, lock: threading.Lock) -> None:
-    """Copy `source` to `sink`, `prefix` at the start of every line (lines end at \\n or \\r: progress bars)."""
-    at_start = True
+    """Copy `source` to `sink` line by line, each line whole and starting with `prefix` (lines end at \\n or
+    \\r, so progress bars update)."""
+    pending = b""
     while chunk := os.read(source.fileno(), 65536):
-        pieces = re.split(rb"(?<=[\r\n])", chunk)
-        out = bytearray()
-        for piece in pieces:
-            if not piece:
-                continue
-            if at_start:
-                out += prefix
-            out += piece
-            at_start = piece.endswith((b"\n", b"\r"))
+        *lines, pending = re.split(rb"(?<=\n)|(?<=\r)(?!\n)", pending + chunk)
+        if lines:
+            with lock:
+                sink.write(b"".join(prefix + line for line in lines))
+                sink.flush()
+    if pending:
         with lock:
-            sink.write(bytes(out))
+            sink.write(prefix + pending + b"\n")
             sink.flush()
     source.close()
 

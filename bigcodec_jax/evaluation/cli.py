@@ -16,6 +16,8 @@ Metrics (higher is better unless marked):
   mcd               mel-cepstral distortion in dB over c1..c24 of an 80-band log-mel, frame by frame,
                     no DTW: the reconstruction is time-aligned (lower is better)
 A metric that cannot be computed for an utterance is reported as missing with the reason.
+Started as several processes (a pod, see bigcodec_jax/distributed.py), process 0 evaluates and
+writes; the others wait for it.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import sys
 
 import ml_collections
 
-from bigcodec_jax import data
+from bigcodec_jax import data, distributed
 from bigcodec_jax.api import DTYPES, BigCodec
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
 from bigcodec_jax.evaluation.report import METRICS_FILE, write_report
@@ -97,6 +99,17 @@ def load_codec(checkpoint: str, dtype: str) -> BigCodec:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    distributed.initialize()
+    if not distributed.is_main_process():  # one report: process 0 evaluates on its own devices, the others wait
+        distributed.barrier("bigcodec_evaluate_done")
+        return 0
+    try:
+        return _evaluate(parser, args)
+    finally:
+        distributed.barrier("bigcodec_evaluate_done")
+
+
+def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.examples < 0 or args.max_utterances < 0 or args.batch_size < 1:
         parser.error("--examples and --max-utterances must be >= 0 and --batch-size >= 1")
     try:

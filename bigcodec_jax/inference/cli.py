@@ -1,7 +1,8 @@
 """`inference.py encode | decode | reconstruct`: audio files <-> codes files <-> 16 kHz wav.
 
-  encode       audio files, folders (searched recursively) or file lists -> one .codes.npz per input
-  decode       .codes.npz files or folders of them -> 16 kHz wav
+  encode       audio files, folders (searched recursively) or file lists -> one .codes.npz per input,
+               or with --format arrayrecord codes shards of a whole corpus for LM training
+  decode       .codes.npz files or folders of them, or codes shard directories -> 16 kHz wav
   reconstruct  audio -> codes -> 16 kHz wav (what the official inference.py does)
 
 Outputs mirror the input tree under --output. Files are grouped by length into a few padded
@@ -10,24 +11,35 @@ chunks, with the same codes and audio as at once. Padding never changes a result
 written atomically and skipped when they exist (unless --overwrite), so a rerun resumes an
 interrupted run; unreadable or empty inputs are reported by name and skipped, the summary
 counts them and the exit status is 1 when any failed. The codes file format (version 2, plain
-or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py.
+or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py, codes shards in
+bigcodec_jax/inference/codes_shards.py.
+
+Several processes (`python -m bigcodec_jax.launch --processes N -- python inference.py ...`, or the
+same command on every host of a cluster, see bigcodec_jax/distributed.py) share the work: with
+--format arrayrecord each encodes whole shards (bigcodec_jax/inference/tokenise.py) and the output
+does not depend on their number; otherwise each takes every N-th input. The exit status is the
+job's, on every process, once all are done.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import numpy as np
 import soundfile as sf
 
-from bigcodec_jax import audio
+from bigcodec_jax import audio, distributed
 from bigcodec_jax.api import BigCodec
-from bigcodec_jax.inference import codes_file
+from bigcodec_jax.inference import codes_file, codes_shards, tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.files import AUDIO_EXTENSIONS, audio_length, expand_inputs, read_audio, write_atomic
 from bigcodec_jax.inference.pipeline import Job, run_batches
+
+if TYPE_CHECKING:  # imported (with grain) only when a shard directory is decoded
+    from bigcodec_jax.data.codes_source import CodesSource
 
 CODES_SUFFIX = ".codes.npz"
 
@@ -62,12 +74,37 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--pack", action="store_true",
                            help="store codes packed to 13 bits each (the codec's true 1.04 kbit/s) instead of "
                                 "16-bit integers")
+            p.add_argument("--format", choices=("npz", "arrayrecord"), default="npz",
+                           help="npz: one .codes.npz per input (default); arrayrecord: the whole corpus as shards "
+                                "OUTPUT/codes-*-of-*.array_record plus OUTPUT/index.json, files sorted by duration, "
+                                "for LM training (read them with bigcodec_jax.data.CodesSource)")
+            p.add_argument("--shard-seconds", type=float, default=3600.0,
+                           help="with --format arrayrecord: seconds of audio per shard (default 3600)")
     return parser
 
 
 def _output_path(output: str, rel: str, suffix: str) -> str:
     stem = rel[: -len(CODES_SUFFIX)] if rel.endswith(CODES_SUFFIX) else os.path.splitext(rel)[0]
     return os.path.join(output, stem + suffix)
+
+
+class ShardRecord(NamedTuple):
+    """Record `index` of a codes shard directory, as an input of decode."""
+    source: CodesSource
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.source.path}[{self.index}]"
+
+
+def _expand(item: str, command: "_Command") -> list[tuple[str | ShardRecord, str]]:
+    """(input, name relative to its root) of one command-line input; decode reads codes shard directories."""
+    if command.args.command == "decode" and codes_shards.is_shard_directory(item):
+        from bigcodec_jax.data.codes_source import CodesSource  # grain: only for shard directories
+
+        source = CodesSource(item, command.fingerprint)
+        return [(ShardRecord(source, i), source[i]["id"]) for i in range(len(source))]
+    return list(expand_inputs([item], command.extensions))
 
 
 def _devices(count: int | None) -> list[jax.Device]:
@@ -86,14 +123,21 @@ class _Command:
         self.extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
         self.suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
 
-    def frames(self, path: str) -> int:
+    def frames(self, path: str | ShardRecord) -> int:
         """Code frames of an input from its header (for grouping); ValueError when unreadable."""
+        if isinstance(path, ShardRecord):
+            return path.source[path.index]["codes"].shape[-1]
         if self.args.command == "decode":
             return self.codec.num_frames(codes_file.read_length(path))
         samples, rate = audio_length(path)
         return self.codec.num_frames(audio.resampled_length(samples, rate))
 
     def load(self, job: Job) -> tuple:
+        if isinstance(job.source, ShardRecord):
+            record = job.source.source[job.source.index]
+            codes, length = record["codes"], record["length"]
+            self.codec.check_codes(codes[None], length)
+            return codes, length
         if self.args.command == "decode":
             codes, length = codes_file.load(job.source, self.fingerprint)
             self.codec.check_codes(codes[None], length)
@@ -121,10 +165,29 @@ class _Command:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    how = distributed.initialize()
+    if jax.process_count() > 1:
+        print(f"inference.py: {how}", file=sys.stderr)
     codec = BigCodec.from_pretrained(args.checkpoint, dtype=args.dtype)
-    command = _Command(args, BatchCodec(codec, args.batch_size, _devices(args.devices), args.window))
+    batch = BatchCodec(codec, args.batch_size, _devices(args.devices), args.window)
+    if args.command == "encode" and args.format == "arrayrecord":
+        try:
+            return 1 if tokenise.tokenise(args.inputs, args.output, batch, args.shard_seconds, args.workers,
+                                          args.overwrite) else 0
+        except ValueError as e:
+            print(f"inference.py: error: {e}", file=sys.stderr)
+            return 1
+    command = _Command(args, batch)
     jobs, frames, failed, skipped, outputs = [], [], [], 0, {}
-    for path, rel in expand_inputs(args.inputs, command.extensions):
+    inputs = []
+    for item in args.inputs:
+        try:
+            inputs += _expand(item, command)
+        except ValueError as e:
+            if distributed.is_main_process():  # every process saw it: count it once
+                failed.append(item)
+                print(f"failed: {item}: {e}", file=sys.stderr)
+    for path, rel in inputs[jax.process_index()::jax.process_count()]:  # several processes: every N-th input each
         out = _output_path(args.output, rel, command.suffix)
         try:
             if out in outputs:
@@ -141,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
     failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
                            command.write, args.workers, args.command)
-    failed += [job.source for job, _ in failures]
+    failed += [str(job.source) for job, _ in failures]
     print(f"{args.command}: {len(jobs) - len(failures)} written, {skipped} already done, {len(failed)} failed"
           + (f" ({', '.join(failed)})" if failed else ""))
-    return 1 if failed else 0
+    # the job's status, on every process once all are done
+    return 1 if distributed.sum_over_processes(f"{args.command}_failed", len(failed)) else 0

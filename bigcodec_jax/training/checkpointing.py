@@ -17,7 +17,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
-from jax.experimental import multihost_utils
 
 from bigcodec_jax import distributed
 from bigcodec_jax.data.iterator import TrainIterator
@@ -30,8 +29,8 @@ class NonFiniteState(RuntimeError):
     """The parameters or optimiser state contain NaN/inf; such a state is never checkpointed."""
 
 
-def _finite(state: TrainState) -> bool:
-    """Whether every floating-point value of `state` is finite, agreed by all processes.
+def _finite(state: TrainState, step: int) -> bool:
+    """Whether every floating-point value of `state` (at `step`) is finite, agreed by all processes.
 
     Each process checks one replica of its own shards on the host, which the save copies them to anyway; a
     jitted check of the ~1500 arrays (parameters and both optimisers' moments) took 15 s to compile on CPU.
@@ -39,17 +38,16 @@ def _finite(state: TrainState) -> bool:
     local = all(np.isfinite(np.asarray(shard.data)).all()
                 for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)
                 for shard in x.addressable_shards if shard.replica_id == 0)
-    if jax.process_count() == 1:
-        return local
-    return bool(np.all(multihost_utils.process_allgather(np.array(local))))
+    return distributed.sum_over_processes(f"finite/{step}", not local) == 0
 
 
-def global_data_position(iterator: TrainIterator) -> dict[str, int]:
-    """The data position of the whole job (every process must call it): the batch count, which all
-    processes share, and the bad-example counters summed over processes."""
+def global_data_position(iterator: TrainIterator, step: int) -> dict[str, int]:
+    """The data position of the whole job at `step` (every process must call it): the batch count, which
+    all processes share, and the bad-example counters summed over processes."""
     local = iterator.get_state()
-    return {"batches": int(local["batches"]), "bad_examples": distributed.sum_over_processes(local["bad_examples"]),
-            "examples_read": distributed.sum_over_processes(local["examples_read"])}
+    return {"batches": int(local["batches"]),
+            **{key: distributed.sum_over_processes(f"{key}/{step}", local[key]) for key in ("bad_examples",
+                                                                                           "examples_read")}}
 
 
 def _share(total: int, index: int, count: int) -> int:
@@ -64,8 +62,20 @@ def local_data_position(position: dict[str, Any], index: int, count: int) -> dic
             "examples_read": _share(int(position["examples_read"]), index, count)}
 
 
+def _use_coordination_service_barriers() -> None:
+    """Make Orbax wait in the coordination service rather than in device collectives (its default), which on
+    CPU (gloo) give up when one process is 30 s late and must not run on its saving thread beside the step's."""
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():  # a library caller: absl flags at their defaults
+        flags.FLAGS.mark_as_parsed()
+    flags.FLAGS.experimental_orbax_use_distributed_barrier = True
+
+
 class Checkpointer:
     def __init__(self, workdir: str, config: ml_collections.ConfigDict):
+        if jax.process_count() > 1:
+            _use_coordination_service_barriers()
         options = ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep,
                                                save_interval_steps=config.checkpoint.every_steps,
                                                enable_async_checkpointing=config.checkpoint.async_save)
@@ -83,9 +93,9 @@ class Checkpointer:
         `force`; True when a save started. Every process must call it at the same steps."""
         if not (force or self.due(step)):
             return False
-        if not _finite(state):
+        if not _finite(state, step):
             raise NonFiniteState(f"refusing to checkpoint step {step}: the train state is not finite")
-        position = global_data_position(data_iterator)
+        position = global_data_position(data_iterator, step)
         return self._manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), **{DATA_ITEM: ocp.args.JsonSave(position)}), force=force)
 

@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from bigcodec_jax import data
+from bigcodec_jax import data, distributed
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.config import hop_length, to_json
@@ -64,6 +64,21 @@ def sharded_train_step(models: Models, config: ml_collections.ConfigDict, mesh: 
     return jax.jit(make_train_step(models, config),
                    in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
                    out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=0)
+
+
+def compiled_train_step(models: Models, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
+                        abstract_state: TrainState, state_shardings):
+    """`sharded_train_step` compiled before the first step, once every process has compiled it: on CPU
+    (gloo) a collective fails when one process reaches it 30 s after another, and processes compile at
+    their own pace."""
+    state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract_state,
+                         state_shardings)
+    batch = jax.ShapeDtypeStruct((config.batch_size, config.data.segment_samples), np.float32,
+                                 sharding=sharding.batch_sharding(mesh))
+    with jax.default_matmul_precision(config.matmul_precision):
+        compiled = sharded_train_step(models, config, mesh, state_shardings).lower(state, batch).compile()
+    distributed.barrier("train_step_compiled")
+    return compiled
 
 
 def initial_state(models: Models, config: ml_collections.ConfigDict, params: dict | None, shardings) -> TrainState:
@@ -129,7 +144,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
         state = initial_state(models, config, params, state_shardings)
 
     step = int(state.step)  # counted on the host from here on: reading it from the devices would wait for them
-    step_fn = sharded_train_step(models, config, mesh, state_shardings)
+    step_fn = compiled_train_step(models, config, mesh, abstract_state, state_shardings)
     writer = MetricWriter(workdir, start_step=step)
     evaluate_heldout = HeldOutEvaluation(config)
     examples = _example_batch(config) if main else None
