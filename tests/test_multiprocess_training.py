@@ -17,6 +17,7 @@ import pytest
 from bigcodec_jax import data, exit_codes
 from bigcodec_jax.training.writer import read_metrics
 from configs.fast import get_config as fast_config
+from scripts.restore_check import by_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 6  # tests/configs/fast.py: 6 steps, a checkpoint every 3, logs every step
@@ -66,19 +67,19 @@ def _checkpoint_steps(workdir):
 
 
 def _saved_state(workdir, step):
-    """A checkpoint's state as numpy leaves, whatever the topology that wrote it."""
+    """A checkpoint's state as {path: numpy array}, whatever the topology that wrote it."""
     path = os.path.join(workdir, "checkpoints", str(step), "state")
     checkpointer = ocp.StandardCheckpointer()
     device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
                           checkpointer.metadata(path).item_metadata)
-    return [np.asarray(x) for x in jax.tree.leaves(checkpointer.restore(path, target))]
+    return by_path(checkpointer.restore(path, target))
 
 
 def _assert_identical(a, b):
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        np.testing.assert_array_equal(x, y)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_checkpoints_restore_under_another_process_count(request, tmp_path, env,
     _finish(_launch(*restored_in, None, env, command=[os.path.join(ROOT, "tests", "scripts", "restore_check.py"),
                                                       workdir, "3", out]))
     restored = np.load(os.path.join(out, "state.npz"))
-    _assert_identical([restored[f"arr_{i}"] for i in range(len(restored.files))], _saved_state(workdir, 3))
+    _assert_identical({name: restored[name] for name in restored.files}, _saved_state(workdir, 3))
     parts = [np.load(os.path.join(out, f"data-{p}.npz")) for p in range(restored_in[0])]
     assert all(int(p["batches"]) == 3 for p in parts)
     # the next global batch: positions 12..15, host p taking every P-th; the same whoever wrote the checkpoint

@@ -35,7 +35,8 @@ def make_mesh(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] |
     return Mesh(mesh_utils.create_device_mesh((data, fsdp), devices), AXES)
 
 
-def _path_name(path) -> str:
+def path_name(path) -> str:
+    """A tree path as "a/b/c" (dict keys, attribute names and sequence indices alike)."""
     return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
@@ -57,7 +58,7 @@ def tree_shardings(tree: Any, mesh: Mesh, rules: ml_collections.ConfigDict) -> A
     config's `sharding`: `rules` and `min_shard_size`)."""
     fsdp = mesh.shape["fsdp"]
     return jax.tree_util.tree_map_with_path(
-        lambda path, leaf: NamedSharding(mesh, leaf_spec(_path_name(path), tuple(leaf.shape), fsdp,
+        lambda path, leaf: NamedSharding(mesh, leaf_spec(path_name(path), tuple(leaf.shape), fsdp,
                                                          rules.min_shard_size, rules.rules)),
         tree)
 
