@@ -23,6 +23,8 @@ setup(
         "ml_collections>=1.1.0",
         "tqdm>=4.70.1",
         "grain>=0.2.18",  # the training data loader (bigcodec_jax.data)
+        "array-record>=0.8.6",  # codes shards (inference.py encode --format arrayrecord, data.CodesSource)
+        "msgpack>=1.2.4",  # the records of codes shards
         "pystoi>=0.4.1",  # evaluation: STOI
         "matplotlib>=3.11.2",  # evaluation and TensorBoard: log-mel figures (Agg, no display needed)
         "pillow>=13.0.0",  # TensorBoard images (tensorboardX encodes PNGs with PIL)
