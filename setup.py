@@ -35,7 +35,7 @@ setup(
     extras_require={
         "eval": ["pesq>=0.0.4"],  # evaluation: PESQ (no wheels: builds with a C compiler); missing -> reported
         "hub": ["huggingface_hub>=2.4.0"],  # BigCodec.from_pretrained("owner/name"): model-hub ids
-        "test": ["pytest>=9.2.0", "pesq>=0.0.4", "huggingface_hub>=2.4.0",
+        "test": ["pytest>=9.2.0", "pytest-xdist>=3.8.0", "pesq>=0.0.4", "huggingface_hub>=2.4.0",
                  "tensorflow-datasets>=4.9.10"],  # the tfds source is tested with tfds mock data
         "tfds": ["tensorflow-datasets>=4.9.10"],  # 'tfds:<name>' data sources; TensorFlow itself is not needed
         "gpu": ["jax[cuda12]"],
