@@ -24,7 +24,7 @@ def run(request):
     config = train_config.recipe("tiny_train")
     config.model = model_config
     models = state_lib.build_models(config)
-    state0 = state_lib.create_state(models, params["generator"], params["discriminators"], jax.random.PRNGKey(0))
+    state0 = state_lib.create_state(models, params["generator"], params["discriminators"])
     golden = dict(np.load(reference_path(request.param + "_train.npz")))
     with jax.default_matmul_precision("highest"):
         step = jax.jit(make_train_step(models, config, debug=True))
