@@ -1,43 +1,33 @@
-"""Inputs and outputs on disk: expanding folders and file lists into files, and atomic writes."""
+"""Inputs and outputs, local or in object stores (`paths.py`): expanding folders and file lists into files, and
+atomic writes."""
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Callable, Iterator
+
+from bigcodec_jax import paths
 
 LIST_EXTENSIONS = (".txt", ".lst", ".list", ".scp")
 
 
 def expand_inputs(inputs: list[str], extensions: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-    """(path, name relative to its input root) for files, folders searched recursively, and file lists."""
+    """(path, name relative to its input root) for files, folders searched recursively (a folder's files before its
+    subfolders; hidden ones, such as partial outputs, left out), and file lists."""
     for item in inputs:
-        if os.path.isdir(item):
-            for root, _dirs, files in sorted(os.walk(item)):
-                for name in sorted(files):
-                    if name.lower().endswith(extensions):
-                        path = os.path.join(root, name)
-                        yield path, os.path.relpath(path, item)
+        if paths.isdir(item):
+            for path, relative in paths.list_files(item):
+                if relative.lower().endswith(extensions):
+                    yield path, relative
         elif item.lower().endswith(LIST_EXTENSIONS):
-            with open(item) as f:
-                for line in f:
-                    path = line.strip().split("|")[0]
-                    if path:
-                        yield path, os.path.basename(path)
+            for line in paths.read_text(item).splitlines():
+                path = line.strip().split("|")[0]
+                if path:
+                    yield path, paths.name(path)
         else:
-            yield item, os.path.basename(item)
+            yield item, paths.name(item)
 
 
 def write_atomic(path: str, write: Callable[[str], None]) -> None:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place.
-
-    The temporary file is hidden (`.partial-*`), so an output path exists only once complete.
-    """
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".partial-", suffix=os.path.splitext(path)[1])
-    os.close(fd)
-    try:
+    """Call `write(tmp)` on a local temporary file, then rename it to `path` or upload it to the URL `path`
+    (`paths.staged_file`): an output exists only once complete."""
+    with paths.staged_file(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

@@ -84,6 +84,11 @@ def name(path: str | os.PathLike) -> str:
     return posixpath.basename(path.rstrip("/")) if is_remote(path) else os.path.basename(path)
 
 
+def is_absolute(path: str | os.PathLike) -> bool:
+    """Whether `path` is a URL or an absolute local path (not relative to the working directory)."""
+    return is_remote(path) or os.path.isabs(path)
+
+
 def absolute(path: str | os.PathLike) -> str:
     """A local path made absolute; a URL as it is (Orbax wants absolute paths)."""
     path = os.fspath(path)
@@ -155,9 +160,15 @@ def readable(path: str | os.PathLike) -> str | io.BytesIO:
     return io.BytesIO(read_bytes(path)) if is_remote(path) else path
 
 
+def _walk_order(item: tuple[str, str]) -> tuple[str, str]:
+    """Sort key of `list_files`: a folder's own files (by name) before its subfolders (by name), as `sorted(os.walk)`."""
+    return posixpath.split(item[1])
+
+
 def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
-    """(path, path relative to `folder` with `/` separators) of every file below `folder`, recursively, sorted by
-    relative path; hidden files and folders (`.name`) are left out. For URLs this is one listing of the prefix."""
+    """(path, path relative to `folder` with `/` separators) of every file below `folder`, recursively: a folder's
+    files by name, then its subfolders by name. Hidden files and folders (`.name`, e.g. partial outputs) are left
+    out. For URLs this is one listing of the prefix."""
     folder = os.fspath(folder)
     if not is_remote(folder):
         found = []
@@ -167,7 +178,7 @@ def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
                 if not file.startswith("."):
                     path = os.path.join(root, file)
                     found.append((path, os.path.relpath(path, folder).replace(os.sep, "/")))
-        return sorted(found, key=lambda item: item[1])
+        return sorted(found, key=_walk_order)
     fs, inner = _fs(folder)
     inner = inner.rstrip("/")
     found = []
@@ -175,7 +186,7 @@ def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
         relative = path[len(inner):].lstrip("/")
         if relative and not any(part.startswith(".") for part in relative.split("/")):
             found.append((join(folder.rstrip("/"), relative), relative))
-    return sorted(found, key=lambda item: item[1])
+    return sorted(found, key=_walk_order)
 
 
 def remove(path: str | os.PathLike) -> None:

@@ -34,10 +34,10 @@ def test_write_read_list_and_remove(root):
         f.seek(1)
         assert f.read() == b"wo"
     listed = paths.list_files(root)
-    assert [rel for _, rel in listed] == ["a.txt", "b/c/three.txt", "b/two.txt"]
-    assert [paths.read_text(p) for p, _ in listed] == ["one", "three", "two"]
+    assert [rel for _, rel in listed] == ["a.txt", "b/two.txt", "b/c/three.txt"]  # as sorted(os.walk) gives them
+    assert [paths.read_text(p) for p, _ in listed] == ["one", "two", "three"]
     assert paths.list_files(paths.join(root, "b") + "/") == [
-        (paths.join(root, "b", "c", "three.txt"), "c/three.txt"), (paths.join(root, "b", "two.txt"), "two.txt")]
+        (paths.join(root, "b", "two.txt"), "two.txt"), (paths.join(root, "b", "c", "three.txt"), "c/three.txt")]
 
     paths.remove(paths.join(root, "a.txt"))
     paths.remove(paths.join(root, "a.txt"))  # a missing file is fine
@@ -78,7 +78,7 @@ def test_staged_folder_uploads_everything_on_success_only(root):
             with open(os.path.join(folder, rel), "w") as f:
                 f.write(rel)
     assert [(paths.read_text(p), rel) for p, rel in paths.list_files(out)] == [
-        ("a.txt", "a.txt"), ("examples/x.wav", "examples/x.wav"), ("page.html", "page.html")]
+        ("a.txt", "a.txt"), ("page.html", "page.html"), ("examples/x.wav", "examples/x.wav")]
 
 
 def test_local_copy_and_readable(root):
