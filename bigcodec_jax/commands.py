@@ -61,7 +61,7 @@ def usage() -> str:
 
 def train(argv: Sequence[str]) -> int:
     """train.py's program: absl parses the flags (`--config`, `--workdir`, `--config.<key>=<value>`), as in train.py."""
-    from absl import app, flags
+    from absl import flags
 
     from bigcodec_jax.training import cli
 
@@ -69,8 +69,7 @@ def train(argv: Sequence[str]) -> int:
     for flag in flags.FLAGS.get_key_flags_for_module(cli):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     sys.modules["__main__"].__doc__ = cli.__doc__
-    app.run(cli.main, argv=[f"{PROG} train", *argv])  # exits with main's status
-    return 0
+    return cli.main(list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

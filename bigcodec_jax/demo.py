@@ -21,7 +21,7 @@ import time
 import jax
 import ml_collections
 
-from bigcodec_jax import data, evaluation
+from bigcodec_jax import data, errors, evaluation, files
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation import html_report, plots
@@ -118,9 +118,9 @@ def render_report(config: ml_collections.ConfigDict, before: Report, after: Repo
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bigcodec_jax.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=presets.cpu_small().num_steps,
+    parser = errors.ArgumentParser(prog="python -m bigcodec_jax.demo", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=errors.positive_int, default=presets.cpu_small().num_steps,
                         help="training steps (default %(default)s: a few minutes on 2 CPU cores)")
     parser.add_argument("--output", default=os.path.join("outputs", "demo"),
                         help="folder for report.html, examples/, untrained/ and trained/ (default %(default)s)")
@@ -129,13 +129,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@errors.command(interrupted="the training run keeps its last checkpoint; rerun the demo to continue it")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.steps < 1:
-        raise SystemExit(f"--steps must be positive, got {args.steps}")
     config = presets.cpu_small()
     config.num_steps = config.schedule.decay_steps = args.steps  # the learning rate decays over the whole run
     workdir = args.workdir or os.path.join(args.output, "workdir")
+    files.prepare_output_dir(args.output)
+    files.prepare_output_dir(workdir, "--workdir")
     batches = data.eval_utterances(config.data)
 
     print(f"[1/3] evaluating the untrained codec on {sum(len(b.names) for b in batches)} held-out utterances")
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  args.output))
     print(text_table(COMPARISON_HEADER, comparison_rows(before, after)))
     print(f"report (open it in a browser): {os.path.abspath(report_path)}")
-    return 0
+    return errors.OK
 
 
 if __name__ == "__main__":

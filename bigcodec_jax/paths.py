@@ -95,6 +95,23 @@ def absolute(path: str | os.PathLike) -> str:
     return path if is_remote(path) else os.path.abspath(path)
 
 
+def resolve(path: str | os.PathLike) -> str:
+    """A path to compare with others: local paths absolute with symbolic links resolved, URLs without a final `/`."""
+    path = os.fspath(path)
+    return path.rstrip("/") if is_remote(path) else os.path.realpath(path)
+
+
+def is_inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies inside it (both `resolve`d, or both relative with `/` separators)."""
+    folder = folder.rstrip("/")
+    return path.rstrip("/") == folder or path.startswith(folder + "/")
+
+
+def relative(path: str, folder: str) -> str:
+    """`path` relative to `folder`, which it lies inside (`is_inside`), with `/` separators."""
+    return path.rstrip("/")[len(folder.rstrip("/")):].lstrip("/")
+
+
 def exists(path: str | os.PathLike) -> bool:
     """Whether a file or folder (for URLs: an object, or a prefix with objects under it) is there."""
     path = os.fspath(path)
@@ -102,6 +119,12 @@ def exists(path: str | os.PathLike) -> bool:
         return os.path.exists(path)
     fs, inner = _fs(path)
     return fs.exists(inner)
+
+
+def occupied(path: str | os.PathLike) -> bool:
+    """Whether anything is at `path` that writing there would replace, a dangling symbolic link included."""
+    path = os.fspath(path)
+    return os.path.lexists(path) if not is_remote(path) else exists(path)
 
 
 def isdir(path: str | os.PathLike) -> bool:
@@ -187,6 +210,15 @@ def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
         if relative and not any(part.startswith(".") for part in relative.split("/")):
             found.append((join(folder.rstrip("/"), relative), relative))
     return sorted(found, key=_walk_order)
+
+
+def listdir(folder: str | os.PathLike) -> list[str]:
+    """The names of the files and folders directly in `folder`, sorted."""
+    folder = os.fspath(folder)
+    if not is_remote(folder):
+        return sorted(os.listdir(folder))
+    fs, inner = _fs(folder)
+    return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(inner, detail=False) if p.rstrip("/") != inner.rstrip("/"))
 
 
 def remove(path: str | os.PathLike) -> None:

@@ -33,6 +33,7 @@ def test_write_read_list_and_remove(root):
     with paths.open_file(paths.join(root, "b", "two.txt")) as f:
         f.seek(1)
         assert f.read() == b"wo"
+    assert paths.listdir(root) == [".hidden", "a.txt", "b"]
     listed = paths.list_files(root)
     assert [rel for _, rel in listed] == ["a.txt", "b/two.txt", "b/c/three.txt"]  # as sorted(os.walk) gives them
     assert [paths.read_text(p) for p, _ in listed] == ["one", "two", "three"]

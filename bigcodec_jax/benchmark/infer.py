@@ -22,19 +22,21 @@ import time
 import jax
 import numpy as np
 
-from bigcodec_jax import BigCodec
+from bigcodec_jax import BigCodec, errors
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.config import VARIANTS
 from bigcodec_jax.benchmark.common import (compile_timed, compiled_memory_gib, device_line, flops, load_average,
                                            matmul_rate, peak_memory)
 from bigcodec_jax.benchmark.official_torch import OfficialModel
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64])
-    p.add_argument("--seconds", type=float, default=10.0, help="clip length")
+    p.add_argument("--variant", default="full", choices=VARIANTS,
+                   help="model variant (default: the released full size)")
+    p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[1, 8, 32, 64])
+    p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="clip length")
     p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
-    p.add_argument("--repeats", type=int, default=3, help="timed runs after the warm-up (the median is reported)")
+    p.add_argument("--repeats", type=errors.positive_int, default=3, help="timed runs after the warm-up (the median is reported)")
     add_torch_arguments(p)
 
 
@@ -138,6 +140,8 @@ def format_row(row: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
+    errors.require(args.torch_ref is None or os.path.isdir(args.torch_ref),
+                   f"argument --torch-ref: {args.torch_ref} is not a folder")
     print(f"{device_line()}, model: {args.variant}")
     rate = matmul_rate("float32")
     print(f"achievable float32 matmul rate: {rate['gflops_per_s']:.0f} GFLOP/s ({rate['n']}^3, best of 5)")

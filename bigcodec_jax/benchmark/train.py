@@ -11,7 +11,9 @@ import argparse
 import jax
 import numpy as np
 
+from bigcodec_jax import errors
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.config import VARIANTS
 from bigcodec_jax.benchmark.common import (compile_timed, compiled_memory_gib, device_line, flops, load_average,
                                            peak_memory, time_calls)
 from bigcodec_jax.training import sharding, trainer
@@ -20,11 +22,12 @@ from bigcodec_jax.training.state import build_models
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
-    p.add_argument("--seconds", type=float, default=1.0, help="crop length (the recipe's is 1 s)")
+    p.add_argument("--variant", default="full", choices=VARIANTS,
+                   help="model variant (default: the released full size)")
+    p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[8, 32])
+    p.add_argument("--seconds", type=errors.positive_seconds, default=1.0, help="crop length (the recipe's is 1 s)")
     p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=errors.positive_int, default=5)
 
 
 def measure(variant: str, dtype: str, batch: int, seconds: float, repeats: int) -> dict:
