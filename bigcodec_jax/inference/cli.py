@@ -12,19 +12,22 @@ interrupted run; unreadable, empty or malformed inputs are reported by name and 
 summary counts them and the exit status is 1 when any failed. An output that would overwrite an
 input is refused before any work (exit status 2), as are bad options, inputs that do not exist
 or hold no files, and an --output that cannot be written; files under --output are never taken
-as inputs. Ctrl-C keeps every finished output (exit status 130). The codes file format (version
-2, plain or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py.
+as inputs. Ctrl-C keeps every finished output (exit status 130). Inputs and --output may be local
+or gs:// (any fsspec URL): remote outputs are uploaded whole as each is finished, and the outputs
+already done are found with one listing of --output. The codes file format (version 2, plain or
+packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import numpy as np
 
-from bigcodec_jax import audio, errors, files
+from bigcodec_jax import audio, errors, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
 from bigcodec_jax.inference import codes_file
@@ -45,11 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("inputs", nargs="+", metavar="INPUT",
                        help="files, folders (searched recursively) or file lists (.txt/.lst/.list/.scp, one path "
-                            "per line, text after '|' ignored)")
+                            "per line, text after '|' ignored), local or gs://...")
         p.add_argument("--checkpoint", required=True,
                        help="official .pt/.ckpt, .safetensors, a converted directory, a train.py run directory "
                             "(latest step) or a hub id owner/name[@revision] (what BigCodec.from_pretrained reads)")
-        p.add_argument("--output", required=True, help="output folder; the input tree is mirrored inside")
+        p.add_argument("--output", required=True,
+                       help="output folder, local or gs://...; the input tree is mirrored inside")
         p.add_argument("--batch-size", type=errors.positive_int, default=8,
                        help="files per device batch, rounded up to a multiple of the device count (default 8)")
         p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
@@ -70,9 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _output_path(output: str, rel: str, suffix: str) -> str:
+def _output_name(rel: str, suffix: str) -> str:
+    """The output's name relative to --output: the input's relative name with `suffix` for its extension."""
     stem = rel[: -len(CODES_SUFFIX)] if rel.endswith(CODES_SUFFIX) else os.path.splitext(rel)[0]
-    return os.path.join(output, stem + suffix)
+    return stem + suffix
 
 
 def _devices(count: int | None) -> list[jax.Device]:
@@ -90,18 +95,21 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
     files.check_inputs_exist(args.inputs)
     extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
     suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
-    pairs = [(path, _output_path(args.output, rel, suffix))
+    names = [(path, _output_name(rel, suffix))
              for path, rel in files.expand_inputs(args.inputs, extensions, skip=args.output)]
-    errors.require(bool(pairs), f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
+    errors.require(bool(names), f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
+    pairs = [(path, paths.join(args.output, name)) for path, name in names]
     files.check_no_overwrite(pairs)
+    existing = set() if args.overwrite or not paths.isdir(args.output) else {
+        name for _, name in paths.list_files(args.output)}  # one listing, not a request per output
     jobs, failed, done, sources = [], [], 0, {}
-    for path, out in pairs:
+    for (path, out), (_, name) in zip(pairs, names):
         if out in sources:
             failed.append(path)
             print(f"failed: {path}: its output {out} is also the output of {sources[out]}", file=sys.stderr)
             continue
         sources[out] = path
-        if os.path.exists(out) and not args.overwrite:
+        if name in existing:
             done += 1
         else:
             jobs.append(Job(path, out))
@@ -161,14 +169,25 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # only the window can be wrong here: it depends on the model's receptive field
         raise errors.UsageError(f"argument --window: {e}") from None
     command = _Command(args, batch)
-    jobs, frames = [], []
-    for job in planned:
+
+    def frames_or_error(job: Job) -> int | ValueError:
         try:
-            frames.append(command.frames(job.source))
-            jobs.append(job)
+            return command.frames(job.source)
         except ValueError as e:
-            failed.append(job.source)
-            print(f"failed: {job.source}: {e}", file=sys.stderr)
+            return e
+
+    jobs, frames = [], []
+    pool = ThreadPoolExecutor(args.workers, thread_name_prefix="size")  # headers (of remote files too) in parallel
+    try:
+        for job, result in zip(planned, pool.map(frames_or_error, planned)):
+            if isinstance(result, ValueError):
+                failed.append(job.source)
+                print(f"failed: {job.source}: {result}", file=sys.stderr)
+            else:
+                frames.append(result)
+                jobs.append(job)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
     failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
                            command.write, args.workers, args.command)
