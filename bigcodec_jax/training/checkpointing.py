@@ -5,8 +5,6 @@ Saves every `checkpoint.every_steps` (asynchronously when allowed), keeps the la
 """
 from __future__ import annotations
 
-import os
-
 import grain
 import jax
 import jax.numpy as jnp
@@ -15,6 +13,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from bigcodec_jax import paths
 from bigcodec_jax.checkpoints.run_dir import CHECKPOINTS_DIR, DATA_ITEM, STATE_ITEM
 from bigcodec_jax.training.state import TrainState
 
@@ -42,7 +41,7 @@ class Checkpointer:
         options = ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep,
                                                save_interval_steps=config.checkpoint.every_steps,
                                                enable_async_checkpointing=config.checkpoint.async_save)
-        self._manager = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR), options=options)
+        self._manager = ocp.CheckpointManager(paths.join(paths.absolute(workdir), CHECKPOINTS_DIR), options=options)
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()

@@ -1,0 +1,140 @@
+"""train.py, inference.py, evaluate and BigCodec.from_pretrained with every path on gs://, against the local GCS
+emulator (tests/gcs_emulator.py, one per session): checkpoints, exact resume past a half-written checkpoint,
+TensorBoard events, reruns that skip finished outputs. Tiny shapes (tests/configs/fast.py); the module takes
+about a minute and a half on 2 cores, most of it the two train.py processes."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from bigcodec_jax import BigCodec, evaluate, paths
+from bigcodec_jax.audio_io import read_audio
+from bigcodec_jax.checkpoints import run_dir, store
+from bigcodec_jax.data.corpus import DEFAULT_CORPUS_DIR
+from bigcodec_jax.inference import cli as inference_cli, codes_file
+from bigcodec_jax.inference.cli import CODES_SUFFIX
+from conftest import reference_path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STEPS = 6  # tests/configs/fast.py: 6 steps, a checkpoint every 3
+AUDIO = ["nested/one.wav", "two.wav", "three.wav"]  # inference and evaluation inputs, copied from the corpus
+
+
+@pytest.fixture(scope="module")
+def bucket(gcs_emulator, tmp_path_factory):
+    """A gs:// prefix holding the corpus's training audio (data/train) and three files for inference (audio/)."""
+    import gcs_emulator as module
+
+    root = f"gs://{module.BUCKET}/runs-{os.urandom(4).hex()}"
+    train = paths.list_files(os.path.join(DEFAULT_CORPUS_DIR, "train"))
+    for local, relative in train:
+        paths.upload(local, paths.join(root, "data", "train", relative))
+    for (local, _), name in zip(train, AUDIO):
+        paths.upload(local, paths.join(root, "audio", name))
+    return root
+
+
+def _train(workdir, data, cache, *extra):
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache, JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"),
+                           "--config", os.path.join(ROOT, "tests", "configs", "fast.py"), f"--workdir={workdir}",
+                           "--config.data.source=dir", f"--config.data.path={data}", *extra],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def _state(workdir, step):
+    tree = ocp.StandardCheckpointer().restore(paths.join(workdir, "checkpoints", str(step), "state"))
+    return jax.tree.map(np.asarray, tree)
+
+
+@pytest.fixture(scope="module")
+def run(bucket, tmp_path_factory):
+    """A finished 6-step train.py run with its workdir and data on gs://; (workdir, data, compilation cache)."""
+    workdir, data = paths.join(bucket, "run"), paths.join(bucket, "data", "train")
+    cache = str(tmp_path_factory.mktemp("jax_cache"))
+    _train(workdir, data, cache)
+    return workdir, data, cache
+
+
+def _event_files(workdir):
+    return [path for path, _ in paths.list_files(paths.join(workdir, "tensorboard"))]
+
+
+def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint(run):
+    workdir, data, cache = run
+    assert run_dir.steps(workdir)[-2:] == [3, STEPS]
+    assert json.loads(paths.read_text(paths.join(workdir, "config.json")))["data"]["path"] == data
+    events = _event_files(workdir)
+    assert len(events) == 1 and b"loss/gen" in paths.read_bytes(events[0])  # uploaded whole at the end
+    straight = _state(workdir, STEPS)
+    assert int(straight["step"]) == STEPS
+
+    # A crash during the save of step 6: its folder has some files but not Orbax's commit marker.
+    step_dir = paths.join(workdir, "checkpoints", str(STEPS))
+    kept = {relative: paths.read_bytes(path) for path, relative in paths.list_files(step_dir)}
+    for path, _ in paths.list_files(step_dir):
+        paths.remove(path)
+    paths.write_bytes(paths.join(step_dir, "state", "_sharding"), kept["state/_sharding"])
+    assert run_dir.steps(workdir)[-1] == 3  # the latest complete checkpoint
+
+    out = _train(workdir, data, cache)
+    assert "resumed from step 3" in out
+    resumed = _state(workdir, STEPS)
+    for name, (a, b) in zip(jax.tree_util.tree_leaves_with_path(straight), zip(jax.tree.leaves(straight),
+                                                                               jax.tree.leaves(resumed))):
+        np.testing.assert_array_equal(a, b, err_msg=jax.tree_util.keystr(name[0]))
+    events = _event_files(workdir)
+    assert len(events) == 2 and all(b"loss/gen" in paths.read_bytes(e) for e in events)  # one file per run
+
+
+def test_inference_encode_gs_to_gs_skips_finished_outputs(run, bucket, capsys):
+    workdir = run[0]
+    inputs, output = paths.join(bucket, "audio"), paths.join(bucket, "codes")
+    args = ["encode", inputs, "--output", output, "--checkpoint", workdir, "--batch-size", "2", "--window", "1"]
+    assert inference_cli.main(args) == 0
+    assert f"{len(AUDIO)} written, 0 already done, 0 failed" in capsys.readouterr().out
+    names = sorted(name[: -len(".wav")] + CODES_SUFFIX for name in AUDIO)
+    assert sorted(relative for _, relative in paths.list_files(output)) == names
+
+    codec = BigCodec.from_pretrained(workdir)  # a gs:// run directory, its latest step
+    codes, length = codes_file.load(paths.join(output, "nested", "one" + CODES_SUFFIX), codes_file.fingerprint(codec.params))
+    wav, rate = read_audio(paths.join(inputs, AUDIO[0]))
+    assert length == len(wav)
+    np.testing.assert_array_equal(codes, codec.encode(wav, rate)[0])
+
+    paths.remove(paths.join(output, "two" + CODES_SUFFIX))
+    assert inference_cli.main(args) == 0
+    assert f"1 written, {len(AUDIO) - 1} already done, 0 failed" in capsys.readouterr().out
+
+
+def test_evaluate_gs_data_to_gs_report(run, bucket, capsys):
+    output = paths.join(bucket, "report")
+    assert evaluate.main(["--checkpoint", run[0], "--data", paths.join(bucket, "audio"), "--output", output,
+                          "--metrics", "mel_distance", "--examples", "1"]) == 0
+    summary = json.loads(paths.read_text(paths.join(output, "metrics.json")))
+    assert summary["utterances"] == len(AUDIO) and np.isfinite(summary["means"]["mel_distance"])
+    written = {relative for _, relative in paths.list_files(output)}
+    assert {"report.html", "metrics.json", "utterances.csv"} <= written
+    assert any(relative.startswith("examples/") and relative.endswith(".wav") for relative in written)
+
+
+def test_from_pretrained_of_gs_checkpoints(gcs_dir):
+    local = reference_path("tiny_train.pt")
+    want = BigCodec.from_pretrained(local)
+    official, converted = paths.join(gcs_dir, "tiny_train.pt"), paths.join(gcs_dir, "converted")
+    paths.upload(local, official)
+    store.save(converted, want.config, {"generator": want.params})
+    wav = np.sin(np.linspace(0, 400, 3200)).astype(np.float32)
+    for source in (official, converted):
+        got = BigCodec.from_pretrained(source)
+        assert got.config.to_dict() == want.config.to_dict()
+        for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params)):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(got.encode(wav), want.encode(wav))
