@@ -141,6 +141,14 @@ class _SigtermAsException:
         return False
 
 
+def _end_progress_bars() -> None:
+    """Close progress bars an interrupt left open, so the message starts on a line of its own."""
+    import tqdm
+
+    for bar in list(getattr(tqdm.tqdm, "_instances", ())):
+        bar.close()
+
+
 def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..., int]]:
     """Decorate a command's `main(argv=None) -> int` with the error style and exit statuses above.
 
@@ -153,11 +161,13 @@ def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..
             debug = DEBUG_FLAG in words or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
             def report(e: BaseException, what: str = "error") -> None:
+                _end_progress_bars()
                 if debug:
                     traceback.print_exc()
                 print(f"{what}: {_one_line(e)}", file=sys.stderr)
 
             def stopped(signal_name: str) -> None:
+                _end_progress_bars()
                 if debug:
                     traceback.print_exc()
                 print(f"interrupted ({signal_name})" + (f": {interrupted}" if interrupted else ""), file=sys.stderr)
