@@ -10,9 +10,18 @@ Parity tests parametrise over the sets below (`FORWARD_SETS`, ...) and read ever
 `reference_path`, which is where that choice is made.
 """
 import os
+import tempfile
 
 import numpy as np
 import pytest
+
+# One persistent compilation cache for the session, its xdist workers and every program the tests start
+# (train.py, inference.py, launched processes inherit the environment): the same small models are compiled
+# by many tests and processes. Set before anything imports JAX; the cache key covers the program and JAX's
+# version, so a stale entry is never used.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.path.join(tempfile.gettempdir(), "bigcodec-jax-tests-compilation-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 GOLDEN_DIR = os.path.join(TESTS_DIR, "golden")

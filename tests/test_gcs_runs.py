@@ -18,6 +18,7 @@ from bigcodec_jax.checkpoints import run_dir, store
 from bigcodec_jax.data.corpus import DEFAULT_CORPUS_DIR
 from bigcodec_jax.inference import cli as inference_cli, codes_file
 from bigcodec_jax.inference.cli import CODES_SUFFIX
+from bigcodec_jax.training.writer import read_metrics
 from conftest import reference_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,8 +40,8 @@ def bucket(gcs_emulator, tmp_path_factory):
     return root
 
 
-def _train(workdir, data, cache, *extra):
-    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache, JAX_PLATFORMS="cpu")
+def _train(workdir, data, *extra):
+    env = dict(os.environ, JAX_PLATFORMS="cpu")  # and the session's compilation cache (conftest.py)
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"),
                            "--config", os.path.join(ROOT, "tests", "configs", "fast.py"), f"--workdir={workdir}",
                            "--config.data.source=dir", f"--config.data.path={data}", *extra],
@@ -55,12 +56,11 @@ def _state(workdir, step):
 
 
 @pytest.fixture(scope="module")
-def run(bucket, tmp_path_factory):
-    """A finished 6-step train.py run with its workdir and data on gs://; (workdir, data, compilation cache)."""
+def run(bucket):
+    """A finished 6-step train.py run with its workdir and data on gs://; (workdir, data)."""
     workdir, data = paths.join(bucket, "run"), paths.join(bucket, "data", "train")
-    cache = str(tmp_path_factory.mktemp("jax_cache"))
-    _train(workdir, data, cache)
-    return workdir, data, cache
+    _train(workdir, data)
+    return workdir, data
 
 
 def _event_files(workdir):
@@ -68,11 +68,12 @@ def _event_files(workdir):
 
 
 def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint(run):
-    workdir, data, cache = run
+    workdir, data = run
     assert run_dir.steps(workdir)[-2:] == [3, STEPS]
     assert json.loads(paths.read_text(paths.join(workdir, "config.json")))["data"]["path"] == data
     events = _event_files(workdir)
     assert len(events) == 1 and b"loss/gen" in paths.read_bytes(events[0])  # uploaded whole at the end
+    assert [row["step"] for row in read_metrics(workdir)] == list(range(1, STEPS + 1))
     straight = _state(workdir, STEPS)
     assert int(straight["step"]) == STEPS
 
@@ -84,7 +85,7 @@ def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint
     paths.write_bytes(paths.join(step_dir, "state", "_sharding"), kept["state/_sharding"])
     assert run_dir.steps(workdir)[-1] == 3  # the latest complete checkpoint
 
-    out = _train(workdir, data, cache)
+    out = _train(workdir, data)
     assert "resumed from step 3" in out
     resumed = _state(workdir, STEPS)
     for name, (a, b) in zip(jax.tree_util.tree_leaves_with_path(straight), zip(jax.tree.leaves(straight),
@@ -92,6 +93,7 @@ def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint
         np.testing.assert_array_equal(a, b, err_msg=jax.tree_util.keystr(name[0]))
     events = _event_files(workdir)
     assert len(events) == 2 and all(b"loss/gen" in paths.read_bytes(e) for e in events)  # one file per run
+    assert [row["step"] for row in read_metrics(workdir)] == list(range(1, STEPS + 1))  # steps 4-6 once each
 
 
 def test_inference_encode_gs_to_gs_skips_finished_outputs(run, bucket, capsys):
@@ -126,9 +128,9 @@ def test_evaluate_gs_data_to_gs_report(run, bucket, capsys):
 
 
 def test_from_pretrained_of_gs_checkpoints(gcs_dir):
-    local = reference_path("tiny_train.pt")
+    local = reference_path("micro.pt")
     want = BigCodec.from_pretrained(local)
-    official, converted = paths.join(gcs_dir, "tiny_train.pt"), paths.join(gcs_dir, "converted")
+    official, converted = paths.join(gcs_dir, "micro.pt"), paths.join(gcs_dir, "converted")
     paths.upload(local, official)
     store.save(converted, want.config, {"generator": want.params})
     wav = np.sin(np.linspace(0, 400, 3200)).astype(np.float32)
