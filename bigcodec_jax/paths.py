@@ -233,6 +233,17 @@ def remove(path: str | os.PathLike) -> None:
         fs.rm_file(inner)
 
 
+def remove_folder(path: str | os.PathLike) -> None:
+    """Delete a folder and everything below it (a missing one is fine)."""
+    path = os.fspath(path)
+    if not is_remote(path):
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    fs, inner = _fs(path)
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm(inner.rstrip("/"), recursive=True)
+
+
 def upload(local: str, path: str | os.PathLike) -> None:
     """Copy the local file `local` to `path`: moved into place locally (rename), uploaded as one object to a
     URL; either way `path` holds the whole file or its previous content, never a part."""

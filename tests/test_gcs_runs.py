@@ -1,7 +1,7 @@
 """train.py, inference.py, evaluate and BigCodec.from_pretrained with every path on gs://, against the local GCS
-emulator (tests/gcs_emulator.py, one per session): checkpoints, exact resume past a half-written checkpoint,
-TensorBoard events, reruns that skip finished outputs. Tiny shapes (tests/configs/fast.py); the module takes
-about a minute and a half on 2 cores, most of it the two train.py processes."""
+emulator (tests/gcs_emulator.py, one per session): a 2-process run's one checkpoint, exact resume past a
+half-written checkpoint, TensorBoard events and metrics.jsonl, reruns that skip finished outputs, codes shards.
+Tiny shapes (tests/configs/fast.py); most of the module's time is the two train.py jobs."""
 import json
 import os
 import subprocess
@@ -12,7 +12,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from bigcodec_jax import BigCodec, evaluate, paths
+from bigcodec_jax import BigCodec, codes_shards, evaluate, paths
 from bigcodec_jax.audio_io import read_audio
 from bigcodec_jax.checkpoints import run_dir, store
 from bigcodec_jax.data.corpus import DEFAULT_CORPUS_DIR
@@ -40,24 +40,30 @@ def bucket(gcs_emulator, tmp_path_factory):
     return root
 
 
-def _train(workdir, data, *extra):
+def _train(workdir, data):
+    """train.py as a 2-process job (bigcodec_jax.launch, one CPU device each), as on the hosts of a pod."""
     env = dict(os.environ, JAX_PLATFORMS="cpu")  # and the session's compilation cache (conftest.py)
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"),
-                           "--config", os.path.join(ROOT, "tests", "configs", "fast.py"), f"--workdir={workdir}",
-                           "--config.data.source=dir", f"--config.data.path={data}", *extra],
+    proc = subprocess.run([sys.executable, "-m", "bigcodec_jax.launch", "--processes", "2", "--", sys.executable,
+                           "train.py", "--config", os.path.join(ROOT, "tests", "configs", "fast.py"),
+                           f"--workdir={workdir}", "--config.data.source=dir", f"--config.data.path={data}"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return proc.stdout + proc.stderr
 
 
 def _state(workdir, step):
-    tree = ocp.StandardCheckpointer().restore(paths.join(workdir, "checkpoints", str(step), "state"))
-    return jax.tree.map(np.asarray, tree)
+    """A checkpoint's state as numpy arrays, whatever the topology that wrote it."""
+    path = paths.join(workdir, "checkpoints", str(step), "state")
+    checkpointer = ocp.StandardCheckpointer()
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                          checkpointer.metadata(path).item_metadata)
+    return jax.tree.map(np.asarray, checkpointer.restore(path, target))
 
 
 @pytest.fixture(scope="module")
 def run(bucket):
-    """A finished 6-step train.py run with its workdir and data on gs://; (workdir, data)."""
+    """A finished 6-step train.py run of 2 processes with its workdir and data on gs://; (workdir, data)."""
     workdir, data = paths.join(bucket, "run"), paths.join(bucket, "data", "train")
     _train(workdir, data)
     return workdir, data
@@ -67,7 +73,7 @@ def _event_files(workdir):
     return [path for path, _ in paths.list_files(paths.join(workdir, "tensorboard"))]
 
 
-def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint(run):
+def test_two_process_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint(run):
     workdir, data = run
     assert run_dir.steps(workdir)[-2:] == [3, STEPS]
     assert json.loads(paths.read_text(paths.join(workdir, "config.json")))["data"]["path"] == data
@@ -86,7 +92,7 @@ def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint
     assert run_dir.steps(workdir)[-1] == 3  # the latest complete checkpoint
 
     out = _train(workdir, data)
-    assert "resumed from step 3" in out
+    assert "resumed from step 3" in out and "[0] train:" in out and "[1] train:" not in out  # process 0 logs
     resumed = _state(workdir, STEPS)
     for name, (a, b) in zip(jax.tree_util.tree_leaves_with_path(straight), zip(jax.tree.leaves(straight),
                                                                                jax.tree.leaves(resumed))):
@@ -115,6 +121,14 @@ def test_inference_encode_gs_to_gs_skips_finished_outputs(run, bucket, capsys):
     assert inference_cli.main(args) == 0
     assert f"1 written, {len(AUDIO) - 1} already done, 0 failed" in capsys.readouterr().out
 
+    shards = paths.join(bucket, "shards")  # a tokenised corpus: shards and index.json on gs:// too
+    assert inference_cli.main([*args[:2], "--output", shards, *args[4:], "--format", "arrayrecord",
+                               "--shard-seconds", "4"]) == 0
+    index = codes_shards.read_index(shards, codes_file.fingerprint(codec.params))
+    assert index["records"] == len(AUDIO) and codes_shards.is_shard_directory(shards)
+    assert sorted(relative for _, relative in paths.list_files(shards) if relative.endswith(".array_record")) == \
+        sorted(shard["file"] for shard in index["shards"])
+
 
 def test_evaluate_gs_data_to_gs_report(run, bucket, capsys):
     output = paths.join(bucket, "report")
@@ -140,3 +154,4 @@ def test_from_pretrained_of_gs_checkpoints(gcs_dir):
         for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params)):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(got.encode(wav), want.encode(wav))
+
