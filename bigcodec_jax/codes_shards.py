@@ -18,11 +18,12 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import msgpack
 import numpy as np
+
+from bigcodec_jax import paths
 
 INDEX_FILE = "index.json"
 FORMAT = "bigcodec-jax codes shards"
@@ -53,10 +54,9 @@ def decode_record(data: bytes) -> dict[str, Any]:
 def read_index(directory: str, expected_fingerprint: str | None = None) -> dict[str, Any]:
     """`index.json` of a shard directory; ValueError when it is missing (an unfinished or foreign
     directory), of an unknown format, or (given `expected_fingerprint`) made by another model."""
-    path = os.path.join(directory, INDEX_FILE)
+    path = paths.join(directory, INDEX_FILE)
     try:
-        with open(path) as f:
-            index = json.load(f)
+        index = json.loads(paths.read_text(path))
     except FileNotFoundError:
         raise ValueError(f"{directory}: no {INDEX_FILE}: not a codes shard directory, or its encoding has not "
                          "finished (rerun the encode command to finish it)") from None
@@ -74,4 +74,4 @@ def read_index(directory: str, expected_fingerprint: str | None = None) -> dict[
 
 
 def is_shard_directory(path: str) -> bool:
-    return os.path.isdir(path) and os.path.isfile(os.path.join(path, INDEX_FILE))
+    return paths.isdir(path) and paths.isfile(paths.join(path, INDEX_FILE))

@@ -15,9 +15,8 @@ import jax
 import numpy as np
 
 from bigcodec_jax import config as config_lib
-from bigcodec_jax import errors
+from bigcodec_jax import errors, paths
 from bigcodec_jax.checkpoints import official, pretrained, safetensors_format, store, torch_zip
-from bigcodec_jax.files import is_inside
 
 
 def to_orbax(src: str | os.PathLike, dst: str | os.PathLike, step: int | None = None,
@@ -45,20 +44,19 @@ def to_safetensors(src: str | os.PathLike, dst: str | os.PathLike, step: int | N
 def check_paths(src: str, dst: str, to_file: bool, overwrite: bool) -> None:
     """UsageError, before anything is read, for an output that is the input, lies inside it, cannot be
     written, or exists (without `overwrite`)."""
-    real_src, real_dst = os.path.realpath(src), os.path.realpath(dst)
+    real_src, real_dst = paths.resolve(src), paths.resolve(dst)
     errors.require(real_src != real_dst, f"the output {dst} is the input {src}; choose another output")
-    errors.require(not (os.path.isdir(real_src) and is_inside(real_dst, real_src)),
+    errors.require(not (paths.isdir(real_src) and paths.is_inside(real_dst, real_src)),
                    f"the output {dst} lies inside the input folder {src}; choose another output")
-    replaced = [os.path.join(real_dst, name) for name in (store.PARAMS_DIR, store.CONFIG_FILE)]
-    errors.require(to_file or not any(is_inside(real_src, path) for path in replaced),
+    replaced = [paths.join(real_dst, name) for name in (store.PARAMS_DIR, store.CONFIG_FILE)]
+    errors.require(to_file or not any(paths.is_inside(real_src, path) for path in replaced),
                    f"the output {dst} would replace the input {src}; choose another output")
     if to_file:
-        errors.require(not os.path.isdir(dst), f"the output {dst} is a folder; --to-torch and --to-safetensors "
-                                               "write a file")
-        errors.require(overwrite or not os.path.lexists(dst),
-                       f"the output {dst} exists; pass --overwrite to replace it")
-        folder = os.path.dirname(os.path.abspath(dst))
-        errors.require(not os.path.exists(folder) or os.path.isdir(folder), f"{folder} is a file, not a folder")
+        errors.require(not paths.isdir(dst), f"the output {dst} is a folder; --to-torch and --to-safetensors "
+                                             "write a file")
+        errors.require(overwrite or not paths.occupied(dst), f"the output {dst} exists; pass --overwrite to replace it")
+        folder = paths.parent(paths.absolute(dst))
+        errors.require(not paths.isfile(folder), f"{folder} is a file, not a folder")
         return
     try:
         store.check_destination(dst, overwrite)

@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import ml_collections
 
 from bigcodec_jax import config as config_lib
-from bigcodec_jax import data, distributed, errors, files
+from bigcodec_jax import data, distributed, errors, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
@@ -54,10 +53,11 @@ def _parser() -> argparse.ArgumentParser:
                              "random:<variant> for a randomly initialised model, e.g. random:tiny_train")
     parser.add_argument("--data", required=True,
                         help="a folder (audio files searched recursively), a file list (.txt/.lst/.list/.scp, "
-                             "'path|...' lines), tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
+                             "'path|...' lines), local or gs://..., tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
                              "'corpus' (the packaged corpus's held-out part)")
     parser.add_argument("--output", required=True,
-                        help="folder for report.html, metrics.json, utterances.csv and examples/")
+                        help="folder for report.html, metrics.json, utterances.csv and examples/ (local or "
+                             "gs://...; a remote report is written locally and uploaded at the end)")
     parser.add_argument("--metrics", default="all",
                         help=f"'all', 'fast' ({', '.join(FAST_METRICS)}) or a comma-separated list of "
                              f"{', '.join(METRICS)} (default all)")
@@ -88,7 +88,7 @@ def data_config(spec: str, max_utterances: int, batch_size: int,
             raise ValueError(f"--data {spec!r}: write tfds data as tfds:<name>:<split>")
         ev.source, ev.split = f"tfds:{parts[1]}", parts[2]
     else:
-        ev.source, ev.path = ("dir" if os.path.isdir(spec) else "list"), spec
+        ev.source, ev.path = ("dir" if paths.isdir(spec) else "list"), spec
     ev.max_utterances = max_utterances or sys.maxsize
     ev.batch_size = batch_size
     cfg.tfds_data_dir = tfds_data_dir
@@ -140,7 +140,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     write_report(report, args.output)
     summary = report.summary()
     print(json.dumps({k: summary[k] for k in ("utterances", "means", "missing", "codes")}, indent=1))
-    print(f"wrote {os.path.join(args.output, METRICS_FILE)}")
+    print(f"wrote {paths.join(args.output, METRICS_FILE)}")
     return errors.OK
 
 

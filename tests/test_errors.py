@@ -17,7 +17,7 @@ import orbax.checkpoint as ocp
 import pytest
 import soundfile as sf
 
-from bigcodec_jax import BigCodec, audio, errors, files
+from bigcodec_jax import BigCodec, audio, errors, files, paths
 from bigcodec_jax import convert as convert_cli
 from bigcodec_jax import demo
 from bigcodec_jax import evaluate as evaluate_cli
@@ -436,7 +436,7 @@ def test_outputs_get_the_permissions_of_the_umask(tmp_path, umask):
     previous = os.umask(umask)
     try:
         files.write_atomic(str(tmp_path / "x.wav"), lambda tmp: open(tmp, "wb").write(b"data"))
-        files.write_text_atomic(str(tmp_path / "y.json"), "{}")
+        paths.write_text(str(tmp_path / "y.json"), "{}")
     finally:
         os.umask(previous)
     for name in ("x.wav", "y.json"):

@@ -1,6 +1,6 @@
 """Load weights from any supported source; the one place that tells the kinds of source apart.
 
-A source is, in this order:
+A source is, in this order (local paths and URLs such as gs://bucket/run alike, `paths.py`):
 - an existing directory: a `train.py` run directory (`config.json` + `checkpoints/`: its latest
   checkpoint, or `step`), a converted checkpoint (`config.json` + `params/`), or with `filename` the file
   of that name inside it (e.g. a downloaded hub snapshot);
@@ -9,6 +9,7 @@ A source is, in this order:
 - a model-hub id `owner/name[@revision]` (rules in `hub.py`), fetched through huggingface_hub's cache:
   `filename` in that repository, by default `bigcodec.pt`.
 Files exported by this package carry their model config; for others it is inferred from the tensor shapes.
+Remote files are downloaded to a temporary file and read from there; remote directories are read in place.
 """
 from __future__ import annotations
 
@@ -17,17 +18,17 @@ from typing import Any
 
 import ml_collections
 
-from bigcodec_jax import config as config_lib
+from bigcodec_jax import config as config_lib, paths
 from bigcodec_jax.checkpoints import hub, official, run_dir, safetensors_format, store
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 
 def resolve(source: str | os.PathLike, filename: str | None = None) -> str:
-    """The local path a source stands for: the path itself (joined with `filename` when given), or a hub
-    id's file downloaded into (or found in) the hub cache."""
+    """The path a source stands for: the path itself (joined with `filename` when given), or a hub id's file
+    downloaded into (or found in) the hub cache."""
     path = os.fspath(source)
-    if os.path.exists(path):
-        return os.path.join(path, filename) if filename else path
+    if paths.exists(path):
+        return paths.join(path, filename) if filename else path
     if hub.parse(path):
         return hub.download(path, filename or hub.DEFAULT_FILENAME)
     raise CheckpointError(f"{path}: no such file or directory (and not a model-hub id owner/name[@revision])")
@@ -55,7 +56,11 @@ def load(source: str | os.PathLike, filename: str | None = None, step: int | Non
     if step is not None:
         raise CheckpointError(f"step={step} applies to a train.py run directory, and {path} is not one "
                               f"(no {run_dir.CONFIG_FILE} and {run_dir.CHECKPOINTS_DIR}/ inside)")
-    if os.path.isdir(path):
+    if paths.isdir(path):
         return store.load(path)
-    sections, embedded = read_file(path)
+    with paths.local_copy(path) as local:
+        try:
+            sections, embedded = read_file(local)
+        except CheckpointError as e:  # name the file as the user did, not its temporary download
+            raise CheckpointError(str(e).replace(local, path)) from None
     return official.torch_to_flax(sections, None if embedded is None else config_lib.from_dict(embedded))

@@ -19,7 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from bigcodec_jax import config as config_lib
+from bigcodec_jax import config as config_lib, paths
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 CONFIG_FILE = "config.json"
@@ -31,12 +31,12 @@ PARAMS_FIELDS = {"generator": "gen_params", "discriminators": "disc_params"}
 
 
 def is_run(path: str | os.PathLike) -> bool:
-    return os.path.isfile(os.path.join(path, CONFIG_FILE)) and os.path.isdir(os.path.join(path, CHECKPOINTS_DIR))
+    return paths.isfile(paths.join(path, CONFIG_FILE)) and paths.isdir(paths.join(path, CHECKPOINTS_DIR))
 
 
 def steps(path: str | os.PathLike) -> list[int]:
     """The steps of the run's complete (finalised) checkpoints, oldest first."""
-    return sorted(ocp.utils.checkpoint_steps(os.path.join(os.path.abspath(path), CHECKPOINTS_DIR)))
+    return sorted(ocp.utils.checkpoint_steps(paths.join(paths.absolute(path), CHECKPOINTS_DIR)))
 
 
 @contextlib.contextmanager
@@ -52,17 +52,16 @@ def _quiet_orbax():
 
 def model_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
     try:
-        with open(os.path.join(path, CONFIG_FILE)) as f:
-            return config_lib.from_dict(json.load(f)["model"])
+        return config_lib.from_dict(json.loads(paths.read_text(paths.join(path, CONFIG_FILE)))["model"])
     except Exception as e:  # damaged JSON, no model section, a bad model config: several types
-        raise CheckpointError(f"{os.path.join(path, CONFIG_FILE)} does not hold a training config with a model "
+        raise CheckpointError(f"{paths.join(path, CONFIG_FILE)} does not hold a training config with a model "
                               f"({type(e).__name__}: {e})") from None
 
 
 def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
     """(model config, {"generator": ..., "discriminators": ...}) of the run's checkpoint at `step` (default:
     the latest), as numpy arrays."""
-    path = os.path.abspath(path)
+    path = paths.absolute(path)
     available = steps(path)
     if not available:
         raise CheckpointError(f"the training run {path} has no complete checkpoint yet")
@@ -71,7 +70,7 @@ def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collectio
         raise CheckpointError(f"the training run {path} has no checkpoint of step {step} "
                               f"(it has {', '.join(map(str, available))})")
     config = model_config(path)
-    state_dir = os.path.join(path, CHECKPOINTS_DIR, str(step), STATE_ITEM)
+    state_dir = paths.join(path, CHECKPOINTS_DIR, str(step), STATE_ITEM)
     checkpointer = ocp.PyTreeCheckpointer()
     try:
         with _quiet_orbax():

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bigcodec_jax.files import write_atomic
+from bigcodec_jax import paths
 from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SECTIONS
 from bigcodec_jax.checkpoints.official import CONFIG_KEY
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
@@ -78,20 +78,16 @@ def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], dic
 
 def save(sections: dict[str, dict[str, np.ndarray]], path: str | os.PathLike, config_json: str | None = None
          ) -> None:
-    """Write state dicts (official sections, e.g. `official.flax_to_torch`'s) as one safetensors file,
-    atomically (a partial file never appears at `path`); `config_json`, the model config, goes into the
+    """Write state dicts (official sections, e.g. `official.flax_to_torch`'s) as one safetensors file, local or
+    remote, atomically (a partial file never appears at `path`); `config_json`, the model config, goes into the
     header's metadata."""
     from safetensors.numpy import save as serialise
 
     tensors = {f"{section}.{key}": np.ascontiguousarray(value) for section, sd in sections.items()
                for key, value in sd.items()}
-    data = _sorted_header(serialise(tensors, metadata={**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}))
-
-    def write(tmp: str) -> None:  # written by Python: safetensors' own save_file makes owner-only (0600) files
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    write_atomic(os.path.abspath(path), write)
+    metadata = {**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}
+    # written by Python: safetensors' own save_file makes owner-only (0600) files
+    paths.write_bytes(path, _sorted_header(serialise(tensors, metadata=metadata)))
 
 
 def _sorted_header(data: bytes) -> bytes:

@@ -11,12 +11,11 @@ Grain worker processes can read it.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, SupportsIndex
 
 import grain
 
-from bigcodec_jax import codes_shards
+from bigcodec_jax import codes_shards, paths
 
 
 class CodesSource(grain.sources.RandomAccessDataSource):
@@ -28,11 +27,14 @@ class CodesSource(grain.sources.RandomAccessDataSource):
         codes made by other weights with a ValueError saying whose they are."""
         self.path = path
         self.index = codes_shards.read_index(path, fingerprint)
-        shards = [os.path.join(path, shard["file"]) for shard in self.index["shards"]]
-        missing = [p for p in shards if not os.path.isfile(p)]
+        if paths.is_remote(path):  # Grain's ArrayRecord reader opens local files only
+            raise ValueError(f"{path}: codes shards are read from a local (or mounted) folder; copy them there "
+                             f"first, e.g. gcloud storage cp -r {path} .")
+        shards = [paths.join(path, shard["file"]) for shard in self.index["shards"]]
+        missing = [p for p in shards if not paths.isfile(p)]
         if missing:
             raise ValueError(f"{path}: {len(missing)} shard files named in {codes_shards.INDEX_FILE} are missing "
-                             f"(first: {os.path.basename(missing[0])})")
+                             f"(first: {paths.name(missing[0])})")
         self._records = grain.sources.ArrayRecordDataSource(shards) if shards else []
 
     @property

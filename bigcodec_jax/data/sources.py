@@ -1,15 +1,16 @@
 """Random-access audio sources: audio files (a folder, a file list, the packaged corpus) or a tfds dataset.
 
 `open_source` turns the config's `source`/`path`/`split` into an `AudioSource`; every config
-mistake is a ValueError naming the key, raised here at start-up rather than mid-run.
+mistake is a ValueError naming the key, raised here at start-up rather than mid-run. Folders, file
+lists and the files they name may be local or URLs such as gs://bucket/librispeech (`paths.py`).
 """
 from __future__ import annotations
 
-import os
 from typing import Protocol, Sequence
 
 import numpy as np
 
+from bigcodec_jax import paths
 from bigcodec_jax.data.corpus import corpus_dir
 from bigcodec_jax.data.decode import read_file, read_file_crop
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS
@@ -53,7 +54,7 @@ class FileSource:
 
 def folder_source(path: str, key: str) -> FileSource:
     """Every audio file under `path`, searched recursively, in sorted order."""
-    if not os.path.isdir(path):
+    if not paths.isdir(path):
         raise ValueError(f"{key}: {path!r} is not a folder")
     found = list(expand_inputs([path], AUDIO_EXTENSIONS))
     if not found:
@@ -64,14 +65,15 @@ def folder_source(path: str, key: str) -> FileSource:
 def list_source(path: str, key: str) -> FileSource:
     """The files named in a file list (one path per line, `path|...` allowed, as the official preprocessing writes).
 
-    A relative path is taken from the working directory when it exists there, else from the list's folder.
+    A relative path is taken from the working directory when it exists there, else from the list's folder (local
+    or remote: a list at gs://b/lists/train.txt naming `wavs/x.flac` means gs://b/lists/wavs/x.flac).
     """
-    if not os.path.isfile(path):
+    if not paths.isfile(path):
         raise ValueError(f"{key}: file list {path!r} does not exist")
     if not path.lower().endswith(LIST_EXTENSIONS):
         raise ValueError(f"{key}: {path!r} is not a file list (expected one of {', '.join(LIST_EXTENSIONS)})")
-    root = os.path.dirname(path)
-    found = [(p if os.path.isabs(p) or os.path.exists(p) else os.path.join(root, p), name)
+    root = paths.parent(path)
+    found = [(p if paths.is_absolute(p) or paths.exists(p) else paths.join(root, p), name)
              for p, name in expand_inputs([path], AUDIO_EXTENSIONS)]
     if not found:
         raise ValueError(f"{key}: file list {path!r} names no files")
@@ -83,7 +85,7 @@ def open_source(source: str, path: str, split: str, tfds_data_dir: str | None, c
     """The source a config names; `key` ("data" or "data.eval") prefixes error messages, `corpus_list` picks
     the packaged corpus's part (train or held-out)."""
     if source == "corpus":
-        return list_source(os.path.join(corpus_dir(), corpus_list), f"{key}.source='corpus'")
+        return list_source(paths.join(corpus_dir(), corpus_list), f"{key}.source='corpus'")
     if source == "dir":
         return folder_source(path, f"{key}.path")
     if source == "list":

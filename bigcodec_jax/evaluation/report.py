@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from bigcodec_jax import paths
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation import html_report, plots
 from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS, CodeStatistics
@@ -151,22 +152,23 @@ def render_html(report: Report) -> str:
 def write_report(report: Report, output_dir: str) -> None:
     """Write report.html (the listening page), metrics.json, utterances.csv (one row per utterance, empty cells
     where missing, the reasons in `missing`) and, per example, `examples/<name>.input.wav`, `.reconstruction.wav`
-    and `.mel.png` (input and reconstruction side by side)."""
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
-        json.dump(report.summary(), f, indent=1)
-    with open(os.path.join(output_dir, UTTERANCES_FILE), "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["name", "seconds", "frames", *report.metrics, "missing"])
-        for u in report.utterances:
-            writer.writerow([u.name, f"{u.samples / SAMPLE_RATE:.3f}", u.frames,
-                             *(repr(u.values[m]) if m in u.values else "" for m in report.metrics),
-                             "; ".join(f"{m}: {reason}" for m, reason in u.missing.items())])
-    for example in report.examples:
-        files = {kind: os.path.join(output_dir, path) for kind, path in example_files(example.name).items()}
-        os.makedirs(os.path.dirname(files["input"]), exist_ok=True)
-        sf.write(files["input"], example.reference, SAMPLE_RATE)
-        sf.write(files["reconstruction"], example.reconstruction, SAMPLE_RATE)
-        plots.save_mel_figure(files["figure"], [("input", example.reference),
-                                                ("reconstruction", example.reconstruction)], example.name)
-    html_report.write(os.path.join(output_dir, html_report.PAGE_FILE), render_html(report))
+    and `.mel.png` (input and reconstruction side by side). A remote `output_dir` (gs://...) is written to a local
+    folder first and uploaded file by file at the end, report.html last."""
+    with paths.staged_folder(output_dir, last=(html_report.PAGE_FILE,)) as folder:
+        with open(os.path.join(folder, METRICS_FILE), "w") as f:
+            json.dump(report.summary(), f, indent=1)
+        with open(os.path.join(folder, UTTERANCES_FILE), "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["name", "seconds", "frames", *report.metrics, "missing"])
+            for u in report.utterances:
+                writer.writerow([u.name, f"{u.samples / SAMPLE_RATE:.3f}", u.frames,
+                                 *(repr(u.values[m]) if m in u.values else "" for m in report.metrics),
+                                 "; ".join(f"{m}: {reason}" for m, reason in u.missing.items())])
+        for example in report.examples:
+            files = {kind: os.path.join(folder, path) for kind, path in example_files(example.name).items()}
+            os.makedirs(os.path.dirname(files["input"]), exist_ok=True)
+            sf.write(files["input"], example.reference, SAMPLE_RATE)
+            sf.write(files["reconstruction"], example.reconstruction, SAMPLE_RATE)
+            plots.save_mel_figure(files["figure"], [("input", example.reference),
+                                                    ("reconstruction", example.reconstruction)], example.name)
+        html_report.write(os.path.join(folder, html_report.PAGE_FILE), render_html(report))

@@ -13,7 +13,9 @@ interrupted run; unreadable, empty or malformed inputs are reported by name and 
 summary counts them and the exit status is 1 when any failed. An output that would overwrite an
 input is refused before any work (exit status 2), as are bad options, inputs that do not exist
 or hold no files, and an --output that cannot be written; files under --output are never taken
-as inputs. Ctrl-C keeps every finished output (exit status 130). The codes file format (version
+as inputs. Ctrl-C keeps every finished output (exit status 130). Inputs and --output may be local
+or gs:// (any fsspec URL): remote outputs are uploaded whole as each is finished, and the outputs
+already done are found with one listing of --output. The codes file format (version
 2, plain or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py, codes
 shards in bigcodec_jax/codes_shards.py.
 
@@ -28,12 +30,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import numpy as np
 
-from bigcodec_jax import audio, codes_shards, distributed, errors, files
+from bigcodec_jax import audio, codes_shards, distributed, errors, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
 from bigcodec_jax.inference import codes_file, tokenise
@@ -88,9 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _output_path(output: str, rel: str, suffix: str) -> str:
+def _output_name(rel: str, suffix: str) -> str:
+    """The output's name relative to --output: the input's relative name with `suffix` for its extension."""
     stem = rel[: -len(CODES_SUFFIX)] if rel.endswith(CODES_SUFFIX) else os.path.splitext(rel)[0]
-    return os.path.join(output, stem + suffix)
+    return stem + suffix
 
 
 class ShardRecord(NamedTuple):
@@ -129,16 +133,19 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
     files.check_inputs_exist(args.inputs)
     extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
     suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
-    pairs = []
+    names = []
     for item in args.inputs:
         named = (_shard_records(item) if args.command == "decode" and codes_shards.is_shard_directory(item)
                  else files.expand_inputs([item], extensions, skip=args.output))
-        pairs += [(path, _output_path(args.output, rel, suffix)) for path, rel in named]
-    errors.require(bool(pairs), f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
+        names += [(path, _output_name(rel, suffix)) for path, rel in named]
+    errors.require(bool(names), f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
+    pairs = [(path, paths.join(args.output, name)) for path, name in names]
     files.check_no_overwrite((path, out) for path, out in pairs if isinstance(path, str))
+    existing = set() if args.overwrite or not paths.isdir(args.output) else {
+        name for _, name in paths.list_files(args.output)}  # one listing, not a request per output
     jobs, failed, done, sources = [], [], 0, {}
     index, count = jax.process_index(), jax.process_count()
-    for i, (path, out) in enumerate(pairs):
+    for i, ((path, out), (_, name)) in enumerate(zip(pairs, names)):
         if i % count != index:  # several processes: every N-th input each (all see every output, for clashes)
             sources.setdefault(out, path)
             continue
@@ -147,7 +154,7 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
             print(f"failed: {path}: its output {out} is also the output of {sources[out]}", file=sys.stderr)
             continue
         sources[out] = path
-        if os.path.exists(out) and not args.overwrite:
+        if name in existing:
             done += 1
         else:
             jobs.append(Job(path, out))
@@ -247,14 +254,26 @@ def main(argv: list[str] | None = None) -> int:
     codec = command.codec
     foreign = _foreign_shards(args, command.fingerprint)
     failed += sorted(foreign)
-    jobs, frames = [], []
-    for job in (j for j in planned if not (isinstance(j.source, ShardRecord) and j.source.source.path in foreign)):
+    planned = [j for j in planned if not (isinstance(j.source, ShardRecord) and j.source.source.path in foreign)]
+
+    def frames_or_error(job: Job) -> int | ValueError:
         try:
-            frames.append(command.frames(job.source))
-            jobs.append(job)
+            return command.frames(job.source)
         except ValueError as e:
-            failed.append(str(job.source))
-            print(f"failed: {job.source}: {e}", file=sys.stderr)
+            return e
+
+    jobs, frames = [], []
+    pool = ThreadPoolExecutor(args.workers, thread_name_prefix="size")  # headers (of remote files too) in parallel
+    try:
+        for job, result in zip(planned, pool.map(frames_or_error, planned)):
+            if isinstance(result, ValueError):
+                failed.append(str(job.source))
+                print(f"failed: {job.source}: {result}", file=sys.stderr)
+            else:
+                frames.append(result)
+                jobs.append(job)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
     failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
                            command.write, args.workers, args.command)

@@ -26,7 +26,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import config as config_lib
+from bigcodec_jax import config as config_lib, paths
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -64,7 +64,8 @@ def unpack(packed: np.ndarray, bits: int, shape: tuple[int, ...]) -> np.ndarray:
 
 def save(path: str, codes: np.ndarray, length: int, sample_rate: int, config: ml_collections.ConfigDict,
          model_fingerprint: str, packed: bool = False) -> None:
-    """Write codes `(n_q, frames)` of `length` 16 kHz samples, plain or packed."""
+    """Write codes `(n_q, frames)` of `length` 16 kHz samples, plain or packed, to the local file `path` (outputs:
+    the staged file of `files.write_atomic`)."""
     size = config.decoder.codebook_size
     if packed:
         bits = code_bits(size)
@@ -107,9 +108,10 @@ def _text(data, name: str) -> str:
 
 
 def _open(path: str):
-    """The archive, once its version is known to be readable; ValueError otherwise."""
+    """The archive (local, or fetched whole from a URL), once its version is known to be readable; ValueError
+    otherwise."""
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(paths.readable(path), allow_pickle=False)
     except Exception as e:  # a damaged or foreign file: numpy and zipfile raise many types
         raise ValueError(f"not a codes file ({e})") from None
     if not isinstance(data, np.lib.npyio.NpzFile):

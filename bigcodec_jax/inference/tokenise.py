@@ -18,11 +18,9 @@ processes or devices (codes of a file do not depend on its batch, see `BatchCode
 from __future__ import annotations
 
 import dataclasses
-import glob
+import fnmatch
 import hashlib
 import json
-import os
-import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,7 +29,7 @@ import jax
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordWriter
 
-from bigcodec_jax import audio, codes_shards, distributed
+from bigcodec_jax import audio, codes_shards, distributed, paths
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio
 from bigcodec_jax.files import expand_inputs, write_atomic
 from bigcodec_jax.inference import codes_file
@@ -58,8 +56,7 @@ def _atomic_json(path: str, value: Any) -> None:
 
 
 def _read_json(path: str) -> Any:
-    with open(path) as f:
-        return json.load(f)
+    return json.loads(paths.read_text(path))
 
 
 def _header(path: str, record_id: str) -> Entry | str:
@@ -91,19 +88,19 @@ class Tokeniser:
         self.batch, self.codec, self.output = batch, codec, output
         self.shard_seconds, self.workers = shard_seconds, workers
         self.fingerprint = codes_file.fingerprint(codec.params)
-        self.progress = os.path.join(output, PROGRESS_DIR)
+        self.progress = paths.join(output, PROGRESS_DIR)
         self.index, self.count = jax.process_index(), jax.process_count()
 
     # 1. the manifest
     def manifest(self, inputs: list[str]) -> dict[str, Any]:
         """The corpus's manifest (built now by all processes together, or read from an earlier run)."""
         pairs = list(expand_inputs(inputs, AUDIO_EXTENSIONS, skip=self.output))
-        path = os.path.join(self.progress, MANIFEST_FILE)
-        if not os.path.exists(path):
+        path = paths.join(self.progress, MANIFEST_FILE)
+        if not paths.exists(path):
             own = pairs[self.index::self.count]
             with ThreadPoolExecutor(self.workers) as pool:
                 headers = list(pool.map(lambda pair: _header(*pair), own))
-            part = os.path.join(self.progress, f"headers-{self.index}-of-{self.count}.json")
+            part = paths.join(self.progress, f"headers-{self.index}-of-{self.count}.json")
             _atomic_json(part, [h if isinstance(h, str) else dataclasses.astuple(h) for h in headers])
             distributed.barrier("bigcodec_tokenise_headers")
             if self.index == 0:
@@ -122,9 +119,9 @@ class Tokeniser:
         """Process 0: all processes' headers -> the manifest (sorted by length, then id)."""
         headers: list = [None] * len(pairs)
         for p in range(self.count):
-            part = os.path.join(self.progress, f"headers-{p}-of-{self.count}.json")
+            part = paths.join(self.progress, f"headers-{p}-of-{self.count}.json")
             headers[p::self.count] = _read_json(part)
-            os.remove(part)
+            paths.remove(part)
         entries, failed, owners = [], [], {}
         for (source, record_id), header in zip(pairs, headers):
             if isinstance(header, str):
@@ -154,12 +151,12 @@ class Tokeniser:
 
     def _shard_paths(self, i: int, count: int) -> tuple[str, str]:
         name = codes_shards.shard_name(i, count)
-        return os.path.join(self.output, name), os.path.join(self.progress, name + ".json")
+        return paths.join(self.output, name), paths.join(self.progress, name + ".json")
 
     def encode_shards(self, shards: list[list[Entry]]) -> tuple[int, int]:
         """Encode and write this process's shards that do not exist yet; (written now, already done)."""
         mine = range(self.index, len(shards), self.count)
-        todo = [i for i in mine if not all(map(os.path.exists, self._shard_paths(i, len(shards))))]
+        todo = [i for i in mine if not all(map(paths.exists, self._shard_paths(i, len(shards))))]
         for n, i in enumerate(todo):
             self._encode_shard(i, len(shards), shards[i], f"shard {i} ({n + 1}/{len(todo)})")
         return len(todo), len(mine) - len(todo)
@@ -184,7 +181,7 @@ class Tokeniser:
         records = [codes_shards.encode_record(entries[n].id, *results[n]) for n in sorted(results)]
         shard, summary = self._shard_paths(i, count)
         _atomic_json(summary, {
-            "file": os.path.basename(shard), "records": len(records),
+            "file": paths.name(shard), "records": len(records),
             "frames": int(sum(results[n][0].shape[-1] for n in results)),
             "seconds": sum(results[n][1] for n in results) / audio.SAMPLE_RATE,
             "failed": [{"input": job.source, "reason": reason} for job, reason in failures]})
@@ -202,11 +199,11 @@ class Tokeniser:
         summaries = []
         for i in range(count):
             shard, summary = self._shard_paths(i, count)
-            if not os.path.exists(shard):
+            if not paths.exists(shard):
                 raise RuntimeError(f"{shard} is missing although every process has finished")
             summaries.append(_read_json(summary))
         failed = manifest["failed"] + [f for s in summaries for f in s["failed"]]
-        _atomic_json(os.path.join(self.output, codes_shards.INDEX_FILE), {
+        _atomic_json(paths.join(self.output, codes_shards.INDEX_FILE), {
             "format": codes_shards.FORMAT, "format_version": codes_shards.FORMAT_VERSION,
             "config": self.codec.config.to_dict(), "fingerprint": self.fingerprint,
             "sample_rate": audio.SAMPLE_RATE, "hop_length": self.codec.hop_length,
@@ -216,11 +213,10 @@ class Tokeniser:
 
     def clear(self) -> None:
         """Process 0: remove an earlier tokenisation in OUTPUT (--overwrite)."""
-        for path in glob.glob(os.path.join(self.output, "codes-*-of-*.array_record")) + \
-                [os.path.join(self.output, codes_shards.INDEX_FILE)]:
-            if os.path.exists(path):
-                os.remove(path)
-        shutil.rmtree(self.progress, ignore_errors=True)
+        names = paths.listdir(self.output) if paths.isdir(self.output) else []
+        for name in fnmatch.filter(names, "codes-*-of-*.array_record") + [codes_shards.INDEX_FILE]:
+            paths.remove(paths.join(self.output, name))
+        paths.remove_folder(self.progress)
 
 
 def tokenise(inputs: list[str], output: str, batch: BatchCodec, shard_seconds: float, workers: int,
@@ -248,5 +244,5 @@ def tokenise(inputs: list[str], output: str, batch: BatchCodec, shard_seconds: f
         print(f"encode: {index['records']} records ({index['seconds']:.1f} s of audio) in {len(shards)} shards, "
               f"{len(failed)} failed" + (f" ({', '.join(f['input'] for f in failed)})" if failed else "")
               + (f"; {written} shards written now, {done} were done before" if tokeniser.count == 1 else "")
-              + f"; index: {os.path.join(output, codes_shards.INDEX_FILE)}")
+              + f"; index: {paths.join(output, codes_shards.INDEX_FILE)}")
     return len(failed)

@@ -9,7 +9,6 @@ restores under any process count and mesh (the same global batch size), data pos
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import jax
@@ -18,7 +17,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from bigcodec_jax import distributed
+from bigcodec_jax import distributed, paths
 from bigcodec_jax.checkpoints.run_dir import CHECKPOINTS_DIR, DATA_ITEM, STATE_ITEM
 from bigcodec_jax.data.iterator import TrainIterator
 from bigcodec_jax.training.state import TrainState
@@ -78,7 +77,7 @@ class Checkpointer:
         options = ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep,
                                                save_interval_steps=config.checkpoint.every_steps,
                                                enable_async_checkpointing=config.checkpoint.async_save)
-        self._manager = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR), options=options)
+        self._manager = ocp.CheckpointManager(paths.join(paths.absolute(workdir), CHECKPOINTS_DIR), options=options)
 
     def latest_step(self) -> int | None:
         return self._manager.latest_step()

@@ -27,7 +27,7 @@ from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
-from bigcodec_jax import errors, files
+from bigcodec_jax import errors, files, paths
 
 PROG = "train.py"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "--helpfull", "-helpfull", "--helpxml", "-?")
@@ -104,7 +104,7 @@ def _train(argv: list[str]) -> int:
     if jax.process_index() != 0:  # only process 0 logs
         logging.getLogger("bigcodec_jax").setLevel(logging.WARNING)
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):  # restarts after preemption skip recompiling
-        jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(_WORKDIR.value), "compile_cache"))
+        jax.config.update("jax_compilation_cache_dir", paths.join(paths.absolute(_WORKDIR.value), "compile_cache"))
     try:
         trainer.train(_CONFIG.value, _WORKDIR.value)
     except Preempted as e:

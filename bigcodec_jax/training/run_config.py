@@ -19,15 +19,14 @@ starting from this run's weights with `--config.init_from=WORKDIR` if wanted.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import ml_collections
 
+from bigcodec_jax import paths
 from bigcodec_jax.checkpoints import run_dir
 from bigcodec_jax.config import to_json
 from bigcodec_jax.errors import InputError, UsageError
-from bigcodec_jax.files import write_text_atomic
 
 RESUMABLE = ("num_steps", "schedule.decay_steps", "log_every_steps", "examples_every_steps", "eval_every_steps",
              "data.eval", "checkpoint", "max_consecutive_nonfinite", "mesh", "sharding", "data.tfds_data_dir",
@@ -59,18 +58,17 @@ def differences(recorded: dict[str, Any], new: dict[str, Any]) -> list[tuple[str
 
 def _has_checkpoints(workdir: str) -> bool:
     """Whether the run saved a step (a finished Orbax step is a folder named by its number)."""
-    folder = os.path.join(workdir, run_dir.CHECKPOINTS_DIR)
-    return os.path.isdir(folder) and any(name.isdigit() for name in os.listdir(folder))
+    folder = paths.join(workdir, run_dir.CHECKPOINTS_DIR)
+    return paths.isdir(folder) and any(name.isdigit() for name in paths.listdir(folder))
 
 
 def _recorded(workdir: str) -> dict[str, Any] | None:
     """The recorded config of a run that has checkpoints, else None (nothing to resume)."""
     if not run_dir.is_run(workdir) or not _has_checkpoints(workdir):
         return None
-    path = os.path.join(workdir, run_dir.CONFIG_FILE)
+    path = paths.join(workdir, run_dir.CONFIG_FILE)
     try:
-        with open(path) as f:
-            recorded = json.load(f)
+        recorded = json.loads(paths.read_text(path))
     except (OSError, ValueError) as e:
         raise InputError(f"{path} cannot be read ({e}): it records the config of the run in {workdir}") from None
     if not isinstance(recorded, dict):
@@ -92,6 +90,6 @@ def record(config: ml_collections.ConfigDict, workdir: str, write: bool = True) 
                 f"{workdir} holds a run with another config, which a resumed run must keep: {shown}{more}. "
                 f"Only {', '.join(RESUMABLE)} may change when resuming; train this config in a new --workdir "
                 f"(with --config.init_from={workdir} to start from this run's weights)")
-    os.makedirs(workdir, exist_ok=True)
+    paths.makedirs(workdir)
     if write:
-        write_text_atomic(os.path.join(workdir, run_dir.CONFIG_FILE), to_json(config))
+        paths.write_text(paths.join(workdir, run_dir.CONFIG_FILE), to_json(config))
