@@ -80,6 +80,29 @@ def downsample2(even: jax.Array, odd: jax.Array) -> jax.Array:
     return _taps(even_p, h[1::2], t) + _taps(odd_p, h[0::2], t)
 
 
+def upsample2_pairs(x: jax.Array) -> jax.Array:
+    """Valid-mode 2x upsampling for streaming: `x (B, T, C)` -> phase pairs `(B, T - 5, 2, C)`, no edge padding.
+
+    With `u` the upsampled signal of `upsample2` (`u[2j] = even[j]`, `u[2j + 1] = odd[j]`), output
+    pair k is `(u[2f - 1], u[2f])` at input frame `f = k + 3`; both read exactly `x[k .. k + 5]`,
+    so a stream can emit a pair as soon as its six input frames are present.
+    """
+    h = 2 * RESAMPLING_FILTER
+    t = x.shape[1] - 5
+    return jnp.stack([_taps(x, h[10::-2], t), _taps(x, h[11::-2], t)], axis=2)
+
+
+def downsample2_pairs(pairs: jax.Array) -> jax.Array:
+    """Valid-mode 2x downsampling for streaming: pairs `(B, T, 2, C)` as `upsample2_pairs` makes them -> `(B, T - 5, C)`.
+
+    Output j is `DownSample1d` at the frame of pair `j + 2`: it reads pairs `j .. j + 5` (the
+    official filter's 12 taps over `u`), no edge padding.
+    """
+    h = RESAMPLING_FILTER
+    t = pairs.shape[1] - 5
+    return _taps(pairs[:, :, 0], h[0::2], t) + _taps(pairs[:, :, 1], h[1::2], t)
+
+
 def anti_aliased_snake_beta(x: jax.Array, log_alpha: jax.Array, log_beta: jax.Array) -> jax.Array:
     """Upsample x2, SnakeBeta, downsample x2, on channels-last `(B, T, C)`; length is kept."""
     even, odd = upsample2(x)

@@ -131,6 +131,22 @@ class WNConvTranspose1d(nn.Module):
         )
         return y + bias.astype(self.dtype)
 
+    def valid(self, x: jax.Array) -> jax.Array:
+        """Outputs whose every input lies in `x (B, T, C)`, no padding (for streaming; bound modules only).
+
+        In polyphase form, for a kernel of `r * stride` taps: output `q * stride + p - padding`
+        (phase p) sums `x[q - j] @ w[p + j * stride]` over `j < r`, so the valid outputs are the
+        `(T - r + 1) * stride` outputs of `q = r - 1 .. T - 1`, in order.
+        """
+        params = self.variables["params"]
+        w = weight_norm(params["v"], params["g"], gain_axis=1).astype(self.dtype)
+        s, r = self.stride, self.kernel_size // self.stride
+        assert r * s == self.kernel_size, "valid() needs a kernel that is a multiple of the stride"
+        x = x.astype(self.dtype)
+        t = x.shape[1] - r + 1
+        y = sum(jnp.einsum("btc,pcd->btpd", x[:, r - 1 - j:r - 1 - j + t], w[j * s:(j + 1) * s]) for j in range(r))
+        return y.reshape(x.shape[0], t * s, -1) + params["bias"].astype(self.dtype)
+
 
 class WNDense(nn.Module):
     """Weight-normed Linear layer; kernel `(in, out)`, one gain per output feature."""
