@@ -40,7 +40,7 @@ import numpy as np
 
 from bigcodec_jax.codec.streaming import LIMIT, StreamPass
 
-DEFAULT_BLOCK_FRAMES = (1, 8)
+DEFAULT_BLOCK_FRAMES = (1, 8, 32)
 
 
 class _Stream:
@@ -51,8 +51,8 @@ class _Stream:
         if not (isinstance(batch_size, (int, np.integer)) and batch_size > 0):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         blocks = sorted({int(n) for n in block_frames}, reverse=True)
-        if not blocks or blocks[-1] < 1 or 1 not in blocks:
-            raise ValueError(f"block_frames must be positive integers including 1, got {block_frames!r}")
+        if not blocks or blocks[-1] < 1:
+            raise ValueError(f"block_frames must be positive integers, got {block_frames!r}")
         exact = stream_pass.lookahead
         if lookahead_frames is not None and not (isinstance(lookahead_frames, (int, np.integer))
                                                  and lookahead_frames >= 0):
@@ -62,6 +62,7 @@ class _Stream:
         self.exact_lookahead_frames = exact
         self.lookahead_frames = exact if lookahead_frames is None else min(int(lookahead_frames), exact)
         self.latency_ms = 1000.0 * self.lookahead_frames * hop_length / sample_rate
+        self._const = stream_pass.prepare(params)
         self._state = stream_pass.init(params, self.batch_size)
         self._pending = self._empty_input()  # pushed steps not yet run (less than a frame after a push)
         self._pushed = 0                     # input steps pushed per row
@@ -113,8 +114,8 @@ class _Stream:
         _, _, outputs = self._run(self._state, self._frames, self._tail(ends, target), ends)
         return self._collect(outputs, target, ends)
 
-    def _finish(self) -> tuple[np.ndarray, np.ndarray]:
-        """(the remaining outputs up to the longest row's end, each row's end in output steps)."""
+    def _finish(self) -> np.ndarray:
+        """The remaining outputs, up to the longest row's end."""
         if self._finished:
             raise ValueError("this stream was already flushed")
         self._ends = np.where(self._ends < 0, self._pushed, self._ends)
@@ -122,7 +123,7 @@ class _Stream:
         limit = int(ends_out.max())
         _, _, outputs = self._run(self._state, self._frames, self._tail(self._ends, limit), self._ends)
         self._finished = True
-        return self._collect(outputs, limit, self._ends), ends_out
+        return self._collect(outputs, limit, self._ends)
 
     def _tail(self, ends: np.ndarray, limit: int) -> np.ndarray:
         """The pending input, zero-padded to the frames whose outputs reach `limit` output steps."""
@@ -147,26 +148,35 @@ class _Stream:
 
     # Running blocks.
     def _run(self, state: Any, frames: int, inputs: np.ndarray, ends: np.ndarray) -> tuple[Any, int, list]:
-        """Run the whole frames of `inputs` in blocks: (state, frames run, [(first output position, outputs)])."""
+        """Run the whole frames of `inputs`: (state, frames run, [(first output position, real outputs, outputs)]).
+
+        Each call runs the smallest block size that holds the frames left (the largest while more
+        are left), its tail filled with zeros: on a CPU a call costs about as much as reading the
+        weights once, so one call per push beats several small ones.
+        """
         p = self._pass
         end_frames = np.where(ends < 0, frames + 2 * LIMIT, -(-ends // p.rate_in))
         total, done, outputs = inputs.shape[-1] // p.rate_in, 0, []
         while done < total:
-            n = next(b for b in self._blocks
-                     if b <= total - done and not frames < p.recur_delay < frames + b)
-            block = inputs[..., done * p.rate_in:(done + n) * p.rate_in]
+            count = min(total - done, self._blocks[0])
+            if frames < p.recur_delay < frames + count:  # the LSTM's first real frame starts a block
+                count = p.recur_delay - frames
+            size = min(b for b in self._blocks if b >= count)
+            block = inputs[..., done * p.rate_in:(done + count) * p.rate_in]
+            block = np.pad(block, [(0, 0)] * (block.ndim - 1) + [(0, (size - count) * p.rate_in)])
             until_end = np.clip(end_frames - frames, -LIMIT, LIMIT).astype(np.int32)
-            state, out = p.step(self._params, state, block, np.int32(min(frames, LIMIT)), until_end)
-            outputs.append((frames * p.rate_out - p.delay, out))
-            frames, done = frames + n, done + n
+            state, out = p.step(self._params, self._const, state, block, np.int32(count),
+                                np.int32(min(frames, LIMIT)), until_end)
+            outputs.append((frames * p.rate_out - p.delay, count * p.rate_out, out))  # sliced on the host
+            frames, done = frames + count, done + count
         return state, frames, outputs
 
     def _collect(self, outputs: list, limit: int, ends: np.ndarray | None = None) -> np.ndarray:
         """The outputs at positions `[emitted, limit)`, filler past each ended row's end; advances `emitted`."""
         parts = []
-        for first, out in outputs:
+        for first, real, out in outputs:
             out = np.asarray(out)
-            lo, hi = max(self._emitted - first, 0), min(limit - first, out.shape[-1])
+            lo, hi = max(self._emitted - first, 0), min(limit - first, real)
             if hi > lo:
                 parts.append(out[..., lo:hi])
                 self._emitted = first + hi
@@ -217,7 +227,7 @@ class StreamEncoder(_Stream):
 
     def flush(self) -> np.ndarray:
         """The remaining codes `(B, n_q, k)`: each row's audio ends where it was pushed (or its `lengths`)."""
-        return self._finish()[0]
+        return self._finish()
 
 
 class StreamDecoder(_Stream):
@@ -255,24 +265,17 @@ class StreamDecoder(_Stream):
         """
         return self._push(codes, lengths)
 
-    def flush(self, length: int | Sequence[int] | None = None) -> np.ndarray:
-        """The remaining audio `(B, m)`, trimmed so that each row totals `length` samples (default frames * hop).
+    def flush(self, length: int | None = None) -> np.ndarray:
+        """The remaining audio `(B, m)`, trimmed to a total of `length` samples (default: the frames * hop).
 
-        `length`: one total for every row or one per row, between the samples already returned
-        and the row's frames * hop; rows shorter than the longest end in silence.
+        `length` lies between the samples already returned and the longest row's frames * hop.
         """
         if self._finished:
             raise ValueError("this stream was already flushed")
         if length is not None:
-            ends = np.where(self._ends < 0, self._pushed, self._ends) * self._pass.rate_out
-            length = np.broadcast_to(np.asarray(length), (self.batch_size,))
-            if length.dtype.kind not in "iu" or (length > ends).any() or length.max() < self._emitted:
-                raise ValueError(f"length must be integers up to each row's frames * hop ({ends.tolist()}) and "
-                                 f"at least the {self._emitted} samples already returned, got {length.tolist()}")
-        out, ends_out = self._finish()
-        if length is None:
-            return out
-        first = self._emitted - out.shape[-1]
-        out = out[:, :max(int(length.max()) - first, 0)]
-        past = first + np.arange(out.shape[-1])[None, :] >= length[:, None]
-        return np.where(past, np.float32(0), out)
+            frames = np.where(self._ends < 0, self._pushed, self._ends).max()
+            if not (isinstance(length, (int, np.integer)) and self._emitted <= length <= frames * self._pass.rate_out):
+                raise ValueError(f"length must be an integer from the {self._emitted} samples already returned "
+                                 f"to frames * hop = {frames * self._pass.rate_out}, got {length!r}")
+        out = self._finish()
+        return out if length is None else out[:, :out.shape[1] - (self._emitted - length)]

@@ -1,4 +1,4 @@
-"""`python -m bigcodec_jax.benchmark {infer,...}`: throughput benchmarks, one module per subject.
+"""`python -m bigcodec_jax.benchmark {infer,stream,...}`: throughput benchmarks, one module per subject.
 
 Each subcommand prints seconds of audio per second and peak memory; record results with the
 hardware named in docs/benchmarks.md.
@@ -14,6 +14,7 @@ SUBJECTS = {
     "infer": ("infer", "encode/decode throughput of the full-size codec"),
     "data": ("data", "training batches per second from FLAC files"),
     "train": ("train", "GAN training step time and peak memory of the full-size model"),
+    "stream": ("stream", "streaming encode/decode real-time factor, latency and compile time"),
 }
 
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, NamedTuple, Sequence
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from bigcodec_jax.codec.blocks import DecoderBlock, EncoderBlock, Layer, ResidualUnit, Tanh
 from bigcodec_jax.codec.model import DTYPES, BigCodecModel
@@ -50,8 +50,9 @@ LIMIT = 1 << 16
 
 
 class Edges(NamedTuple):
-    """Where the block lies relative to the stream's start and each row's end, in frames."""
+    """How much of the block is real, and where it lies relative to the start and each row's end, in frames."""
 
+    count: jax.Array      # () int32: frames of the block that have arrived (the rest is filler)
     start: jax.Array      # () int32: frames processed before this block (at most LIMIT)
     until_end: jax.Array  # (B,) int32: frames from this block's first frame to each row's end (+-LIMIT)
 
@@ -72,14 +73,15 @@ class _Stage:
     """One layer (or one resampling step of the activation) as a stream stage.
 
     `span(lo, hi)`: the input positions that outputs `[lo, hi]` read (edge padding included);
-    `compute(window)`: the outputs whose supports start at the window's first input, in valid mode;
+    `compute(const, window)`: the outputs whose supports start at the window's first input, in valid
+    mode; `prepare()`: what `compute` reuses from call to call (the weight-normed kernel), or None;
     `pad`: what the offline layer reads outside the signal ("zero", "replicate" or "none").
     """
 
-    def __init__(self, compute: Callable[[jax.Array], jax.Array], span: Span, d_in: int, rate_in: int,
-                 rate_out: int, pad: str):
-        self.compute, self.span, self.d_in, self.rate_in, self.rate_out, self.pad = \
-            compute, span, d_in, rate_in, rate_out, pad
+    def __init__(self, compute: Callable[[Any, jax.Array], jax.Array], span: Span, d_in: int, rate_in: int,
+                 rate_out: int, pad: str, prepare: Callable[[], Any] = lambda: None):
+        self.compute, self.span, self.d_in, self.rate_in, self.rate_out, self.pad, self.prepare = \
+            compute, span, d_in, rate_in, rate_out, pad, prepare
         d = 0  # outputs up to -d - 1 must read inputs up to -d_in - 1 (any block end; spans are periodic)
         while span(-d - 1, -d - 1)[1] > -d_in - 1:
             d += 1
@@ -87,7 +89,7 @@ class _Stage:
         self.buffer = -d_in - span(-d, -d)[0]
         assert self.buffer >= 0, (self.buffer, d_in, d)
 
-    def step(self, buffer: jax.Array | None, x: jax.Array, edges: Edges) -> tuple[jax.Array, jax.Array]:
+    def step(self, const: Any, buffer: jax.Array | None, x: jax.Array, edges: Edges) -> tuple[jax.Array, jax.Array]:
         if buffer is None:
             buffer = jnp.zeros((x.shape[0], self.buffer, x.shape[2]), x.dtype)
         window = jnp.concatenate([buffer, x], axis=1)
@@ -97,8 +99,12 @@ class _Stage:
         needed = window[:, :hi - lo + 1]
         if self.pad != "none":  # window index i is at position (frames before the block) * rate_in + lo + i
             origin = -lo - edges.start * self.rate_in
-            needed = _fill(needed, origin, -lo + edges.until_end * self.rate_in, self.pad)
-        return window[:, window.shape[1] - self.buffer:], self.compute(needed)
+            end = -lo + edges.until_end * self.rate_in
+            at_edge = (origin > 0) | jnp.any(end < needed.shape[1])  # far from both edges, skip the masking
+            needed = jax.lax.cond(at_edge, lambda w: _fill(w, origin, end, self.pad), lambda w: w, needed)
+        y = self.compute(const, needed)
+        assert y.shape[1] == n * self.rate_out, (y.shape, n, self.rate_out)
+        return jax.lax.dynamic_slice_in_dim(window, edges.count * self.rate_in, self.buffer, axis=1), y
 
 
 class _Residual:
@@ -109,12 +115,15 @@ class _Residual:
         self.d_out, self.rate_out = self.branch.d_out, rate
         self.delay = self.d_out - d_in
 
-    def step(self, state: tuple | None, x: jax.Array, edges: Edges) -> tuple[tuple, jax.Array]:
+    def prepare(self) -> list:
+        return self.branch.prepare()
+
+    def step(self, const: list, state: tuple | None, x: jax.Array, edges: Edges) -> tuple[tuple, jax.Array]:
         line, branch = (jnp.zeros((x.shape[0], self.delay, x.shape[2]), x.dtype), None) if state is None else state
         window = jnp.concatenate([line, x], axis=1)
-        branch, y = self.branch.step(branch, x, edges)
-        skip = window[:, :x.shape[1]]
-        return (window[:, x.shape[1]:], branch), skip.astype(self.unit.dtype) + y
+        branch, y = self.branch.step(const, branch, x, edges)
+        line = jax.lax.dynamic_slice_in_dim(window, edges.count * self.rate_out, self.delay, axis=1)
+        return (line, branch), window[:, :x.shape[1]].astype(self.unit.dtype) + y
 
 
 class _Recur:
@@ -128,8 +137,11 @@ class _Recur:
         assert rate == 1, "the LSTM runs at the frame rate"
         self.net, self.d_out, self.rate_out = net, d_in, 1
 
-    def step(self, state: Any, x: jax.Array, edges: Edges) -> tuple[Any, jax.Array]:
-        y, new = self.net.recur(x, state)
+    def prepare(self) -> None:
+        return None
+
+    def step(self, const: None, state: Any, x: jax.Array, edges: Edges) -> tuple[Any, jax.Array]:
+        y, new = self.net.recur(x, state, edges.count)
         if state is not None:
             before_start = edges.start < self.d_out
             new = jax.tree.map(lambda old, cur: jnp.where(before_start, old, cur), state, new)
@@ -147,25 +159,26 @@ class _Sequence:
                 d_in, rate = stage.d_out, stage.rate_out
         self.d_out, self.rate_out = d_in, rate
 
-    def step(self, state: list | None, x: jax.Array, edges: Edges) -> tuple[list, jax.Array]:
+    def prepare(self) -> list:
+        return [stage.prepare() for stage in self.stages]
+
+    def step(self, const: list, state: list | None, x: jax.Array, edges: Edges) -> tuple[list, jax.Array]:
         state = [None] * len(self.stages) if state is None else state
         new = []
-        for stage, s in zip(self.stages, state):
-            s, x = stage.step(s, x, edges)
+        for stage, c, s in zip(self.stages, const, state):
+            s, x = stage.step(c, s, x, edges)
             new.append(s)
         return new, x
 
 
-def _params(layer: nn.Module) -> dict:
-    return layer.variables["params"]
-
-
-def _conv(layer: WNConv, d_in: int, rate: int) -> _Stage:
-    valid = layer.clone(parent=None, padding=(0,) * len(layer.kernel_size))
-    stride = (layer.strides or (1,))[0]
-    assert rate % stride == 0, f"a block of frames must hold whole strides ({rate} steps, stride {stride})"
-    return _Stage(lambda w: valid.apply({"params": _params(layer)}, w), layer.span, d_in, rate, rate // stride,
-                  "zero")
+def _conv(layer: WNConv | WNConvTranspose1d, d_in: int, rate: int) -> _Stage:
+    if isinstance(layer, WNConvTranspose1d):
+        rate_out = rate * layer.stride
+    else:
+        stride = (layer.strides or (1,))[0]
+        assert rate % stride == 0, f"a block of frames must hold whole strides ({rate} steps, stride {stride})"
+        rate_out = rate // stride
+    return _Stage(lambda kernel, w: layer.valid(w, kernel), layer.span, d_in, rate, rate_out, "zero", layer.kernel)
 
 
 def _activation(layer: AntiAliasedSnakeBeta, d_in: int, rate: int) -> list[_Stage]:
@@ -174,13 +187,13 @@ def _activation(layer: AntiAliasedSnakeBeta, d_in: int, rate: int) -> list[_Stag
     u position `2k - 1` and `2k` form pair k (`upsample2_pairs`); pair k reads input frames
     `k - 3 .. k + 2` and output j reads u `2j - 5 .. 2j + 6`.
     """
-    def up(window: jax.Array) -> jax.Array:
-        params = _params(layer)
+    def up(_, window: jax.Array) -> jax.Array:
+        params = layer.variables["params"]
         pairs = upsample2_pairs(window.astype(layer.dtype))
         pairs = snake_beta(pairs, params["alpha"].astype(layer.dtype), params["beta"].astype(layer.dtype))
         return pairs.reshape(pairs.shape[0], -1, pairs.shape[-1])
 
-    def down(window: jax.Array) -> jax.Array:
+    def down(_, window: jax.Array) -> jax.Array:
         return downsample2_pairs(window.reshape(window.shape[0], -1, 2, window.shape[-1]))
 
     upsample = _Stage(up, lambda lo, hi: (-(-lo // 2) - 3, -(-hi // 2) + 2), d_in, rate, 2 * rate, "replicate")
@@ -195,14 +208,12 @@ def _stages(layer: Layer, d_in: int, rate: int) -> list:
         return [_Residual(layer, d_in, rate)]
     if isinstance(layer, (EncoderBlock, DecoderBlock)):
         return _Sequence(layer.layers(), d_in, rate).stages
-    if isinstance(layer, WNConv):
+    if isinstance(layer, (WNConv, WNConvTranspose1d)):
         return [_conv(layer, d_in, rate)]
-    if isinstance(layer, WNConvTranspose1d):
-        return [_Stage(layer.valid, layer.span, d_in, rate, rate * layer.stride, "zero")]
     if isinstance(layer, AntiAliasedSnakeBeta):
         return _activation(layer, d_in, rate)
     if isinstance(layer, Tanh):
-        return [_Stage(jnp.tanh, lambda lo, hi: (lo, hi), d_in, rate, rate, "none")]
+        return [_Stage(lambda _, x: jnp.tanh(x), lambda lo, hi: (lo, hi), d_in, rate, rate, "none")]
     raise TypeError(f"no streaming step for {type(layer).__name__}")
 
 
@@ -210,44 +221,60 @@ class _Network:
     """`features` -> `recur` -> `head` of a staged network as one stream."""
 
     def __init__(self, net: StagedNetwork, rate: int):
+        self.rate_in = rate
         self.features = _Sequence(net.feature_layers(), 0, rate)
         self.recur = _Recur(net, self.features.d_out, self.features.rate_out)
         self.head = _Sequence(net.head_layers(), self.recur.d_out, 1)
         self.delay, self.rate_out = self.head.d_out, self.head.rate_out
 
-    def step(self, state: tuple | None, x: jax.Array, edges: Edges) -> tuple[tuple, jax.Array]:
+    def prepare(self) -> tuple:
+        return self.features.prepare(), self.head.prepare()
+
+    def step(self, const: tuple, state: tuple | None, x: jax.Array, edges: Edges) -> tuple[tuple, jax.Array]:
         features, recur, head = (None, None, None) if state is None else state
-        features, x = self.features.step(features, x, edges)
-        recur, x = self.recur.step(recur, x, edges)
-        head, x = self.head.step(head, x, edges)
+        features, x = self.features.step(const[0], features, x, edges)
+        recur, x = self.recur.step(None, recur, x, edges)
+        head, x = self.head.step(const[1], head, x, edges)
         return (features, recur, head), x
 
 
-def encode_step(model: BigCodecModel, state: tuple | None, wav: jax.Array, edges: Edges
+def _encoder(model: BigCodecModel) -> _Network:
+    return _Network(model.encoder, hop_length(model.config))
+
+
+def _decoder(model: BigCodecModel) -> _Network:
+    return _Network(model.decoder, 1)
+
+
+def encode_step(model: BigCodecModel, const: tuple, state: tuple | None, wav: jax.Array, edges: Edges
                 ) -> tuple[tuple, jax.Array]:
     """Audio `(B, n * hop)` -> (state, codes `(B, n_q, n)` lagging the audio by `StreamPass.delay` frames)."""
-    state, latents = _Network(model.encoder, hop_length(model.config)).step(state, wav[..., None], edges)
+    state, latents = _encoder(model).step(const, state, wav[..., None], edges)
     return state, model.quantize(latents)[1]
 
 
-def decode_step(model: BigCodecModel, state: tuple | None, codes: jax.Array, edges: Edges
+def decode_step(model: BigCodecModel, const: tuple, state: tuple | None, codes: jax.Array, edges: Edges
                 ) -> tuple[tuple, jax.Array]:
     """Codes `(B, n_q, n)` -> (state, audio `(B, n * hop)` lagging the codes by `StreamPass.delay` samples)."""
-    state, audio = _Network(model.decoder, 1).step(state, model.embed(codes), edges)
+    state, audio = _decoder(model).step(const, state, model.embed(codes), edges)
     return state, audio[..., 0].astype(jnp.float32)
 
 
 class StreamPass(NamedTuple):
-    """The jitted step of one direction and its geometry.
+    """The jitted functions of one direction and its geometry.
 
-    `step(params, state, inputs, start, until_end)` advances `inputs.shape[-1] / rate_in` frames.
-    Outputs of the block starting at frame F are at positions `[F * rate_out - delay, ...)`.
-    A block must lie wholly before or wholly after frame `recur_delay` (where the LSTM's input
-    reaches the start).
+    `prepare(params)` computes what every step reuses (the weight-normed kernels: normalising 159 M
+    weights on every call would cost more than a small block's work); `init(params, batch)` is the
+    zero state; `step(params, const, state, inputs, count, start, until_end)` advances `count`
+    frames, the first of the block's `inputs.shape[-1] / rate_in` (the rest is filler, so that a
+    few block sizes serve any push). Outputs of the block starting at frame F are at positions
+    `[F * rate_out - delay, ...)`, the first `count * rate_out` of them real. The real frames must
+    lie wholly before or wholly after frame `recur_delay` (where the LSTM's input reaches the start).
     """
 
+    prepare: jax.stages.Wrapped
+    init: Callable[[Any, int], Any]
     step: jax.stages.Wrapped
-    init: Callable[[Any, int], Any]  # (params, batch) -> zero state
     rate_in: int       # input steps per frame (the hop for audio, 1 for codes)
     rate_out: int      # output steps per frame
     delay: int         # lag of the outputs, in output steps
@@ -266,29 +293,32 @@ class StreamPasses(NamedTuple):
 
 @functools.lru_cache(maxsize=None)
 def stream_passes_for(config: ml_collections.FrozenConfigDict, dtype: str) -> StreamPasses:
-    """The shared jitted streaming steps of a frozen model config and compute dtype."""
+    """The shared jitted streaming functions of a frozen model config and compute dtype."""
     model = BigCodecModel(config, DTYPES[dtype])
     precision = "highest" if dtype == "float32" else "default"
-    hop = hop_length(config)
+    hop, n_q = hop_length(config), config.decoder.vq_num_quantizers
     geometry = BigCodecModel(config).bind({})  # spans need no parameters
 
-    def make(method, network: _Network, rate_in: int, input_spec: Callable[[int], jax.ShapeDtypeStruct]
+    def make(network: Callable[[BigCodecModel], _Network], method: Callable, input_spec: Callable[[int], Any]
              ) -> StreamPass:
-        def apply(params, state, inputs, start, until_end):
+        def prepare(params):
+            return model.apply({"params": params}, method=lambda m: network(m).prepare())
+
+        def step(params, const, state, inputs, count, start, until_end):
             with jax.default_matmul_precision(precision):
-                return model.apply({"params": params}, state, inputs, Edges(start, until_end), method=method)
+                return model.apply({"params": params}, const, state, inputs, Edges(count, start, until_end),
+                                   method=method)
 
         def init(params, batch: int):
-            edges = (jax.ShapeDtypeStruct((), jnp.int32), jax.ShapeDtypeStruct((batch,), jnp.int32))
-            shapes = jax.eval_shape(apply, params, None, input_spec(batch), *edges)[0]
-            return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+            scalar = jax.ShapeDtypeStruct((), jnp.int32)
+            edges = (scalar, scalar, jax.ShapeDtypeStruct((batch,), jnp.int32))
+            shapes = jax.eval_shape(lambda p, *a: step(p, prepare(p), None, *a), params, input_spec(batch), *edges)
+            return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes[0])  # host zeros: nothing to compile
 
-        return StreamPass(jax.jit(apply), init, rate_in, network.rate_out, network.delay,
-                          network.features.d_out)
+        net = network(geometry)
+        return StreamPass(jax.jit(prepare), init, jax.jit(step), net.rate_in, net.rate_out, net.delay,
+                          net.features.d_out)
 
-    n_q = config.decoder.vq_num_quantizers
     return StreamPasses(
-        make(encode_step, _Network(geometry.encoder, hop), hop,
-             lambda b: jax.ShapeDtypeStruct((b, hop), jnp.float32)),
-        make(decode_step, _Network(geometry.decoder, 1), 1,
-             lambda b: jax.ShapeDtypeStruct((b, n_q, 1), jnp.int32)))
+        make(_encoder, encode_step, lambda b: jax.ShapeDtypeStruct((b, hop), jnp.float32)),
+        make(_decoder, decode_step, lambda b: jax.ShapeDtypeStruct((b, n_q, 1), jnp.int32)))

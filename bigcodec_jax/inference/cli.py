@@ -30,6 +30,7 @@ from bigcodec_jax.files import expand_inputs, write_atomic
 from bigcodec_jax.inference.pipeline import Job, run_batches
 
 CODES_SUFFIX = ".codes.npz"
+STREAM_FRAMES = 8  # code frames per push with decode --stream (100 ms)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
                             "length; shorter ones are padded to one of a few sizes up to it (default 30)")
         p.add_argument("--workers", type=int, default=4, help="threads reading and writing files (default 4)")
         p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+        if name == "decode":
+            p.add_argument("--stream", action="store_true",
+                           help=f"decode each file as a stream would: codes pushed {STREAM_FRAMES} frames at a time "
+                                "into BigCodec.stream_decoder, as a language model makes them (same audio)")
         if name == "encode":
             p.add_argument("--pack", action="store_true",
                            help="store codes packed to 13 bits each (the codec's true 1.04 kbit/s) instead of "
@@ -103,6 +108,8 @@ class _Command:
         return audio.as_batch(wav, rate)[0], rate
 
     def process(self, items: list[tuple]) -> list:
+        if self.args.command == "decode" and self.args.stream:
+            return [_stream_decode(self.codec, c, n) for c, n in items]
         if self.args.command == "decode":
             return self.batch.decode_batch([c for c, _ in items], [n for _, n in items])
         wavs = [w for w, _ in items]
@@ -118,6 +125,13 @@ class _Command:
                                                                  self.fingerprint, packed=self.args.pack))
         else:
             write_atomic(job.output, lambda tmp: write_wav(tmp, result))
+
+
+def _stream_decode(codec: BigCodec, codes: np.ndarray, length: int) -> np.ndarray:
+    """Codes `(n_q, frames)` -> audio `(length,)` through a stream, `STREAM_FRAMES` frames per push."""
+    dec = codec.stream_decoder()
+    pieces = [dec.push(codes[None, :, i:i + STREAM_FRAMES]) for i in range(0, codes.shape[1], STREAM_FRAMES)]
+    return np.concatenate(pieces + [dec.flush()], axis=-1)[0, :length]
 
 
 def main(argv: list[str] | None = None) -> int:
