@@ -1,5 +1,7 @@
 """GAN training of BigCodec (usage: see bigcodec_jax/training/cli.py or --help)."""
-from absl import app, flags
+import sys
+
+from absl import flags
 
 from bigcodec_jax.training import cli
 
@@ -7,4 +9,4 @@ __doc__ = cli.__doc__  # absl prints the main module's docstring for --help
 flags.adopt_module_key_flags(cli)
 
 if __name__ == "__main__":
-    app.run(cli.main)
+    sys.exit(cli.main())

@@ -1,6 +1,6 @@
 """`BigCodec`: the public API. Load a checkpoint, encode audio to codes, decode codes to audio.
 
-    codec = BigCodec.from_pretrained("bigcodec.pt")          # or a converted directory
+    codec = BigCodec.from_pretrained("bigcodec.pt")          # or .safetensors, a converted directory, a hub id
     codes = codec.encode(wav, sample_rate=16000)             # (B, n_q, ceil(samples / 200)) int32
     wav_hat = codec.decode(codes, length=wav.shape[-1])      # (B, samples) float32
 
@@ -22,8 +22,9 @@ from bigcodec_jax import audio
 from bigcodec_jax import config as config_lib
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec import BigCodecModel
+from bigcodec_jax.codec.chunking import WindowTooShort
 from bigcodec_jax.codec.model import DTYPES
-from bigcodec_jax.codec.passes import passes_for
+from bigcodec_jax.codec.passes import Passes, passes_for
 from bigcodec_jax.codec.streaming import stream_passes_for
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES, StreamDecoder, StreamEncoder
 
@@ -48,14 +49,17 @@ class BigCodec:
         self.hop_length = config_lib.hop_length(self.config)
         self.num_quantizers = self.config.decoder.vq_num_quantizers
         self.codebook_size = self.config.decoder.codebook_size
-        self.passes = passes_for(self.config, dtype, self.seconds_to_frames(window_seconds))
+        self.passes = self.passes_for_window(window_seconds)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, dtype: str = "float32", window_seconds: float = 30.0,
-                        step: int | None = None) -> "BigCodec":
-        """Load an official `.pt` / Lightning `.ckpt` (converted on the fly), a converted directory, or the
-        generator of a `train.py` run directory (its latest checkpoint, or the one of `step`)."""
-        config, params = pretrained.load(path, step)
+    def from_pretrained(cls, source: str | os.PathLike, dtype: str = "float32", window_seconds: float = 30.0,
+                        step: int | None = None, filename: str | None = None) -> "BigCodec":
+        """Load a checkpoint: an official `.pt` / Lightning `.ckpt` or a `.safetensors` file (converted on the
+        fly), a converted directory, the generator of a `train.py` run directory (its latest checkpoint, or the
+        one of `step`), or a model-hub id `owner/name[@revision]` (`filename` in that repository, default
+        `bigcodec.pt`; needs the `[hub]` extra). A path that exists always wins over a hub id; the rules are in
+        `checkpoints/pretrained.py`."""
+        config, params = pretrained.load(source, filename, step)
         return cls(config, params["generator"], dtype, window_seconds)
 
     @classmethod
@@ -70,23 +74,39 @@ class BigCodec:
         """Code frames in `seconds` of audio (rounded)."""
         return round(seconds * audio.SAMPLE_RATE / self.hop_length)
 
+    def passes_for_window(self, window_seconds: float) -> Passes:
+        """The shared jitted passes with chunks of `window_seconds`; ValueError, in seconds, for a window that is
+        not a positive number or is shorter than the model's receptive field."""
+        if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float, np.integer, np.floating)) \
+                or not (math.isfinite(window_seconds) and window_seconds > 0):
+            raise ValueError(f"window_seconds must be a positive number of seconds, got {window_seconds!r}")
+        try:
+            return passes_for(self.config, self.dtype, self.seconds_to_frames(window_seconds))
+        except WindowTooShort as e:
+            shortest = math.ceil(e.needed * self.hop_length / audio.SAMPLE_RATE * 100) / 100
+            raise ValueError(f"a window of {window_seconds:g} s is shorter than this model's receptive field: "
+                             f"it must be at least {shortest:g} seconds") from None
+
     def num_frames(self, samples: int) -> int:
         return math.ceil(samples / self.hop_length)
 
     def check_codes(self, codes: np.ndarray, length: int | None = None) -> int:
         """The output length (default frames * hop) after checking `codes` `(batch, n_q, frames)` and `length`.
 
-        ValueError unless frames > 0, the codes are integers in `[0, codebook_size)` and
-        `0 < length <= frames * hop`.
+        ValueError unless batch and frames > 0, the codes are integers in `[0, codebook_size)` and `length` is a
+        whole number with `0 < length <= frames * hop`.
         """
-        if codes.ndim != 3 or codes.shape[1] != self.num_quantizers or codes.shape[2] == 0:
-            raise ValueError(f"codes must be (batch, {self.num_quantizers}, frames) with frames > 0, "
+        if codes.ndim != 3 or codes.shape[1] != self.num_quantizers or codes.shape[0] == 0 or codes.shape[2] == 0:
+            raise ValueError(f"codes must be (batch, {self.num_quantizers}, frames) with batch and frames > 0, "
                              f"got shape {codes.shape}")
         if codes.dtype.kind not in "iu" or codes.min() < 0 or codes.max() >= self.codebook_size:
-            raise ValueError(f"codes must be integers in [0, {self.codebook_size})")
+            raise ValueError(f"codes must be integers in [0, {self.codebook_size}), got "
+                             + (f"dtype {codes.dtype}" if codes.dtype.kind not in "iu"
+                                else f"values from {codes.min()} to {codes.max()}"))
         full = codes.shape[2] * self.hop_length
         if length is None:
             return full
+        length = audio.whole_number(length, "length")
         if not 0 < length <= full:
             raise ValueError(f"length must be in 1..{full} for {codes.shape[2]} frames, got {length}")
         return length
@@ -98,7 +118,10 @@ class BigCodec:
 
     def decode(self, codes: np.ndarray, length: int | None = None) -> np.ndarray:
         """Codes `(B, n_q, frames)` or `(n_q, frames)` -> float32 audio `(B, length or frames * hop)` at 16 kHz."""
-        codes = np.asarray(codes)
+        try:
+            codes = np.asarray(codes)
+        except (ValueError, TypeError) as e:  # ragged nested lists and the like
+            raise ValueError(f"codes must be an integer array ({e})") from None
         if codes.ndim == 2:
             codes = codes[None]
         length = self.check_codes(codes, length)

@@ -1,9 +1,50 @@
-"""Checks and conversions of waveforms at the API boundary: shape, finiteness, sample rate."""
+"""Checks and conversions of waveforms at the API boundary: shape, finiteness, level, sample rate.
+
+Ambiguous or implausible input is refused with a ValueError that says what to do, never guessed:
+- `(N, C)` arrays with a short last axis (`C <= MAX_CHANNELS`, `C < N`) look like channels-last audio,
+  not a batch of `N` clips of `C` samples: pass mono `(samples,)` or a batch `(batch, samples)`.
+- sample rates are whole numbers of Hz (int, numpy integer or an integral float, never bool) from
+  `MIN_SAMPLE_RATE` (1 kHz: a rate given in kHz, 16 for 16000, is caught) to `MAX_SAMPLE_RATE`.
+- samples peaking above `MAX_PEAK` are far outside [-1, 1] (typically integer PCM cast to float
+  without scaling): they are refused rather than normalised, so that levels never change silently.
+  Peaks up to `MAX_PEAK` (6 dB over full scale, as resampling or float processing can give) pass.
+"""
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import numpy as np
 
 SAMPLE_RATE = 16000  # the codec's only native rate
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 1_000_000
+MAX_PEAK = 2.0
+MAX_CHANNELS = 8  # a 2-D array whose last axis is at most this long (and shorter than the first) is refused
+
+
+def whole_number(value: Any, name: str) -> int:
+    """`value` as an int when it is a whole number (int, numpy integer, integral float); ValueError otherwise.
+
+    Booleans are refused (`True` is not a sample rate or a length).
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, (float, np.floating)) and not (math.isfinite(value) and value == int(value)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def check_sample_rate(sample_rate: Any) -> int:
+    """The sample rate in Hz as an int; ValueError unless a whole number in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]."""
+    rate = whole_number(sample_rate, "sample_rate")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        hint = f" (in Hz: {rate * 1000}, not {rate})" if 0 < rate < MIN_SAMPLE_RATE else ""
+        raise ValueError(f"sample_rate must be a rate in Hz from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}, "
+                         f"got {sample_rate!r}{hint}")
+    return rate
 
 
 def resampled_length(samples: int, sample_rate: int) -> int:
@@ -28,9 +69,14 @@ def resample(wav: np.ndarray, sample_rate: int) -> np.ndarray:
 def as_batch(wav: np.ndarray | list, sample_rate: int) -> np.ndarray:
     """`(samples,)` or `(B, samples)` float audio at `sample_rate` -> float32 `(B, samples)` at 16 kHz.
 
-    Raises ValueError for empty, non-finite or wrongly shaped input and for a bad sample rate.
+    Raises ValueError for a bad sample rate and for empty, non-finite, wrongly shaped, channels-last
+    or far too loud input (see the module's docstring).
     """
-    wav = np.asarray(wav)
+    rate = check_sample_rate(sample_rate)
+    try:
+        wav = np.asarray(wav)
+    except (ValueError, TypeError) as e:  # ragged nested lists and the like
+        raise ValueError(f"audio must be an array of float samples ({e})") from None
     if wav.dtype.kind != "f":
         raise ValueError(f"audio must be floating-point samples in [-1, 1], got dtype {wav.dtype} "
                          "(scale integer PCM by its full-scale value first)")
@@ -38,13 +84,18 @@ def as_batch(wav: np.ndarray | list, sample_rate: int) -> np.ndarray:
         wav = wav[None]
     if wav.ndim != 2:
         raise ValueError(f"audio must be (samples,) or (batch, samples), got shape {wav.shape}")
+    if 0 < wav.shape[1] <= MAX_CHANNELS and wav.shape[1] < wav.shape[0]:
+        raise ValueError(f"audio of shape {wav.shape} looks like (samples, channels): pass mono audio as (samples,) "
+                         "(e.g. wav.mean(axis=1)) or several clips as (batch, samples)")
     if wav.shape[0] == 0 or wav.shape[1] == 0:
         raise ValueError(f"audio is empty (shape {wav.shape})")
     if not np.all(np.isfinite(wav)):
         raise ValueError("audio contains NaN or infinite samples")
-    if not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
-        raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-    return resample(wav, int(sample_rate))
+    peak = float(np.max(np.abs(wav)))
+    if peak > MAX_PEAK:
+        raise ValueError(f"audio peaks at {peak:.4g}, far outside [-1, 1] (peaks up to {MAX_PEAK:g} are accepted): "
+                         "scale it to [-1, 1] first (integer PCM: divide by its full scale, e.g. 32768 for 16 bits)")
+    return resample(wav, rate)
 
 
 def pad_to_multiple(wav: np.ndarray, hop: int) -> np.ndarray:

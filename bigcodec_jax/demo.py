@@ -2,9 +2,10 @@
 
 No download and no GPU. The demo evaluates an untrained codec on the packaged corpus's held-out utterances,
 trains it on the corpus's training part (the `cpu_small` preset: the tiny model, batch 4 x 0.5 s) for a few
-minutes, evaluates it again and writes OUTPUT/report.md: every metric before and after training, and per
-utterance the log-mel pictures and wavs (input, untrained and trained reconstruction). OUTPUT/untrained/
-and OUTPUT/trained/ hold each evaluation's metrics.json, utterances.csv and examples/. The training run
+minutes, evaluates it again and writes OUTPUT/report.html, a page to open in a browser: every metric
+before and after training, and per utterance the input, the untrained and the trained reconstruction side
+by side, as players and log-mel pictures. OUTPUT/untrained/ and OUTPUT/trained/ hold each evaluation's own
+report.html, metrics.json, utterances.csv and examples/. The training run
 (checkpoints, TensorBoard logs) is in --workdir; rerunning the demo continues it.
 
 To hear the released codec on the same utterances instead:
@@ -20,15 +21,17 @@ import time
 import jax
 import ml_collections
 
-from bigcodec_jax import data, evaluation
+from bigcodec_jax import data, errors, evaluation, files
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.evaluation import html_report, plots
+from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS
+from bigcodec_jax.evaluation.html_report import PAGE_FILE
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition, improved
-from bigcodec_jax.evaluation.report import EXAMPLES_DIR, METRICS_FILE, Report, example_stem
+from bigcodec_jax.evaluation.report import METRICS_FILE, UTTERANCES_FILE, Report, example_files
 from bigcodec_jax.training import presets, trainer
 from bigcodec_jax.training.state import Params, build_models, init_params
 
-REPORT_FILE = "report.md"
 STAGES = ("untrained", "trained")  # the evaluations, each written to OUTPUT/<stage>/
 
 
@@ -45,84 +48,95 @@ def measure(config: ml_collections.ConfigDict, params: Params, batches: list[dat
                                progress=True)
 
 
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def metrics_table(before: Report, after: Report) -> list[str]:
-    """Markdown rows: each metric's mean before and after training, and whether training improved it."""
-    rows = ["| metric | untrained | trained | better after training |", "|---|---:|---:|:---:|"]
+def comparison_rows(before: Report, after: Report) -> list[list[str]]:
+    """Per metric: which way is better, its mean before and after training and whether training improved it;
+    then the code statistics."""
     old, new = before.means(), after.means()
-    for metric in before.metrics:
-        direction = "lower" if metric in LOWER_IS_BETTER else "higher"
+    old.update(codebook_usage=before.codes.usage, code_perplexity=before.codes.perplexity)
+    new.update(codebook_usage=after.codes.usage, code_perplexity=after.codes.perplexity)
+    rows = []
+    for metric in old:
         better = "n/a" if None in (old[metric], new[metric]) else "yes" if improved(
             metric, old[metric], new[metric]) else "no"
-        rows.append(f"| {metric} ({direction} is better) | {_number(old[metric])} | {_number(new[metric])} | {better} |")
-    for name in ("usage", "perplexity"):
-        rows.append(f"| codebook {name} | {getattr(before.codes, name):.3f} | {getattr(after.codes, name):.3f} | |")
+        rows.append([metric, "lower" if metric in LOWER_IS_BETTER else "higher", html_report.number(old[metric]),
+                     html_report.number(new[metric]), better])
     return rows
 
 
-def examples_table(before: Report, after: Report) -> list[str]:
-    """Markdown rows linking each utterance's input and reconstructions with their log-mel pictures."""
-    rows = ["| utterance | untrained | trained |", "|---|---|---|"]
-    for example in after.examples:
-        stem = example_stem(example.name)
-        cells = [f"![{stage}]({stage}/{EXAMPLES_DIR}/{stem}.mel.png)<br>"
-                 f"[reconstruction]({stage}/{EXAMPLES_DIR}/{stem}.reconstruction.wav)" for stage in STAGES]
-        rows.append(f"| {example.name}<br>[input]({STAGES[1]}/{EXAMPLES_DIR}/{stem}.input.wav) | {' | '.join(cells)} |")
-    return rows
+COMPARISON_HEADER = ["metric", "better", "untrained", "trained", "improved by training"]
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    """Rows as aligned plain text, for the terminal."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
+
+
+def listening(before: Report, after: Report, output: str) -> list[html_report.Listening]:
+    """Per held-out utterance: a figure of the input, untrained and trained reconstruction side by side
+    (drawn into OUTPUT/examples/) and their players, linking the wavs each evaluation wrote."""
+    values = {stage: {u.name: u.values for u in r.utterances} for stage, r in zip(STAGES, (before, after))}
+    examples = []
+    for old, new in zip(before.examples, after.examples):
+        files = example_files(new.name)
+        plots.save_mel_figure(os.path.join(output, files["figure"]), [
+            ("input", new.reference), ("untrained", old.reconstruction), ("trained", new.reconstruction)], new.name)
+        clips = [html_report.Clip("input", f"{STAGES[1]}/{files['input']}")] + [
+            html_report.Clip(stage, f"{stage}/{files['reconstruction']}",
+                             html_report.metric_caption(values[stage][new.name])) for stage in STAGES]
+        examples.append(html_report.Listening(new.name, len(new.reference) / SAMPLE_RATE, files["figure"], clips))
+    return examples
 
 
 def render_report(config: ml_collections.ConfigDict, before: Report, after: Report, steps: int,
-                  train_seconds: float, workdir: str) -> str:
-    """report.md: what was trained, the metrics before and after, and the examples."""
+                  train_seconds: float, workdir: str, output: str) -> str:
+    """report.html: what was trained, the metrics before and after, and the untrained and trained codec's
+    reconstruction of every held-out utterance beside its input (figures drawn into OUTPUT/examples/)."""
     model, seconds = after.model, sum(u.samples for u in after.utterances) / SAMPLE_RATE
     crop = config.data.segment_samples / SAMPLE_RATE
-    lines = [
-        f"# BigCodec demo: {steps} training steps on {jax.devices()[0].platform.upper()}", "",
+    workdir = os.path.abspath(workdir)
+    summary = [
         f"The tiny BigCodec ({model['parameters']:,} generator parameters, {model['num_quantizers']} codebooks of "
         f"{model['codebook_size']} codes, {model['bitrate']:.0f} bit/s) trained from scratch for {steps} steps "
         f"({train_seconds / 60:.1f} min, compilation included) on {crop:g} s crops of the packaged speech corpus, "
         f"batch {config.batch_size}, learning rate {config.schedule.peak_lr:g} decaying to "
         f"{config.schedule.final_lr:g}. Both codecs are measured on the {len(after.utterances)} held-out "
-        f"utterances ({seconds:.1f} s) that training never sees; the numbers are means over them.", "",
-        *metrics_table(before, after), "",
+        f"utterances ({seconds:.1f} s) that training never sees; the numbers are means over them.",
         "A few minutes of training cannot make a good codec, but it should move every number the right way: the "
         "reconstruction's spectrum (mel distance, MCD) gets closer to the input first, the waveform itself "
-        "(SI-SDR) follows. Definitions:", "",
-        *(f"- `{m}`: {definition(m)}" for m in after.metrics), "",
-        "## Listen and look", "",
-        "Each picture is the log-mel spectrogram of the input (top) above the reconstruction (bottom).", "",
-        *examples_table(before, after), "",
-        "## Files", "",
-        *(f"- `{stage}/`: `{METRICS_FILE}` (means, counts, definitions), `utterances.csv` (one row per "
-          f"utterance), `{EXAMPLES_DIR}/` (wavs and pictures)" for stage in STAGES),
-        f"- training run: `{os.path.abspath(workdir)}` (checkpoints; `tensorboard --logdir "
-        f"{os.path.join(os.path.abspath(workdir), 'tensorboard')}` shows the losses and `eval/` metrics)", "",
+        "(SI-SDR) follows.",
+        f"The training run (checkpoints, TensorBoard logs with the losses and eval/ metrics) is in {workdir}: "
+        f"tensorboard --logdir {os.path.join(workdir, 'tensorboard')}",
     ]
-    return "\n".join(lines)
+    files = [(f"{stage}/{PAGE_FILE}", f"the {stage} codec's evaluation: its page, {METRICS_FILE} and "
+              f"{UTTERANCES_FILE} beside it") for stage in STAGES]
+    definitions = {**{m: definition(m) for m in after.metrics}, **CODE_DEFINITIONS}
+    return html_report.render(
+        f"BigCodec demo: {steps} training steps on {jax.devices()[0].platform.upper()}", summary,
+        html_report.Table(COMPARISON_HEADER, comparison_rows(before, after)), definitions,
+        listening(before, after, output), files, plots.FIGURE_NOTE)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bigcodec_jax.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=presets.cpu_small().num_steps,
+    parser = errors.ArgumentParser(prog="python -m bigcodec_jax.demo", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=errors.positive_int, default=presets.cpu_small().num_steps,
                         help="training steps (default %(default)s: a few minutes on 2 CPU cores)")
     parser.add_argument("--output", default=os.path.join("outputs", "demo"),
-                        help="folder for report.md, untrained/ and trained/ (default %(default)s)")
+                        help="folder for report.html, examples/, untrained/ and trained/ (default %(default)s)")
     parser.add_argument("--workdir", help="the training run's folder; an existing run there is continued "
                                           "(default OUTPUT/workdir)")
     return parser
 
 
+@errors.command(interrupted="the training run keeps its last checkpoint; rerun the demo to continue it")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.steps < 1:
-        raise SystemExit(f"--steps must be positive, got {args.steps}")
     config = presets.cpu_small()
     config.num_steps = config.schedule.decay_steps = args.steps  # the learning rate decays over the whole run
     workdir = args.workdir or os.path.join(args.output, "workdir")
+    files.prepare_output_dir(args.output)
+    files.prepare_output_dir(workdir, "--workdir")
     batches = data.eval_utterances(config.data)
 
     print(f"[1/3] evaluating the untrained codec on {sum(len(b.names) for b in batches)} held-out utterances")
@@ -136,12 +150,12 @@ def main(argv: list[str] | None = None) -> int:
 
     for stage, report in zip(STAGES, (before, after)):
         evaluation.write_report(report, os.path.join(args.output, stage))
-    report_path = os.path.join(args.output, REPORT_FILE)
-    with open(report_path, "w") as f:
-        f.write(render_report(config, before, after, int(state.step), train_seconds, workdir))
-    print("\n".join(metrics_table(before, after)))
-    print(f"report: {os.path.abspath(report_path)}")
-    return 0
+    report_path = os.path.join(args.output, PAGE_FILE)
+    html_report.write(report_path, render_report(config, before, after, int(state.step), train_seconds, workdir,
+                                                 args.output))
+    print(text_table(COMPARISON_HEADER, comparison_rows(before, after)))
+    print(f"report (open it in a browser): {os.path.abspath(report_path)}")
+    return errors.OK
 
 
 if __name__ == "__main__":

@@ -1,21 +1,26 @@
 """`python -m bigcodec_jax.evaluate`: reconstruct every utterance of a data set with a codec and measure it.
 
 Writes to --output:
+  report.html      open it in a browser: the metrics with their definitions, and per example the input and
+                   its reconstruction as players beside their log-mel spectrograms (links relative, no network)
   metrics.json     means, how many utterances have each metric, why the others miss it,
                    code statistics (codebook usage, perplexity, bitrate), the model and metric definitions
   utterances.csv   one row per utterance: name, seconds, frames, one column per metric (empty when
                    missing) and `missing` ("metric: reason; ...")
   examples/        for the first --examples utterances (shortest first): <name>.input.wav,
-                   <name>.reconstruction.wav and <name>.mel.png (log-mel, input above reconstruction)
+                   <name>.reconstruction.wav and <name>.mel.png (log-mel, input beside reconstruction)
 
 Metrics (higher is better unless marked):
-  pesq_wb, pesq_nb  wide- / narrow-band PESQ MOS-LQO (`pesq`); missing below 0.25 s or for silence
+  pesq_wb, pesq_nb  wide- / narrow-band PESQ MOS-LQO (`pesq`, the [eval] extra); missing below 0.25 s, for
+                    silence, or without pesq installed (pip install 'bigcodec-jax[eval]')
   stoi              short-time objective intelligibility (`pystoi`); missing with under ~0.4 s of speech
   si_sdr            scale-invariant SDR in dB of the zero-mean signals (sample-aligned)
   mel_distance      the training loss's multi-resolution mel distance (lower is better)
   mcd               mel-cepstral distortion in dB over c1..c24 of an 80-band log-mel, frame by frame,
                     no DTW: the reconstruction is time-aligned (lower is better)
 A metric that cannot be computed for an utterance is reported as missing with the reason.
+Exit status: 0 done, 1 the checkpoint cannot be used, 2 a bad command line (unknown metrics, data that
+does not exist or holds no utterances, an --output that cannot be written).
 """
 from __future__ import annotations
 
@@ -26,7 +31,8 @@ import sys
 
 import ml_collections
 
-from bigcodec_jax import data
+from bigcodec_jax import config as config_lib
+from bigcodec_jax import data, errors, files
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
@@ -38,25 +44,28 @@ METRIC_SETS = {"all": ALL_METRICS, "fast": FAST_METRICS}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bigcodec_jax.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = errors.ArgumentParser(prog="python -m bigcodec_jax.evaluate", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True,
-                        help="what BigCodec.from_pretrained accepts (official .pt, Lightning .ckpt, converted "
-                             "directory, train.py run directory), or random:<variant> for a randomly initialised model, e.g. "
-                             "random:tiny_train")
+                        help="what BigCodec.from_pretrained accepts (official .pt, Lightning .ckpt, .safetensors, "
+                             "converted directory, train.py run directory, hub id owner/name[@revision]), or "
+                             "random:<variant> for a randomly initialised model, e.g. random:tiny_train")
     parser.add_argument("--data", required=True,
                         help="a folder (audio files searched recursively), a file list (.txt/.lst/.list/.scp, "
                              "'path|...' lines), tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
                              "'corpus' (the packaged corpus's held-out part)")
-    parser.add_argument("--output", required=True, help="folder for metrics.json, utterances.csv and examples/")
+    parser.add_argument("--output", required=True,
+                        help="folder for report.html, metrics.json, utterances.csv and examples/")
     parser.add_argument("--metrics", default="all",
                         help=f"'all', 'fast' ({', '.join(FAST_METRICS)}) or a comma-separated list of "
                              f"{', '.join(METRICS)} (default all)")
-    parser.add_argument("--examples", type=int, default=4,
-                        help="utterances to save as input/reconstruction wav pairs with a log-mel picture (default 4)")
-    parser.add_argument("--max-utterances", type=int, default=0,
+    parser.add_argument("--examples", type=errors.non_negative_int, default=4,
+                        help="utterances to show on report.html: input/reconstruction wav pairs with a log-mel "
+                             "picture (default 4)")
+    parser.add_argument("--max-utterances", type=errors.non_negative_int, default=0,
                         help="evaluate only the first N utterances in source order (default 0: all)")
-    parser.add_argument("--batch-size", type=int, default=8, help="utterances per codec batch (default 8)")
+    parser.add_argument("--batch-size", type=errors.positive_int, default=8,
+                        help="utterances per codec batch (default 8)")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32",
                         help="compute dtype of the codec (default float32, which reproduces the official model)")
     parser.add_argument("--tfds-data-dir", default=None,
@@ -95,25 +104,31 @@ def load_codec(checkpoint: str, dtype: str) -> BigCodec:
     return BigCodec.from_pretrained(checkpoint, dtype=dtype)
 
 
+@errors.command()
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.examples < 0 or args.max_utterances < 0 or args.batch_size < 1:
-        parser.error("--examples and --max-utterances must be >= 0 and --batch-size >= 1")
+    args = _parser().parse_args(argv)
     try:
         metrics = metric_names(args.metrics)
+    except ValueError as e:
+        raise errors.UsageError(f"argument --metrics: {e}") from None
+    errors.require(not args.checkpoint.startswith(RANDOM_PREFIX)
+                   or args.checkpoint[len(RANDOM_PREFIX):] in config_lib.VARIANTS,
+                   f"argument --checkpoint: unknown model variant in {args.checkpoint!r}; known: "
+                   + ", ".join(RANDOM_PREFIX + v for v in config_lib.VARIANTS))
+    files.prepare_output_dir(args.output)
+    try:
         batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,
                                                    args.tfds_data_dir))
-        codec = load_codec(args.checkpoint, args.dtype)
-        report = evaluate(codec, batches, metrics, args.examples, progress=True)
     except ValueError as e:
-        parser.error(str(e))
+        raise errors.UsageError(f"argument --data: {e}") from None
+    codec = load_codec(args.checkpoint, args.dtype)
+    report = evaluate(codec, batches, metrics, args.examples, progress=True)
     report.model["checkpoint"] = args.checkpoint
     write_report(report, args.output)
     summary = report.summary()
     print(json.dumps({k: summary[k] for k in ("utterances", "means", "missing", "codes")}, indent=1))
     print(f"wrote {os.path.join(args.output, METRICS_FILE)}")
-    return 0
+    return errors.OK
 
 
 if __name__ == "__main__":

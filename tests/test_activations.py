@@ -1,11 +1,13 @@
 """SnakeBeta and the polyphase anti-aliased activation against the official op sequence in numpy."""
 import math
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from bigcodec_jax.checkpoints import torch_zip
-from bigcodec_jax.nn.activations import RESAMPLING_FILTER, anti_aliased_snake_beta, downsample2, snake_beta, upsample2
+from bigcodec_jax.nn.activations import (CONTEXT, RESAMPLING_FILTER, anti_aliased_snake_beta,
+                                        anti_aliased_snake_beta_valid, sin_squared, snake_beta)
 from conftest import reference_path
 
 
@@ -42,31 +44,25 @@ def test_filter_matches_formula_and_checkpoint_buffers():
         np.testing.assert_array_equal(b.reshape(-1), RESAMPLING_FILTER)
 
 
-@pytest.mark.parametrize("length", [1, 2, 3, 8, 41])
-def test_polyphase_resampling_equals_official(length):
-    rng = np.random.default_rng(length)
+def official_chain(x, alpha, beta):
+    """The official Activation1d on x (B, T, C) in float64 numpy, channel by channel."""
     h = RESAMPLING_FILTER.astype(np.float64)
-    x = rng.standard_normal(length)
-    even, odd = upsample2(x[None, :, None].astype(np.float32))
-    up = np.empty(2 * length)
-    up[0::2], up[1::2] = np.asarray(even)[0, :, 0], np.asarray(odd)[0, :, 0]
-    np.testing.assert_allclose(up, official_upsample(x, h), atol=1e-6)
-    u = rng.standard_normal(2 * length)
-    down = downsample2(u[0::2][None, :, None].astype(np.float32), u[1::2][None, :, None].astype(np.float32))
-    np.testing.assert_allclose(np.asarray(down)[0, :, 0], official_downsample(u, h), atol=1e-6)
-
-
-def test_anti_aliased_snake_beta_equals_official_chain():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 30, 3)).astype(np.float32)
-    alpha, beta = rng.normal(0, 0.5, 3).astype(np.float32), rng.normal(0, 0.5, 3).astype(np.float32)
-    got = np.asarray(anti_aliased_snake_beta(x, alpha, beta))
-    h = RESAMPLING_FILTER.astype(np.float64)
-    for b in range(2):
-        for c in range(3):
+    out = np.empty(x.shape)
+    for b in range(x.shape[0]):
+        for c in range(x.shape[2]):
             u = official_upsample(x[b, :, c].astype(np.float64), h)
             u = u + 1 / (np.exp(beta[c]) + 1e-9) * np.sin(u * np.exp(alpha[c])) ** 2
-            np.testing.assert_allclose(got[b, :, c], official_downsample(u, h), atol=2e-6)
+            out[b, :, c] = official_downsample(u, h)
+    return out
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 4, 6, 11, 30, 97])
+def test_anti_aliased_snake_beta_equals_official_chain(length):
+    rng = np.random.default_rng(length)
+    x = rng.standard_normal((2, length, 3)).astype(np.float32)
+    alpha, beta = rng.normal(0, 0.5, 3).astype(np.float32), rng.normal(0, 0.5, 3).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(anti_aliased_snake_beta(x, alpha, beta)), official_chain(x, alpha, beta),
+                               rtol=0, atol=2e-6)
 
 
 def test_snake_beta_formula():
@@ -74,3 +70,50 @@ def test_snake_beta_formula():
     got = np.asarray(snake_beta(x, np.float32([0.3]), np.float32([-0.2])))
     want = x + 1 / (np.exp(-0.2) + 1e-9) * np.sin(x * np.exp(0.3)) ** 2
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def activation_inputs(length, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (3 * rng.standard_normal((2, length, 4))).astype(np.float32)
+    return x, rng.normal(0, 1, 4).astype(np.float32), rng.normal(0, 1, 4).astype(np.float32)
+
+
+@pytest.mark.parametrize("length", [2 * CONTEXT + 1, 40, 203])
+def test_valid_form_is_the_interior_of_the_whole_signal(length):
+    x, alpha, beta = activation_inputs(length)
+    valid = np.asarray(anti_aliased_snake_beta_valid(x, alpha, beta))
+    whole = np.asarray(anti_aliased_snake_beta(x, alpha, beta))
+    assert valid.shape == (2, length - 2 * CONTEXT, 4)
+    np.testing.assert_array_equal(valid, whole[:, CONTEXT:length - CONTEXT])
+    if length < 3 + 2 * CONTEXT + 4:
+        return
+    # a window's valid outputs equal the whole signal's at the same frames (what streaming relies on)
+    window = np.asarray(anti_aliased_snake_beta_valid(x[:, 3:3 + 2 * CONTEXT + 4], alpha, beta))
+    np.testing.assert_array_equal(window, whole[:, 3 + CONTEXT:3 + CONTEXT + 4])
+
+
+def test_valid_form_needs_more_than_its_context():
+    x, alpha, beta = activation_inputs(2 * CONTEXT)
+    with pytest.raises(ValueError, match="more than 10 frames"):
+        anti_aliased_snake_beta_valid(x, alpha, beta)
+
+
+def test_lengths_end_each_example_where_it_ends_alone():
+    x, alpha, beta = activation_inputs(40)
+    lengths = np.array([40, 7])
+    padded = x.copy()
+    padded[1, 7:] = 100.0  # whatever follows the valid frames does not matter
+    got = np.asarray(anti_aliased_snake_beta(padded, alpha, beta, lengths))
+    np.testing.assert_array_equal(got[0], np.asarray(anti_aliased_snake_beta(x[:1], alpha, beta))[0])
+    np.testing.assert_allclose(got[1, :7], official_chain(x[1:, :7], alpha, beta)[0], rtol=0, atol=2e-6)
+
+
+def test_sin_squared_against_float64():
+    rng = np.random.default_rng(0)
+    for bound in (np.pi, 30, 3000, 1e5):
+        y = rng.uniform(-bound, bound, 200_000).astype(np.float32)
+        want = np.sin(y.astype(np.float64)) ** 2
+        assert np.abs(np.asarray(sin_squared(y), np.float64) - want).max() < 1.5e-7, bound
+    special = np.asarray(sin_squared(np.float32([0.0, -0.0, np.inf, -np.inf, np.nan, np.pi / 2])))
+    assert special[0] == 0 and special[1] == 0 and np.isnan(special[2:5]).all() and abs(special[5] - 1) < 1e-7
+    assert sin_squared(np.float32([1.0]).astype(jnp.bfloat16)).dtype == jnp.bfloat16

@@ -17,10 +17,10 @@ from conftest import reference_path
 @pytest.mark.parametrize("name", ["official_debug", "mini_default", "tiny_train"])
 def test_config_inferred_from_shapes(name):
     inferred = official.infer_config(official.read_sections(reference_path(name + ".pt"))).to_dict()
-    official = json.load(open(reference_path(name + ".json")))
+    want = json.load(open(reference_path(name + ".json")))
     sections = ("encoder", "decoder", "mpd", "mstft") if name != "official_debug" else ("encoder", "decoder")
     for section in sections:  # a generator-only file does not show its discriminators
-        assert inferred[section] == official[section], section
+        assert inferred[section] == want[section], section
     assert inferred == config_lib.model_config(name).to_dict() or name == "official_debug"
 
 
@@ -45,7 +45,8 @@ def test_cli_round_trip_returns_identical_tensors(tmp_path, capsys):
     assert store.is_converted(tmp_path / "conv")
     assert convert_main(["--to-torch", str(tmp_path / "conv"), str(tmp_path / "back.pt")]) == 0
     original, back = torch_zip.load(src), torch_zip.load(tmp_path / "back.pt")
-    assert list(original) == list(back)
+    assert list(back) == list(original) + [official.CONFIG_KEY]
+    assert json.loads(back.pop(official.CONFIG_KEY)) == official.infer_config(official.read_sections(src)).to_dict()
     for section in original:
         assert list(original[section]) == list(back[section]), section
         for key, value in original[section].items():

@@ -55,3 +55,12 @@ def test_unknown_tfds_dataset_names_the_key(tmp_path):
     cfg.source, cfg.tfds_data_dir = "tfds:no_such_dataset_here", str(tmp_path)
     with pytest.raises(ValueError, match="data.source='tfds:no_such_dataset_here'"):
         data.train_loader(cfg, 2, seed=0, process_index=0, process_count=1)
+
+
+def test_an_unprepared_dataset_is_named_with_the_command_that_prepares_it(tmp_path):
+    """A training start must never download and prepare LibriSpeech (60 GB, Beam, TensorFlow) by itself."""
+    cfg = tfds_config()
+    cfg.tfds_data_dir = str(tmp_path)
+    with pytest.raises(ValueError, match=r"not prepared in .*tfds build librispeech --file_format=array_record"):
+        data.train_loader(cfg, 2, seed=0, process_index=0, process_count=1)
+    assert not any(tmp_path.iterdir()), "something was downloaded or prepared"

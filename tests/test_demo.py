@@ -1,6 +1,7 @@
-"""`python -m bigcodec_jax.demo` with a few steps: the report's files and numbers before and after training, and
-the trainer's held-out evaluation (`eval/...` scalars in TensorBoard)."""
+"""`python -m bigcodec_jax.demo` with a few steps: the report page's files and numbers before and after training
+(and the page in headless Chromium), and the trainer's held-out evaluation (`eval/...` scalars in TensorBoard)."""
 import glob
+import html
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import struct
 import pytest
 from tensorboardX.proto import event_pb2
 
+import browser
 from bigcodec_jax import demo, evaluation
 from bigcodec_jax.training import presets
 
@@ -54,17 +56,27 @@ def test_report_shows_metrics_before_and_after_training(output):
         assert summary["utterances"] == 6  # the packaged corpus's held-out part
         assert set(summary["means"]) == set(evaluation.ALL_METRICS)
         assert summary["means"]["mel_distance"] > 0
-    report = (output / "report.md").read_text()
+    page = (output / "report.html").read_text()
     for metric in evaluation.ALL_METRICS:
-        row = next(line for line in report.splitlines() if line.startswith(f"| {metric} ("))
-        numbers = [float(x) for x in re.findall(r"\| (-?\d+\.\d+)", row)]
+        row = re.search(rf"<tr><td>{metric}</td>(.*?)</tr>", page).group(1)
+        numbers = [float(x) for x in re.findall(r'<td class="number">(-?\d+\.\d+)</td>', row)]
         assert numbers == pytest.approx([summaries[s]["means"][metric] for s in demo.STAGES], abs=1e-3)
-    assert f"{STEPS} training steps" in report
-    links = re.findall(r"\]\(([^)]+)\)", report)
-    assert sum(link.endswith(".mel.png") for link in links) == 12  # 6 utterances, untrained and trained
-    assert sum(link.endswith(".wav") for link in links) == 18  # and an input each
+    assert f"{STEPS} training steps" in page
+    links = [html.unescape(link) for link in re.findall(r'(?:src|href)="([^"]+)"', page)]
+    assert sum(link.endswith(".mel.png") for link in links) == 6  # per utterance: input, untrained and trained
+    assert sum(link.endswith(".wav") for link in links) == 18  # side by side, and a player each
     for link in links:
         assert (output / link).is_file(), link
+
+
+@browser.needs_chromium
+def test_report_page_plays_in_chromium(output):
+    found = browser.check_page(output / "report.html", output / "screenshot.png")
+    assert len(found["audio"]) == 18 and len(found["images"]) == 6
+    for audio in found["audio"]:
+        assert audio["error"] is None and audio["readyState"] >= 1 and 0.5 < audio["duration"] < 10, audio
+    for image in found["images"]:
+        assert image["naturalWidth"] > 1000, image  # three panels and a colour bar
 
 
 def test_training_logs_heldout_metrics(output):
@@ -76,6 +88,6 @@ def test_training_logs_heldout_metrics(output):
     assert scalars["eval/mel_distance"][STEPS] == pytest.approx(trained["mel_distance"], rel=1e-4)
 
 
-def test_steps_must_be_positive():
-    with pytest.raises(SystemExit, match="--steps"):
-        demo.main(["--steps", "0"])
+def test_steps_must_be_positive(capsys):
+    assert demo.main(["--steps", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: argument --steps: must be a positive integer")

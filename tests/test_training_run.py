@@ -189,15 +189,15 @@ def test_a_run_directory_is_a_checkpoint(straight):
 def test_a_run_directory_converts_and_exports(straight, tmp_path):
     """-> release: convert_torch_ckpt.py takes a run directory, to a converted directory and (--to-torch) to the
     official layout with both discriminators; reading either back gives the run's parameters exactly."""
-    from bigcodec_jax.checkpoints import official, store
+    from bigcodec_jax.checkpoints import pretrained
     from bigcodec_jax.convert import main as convert_main
 
     workdir, _ = straight
     saved = _saved_state(workdir, STEPS)
     assert convert_main(["--to-torch", workdir, str(tmp_path / "run.pt")]) == 0
     assert convert_main([workdir, str(tmp_path / "converted")]) == 0
-    exported = official.torch_to_flax(official.read_sections(str(tmp_path / "run.pt")))[1]
-    converted = store.load(str(tmp_path / "converted"))[1]
+    exported = pretrained.load(str(tmp_path / "run.pt"))[1]  # its tests/configs/fast.py model config is embedded
+    converted = pretrained.load(str(tmp_path / "converted"))[1]
     for params in (exported, converted):
         for part, field in (("generator", "gen_params"), ("discriminators", "disc_params")):
             assert jax.tree.structure(params[part]) == jax.tree.structure(saved[field])

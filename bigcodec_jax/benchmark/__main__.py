@@ -9,25 +9,30 @@ import argparse
 import importlib
 import sys
 
+from bigcodec_jax import errors
+
 # subcommand -> (module in this package, one-line help)
 SUBJECTS = {
     "infer": ("infer", "encode/decode throughput of the full-size codec"),
     "data": ("data", "training batches per second from FLAC files"),
     "train": ("train", "GAN training step time and peak memory of the full-size model"),
+    "suite": ("suite", "everything within a time budget, to a JSON file (run this first on a lent accelerator)"),
+    "profile": ("profile", "per-kernel time of encode and decode, grouped by layer kind"),
     "stream": ("stream", "streaming encode/decode real-time factor, latency and compile time"),
 }
 
 
+@errors.command()
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bigcodec_jax.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = errors.ArgumentParser(prog="python -m bigcodec_jax.benchmark", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
     for name, (module, help_text) in SUBJECTS.items():
         mod = importlib.import_module(f"bigcodec_jax.benchmark.{module}")
         mod.add_arguments(sub.add_parser(name, help=help_text, description=mod.__doc__))
     args = parser.parse_args(argv)
     importlib.import_module(f"bigcodec_jax.benchmark.{SUBJECTS[args.what][0]}").run(args)
-    return 0
+    return errors.OK
 
 
 if __name__ == "__main__":

@@ -1,20 +1,37 @@
-"""Timing and memory helpers shared by every benchmark."""
+"""What every benchmark shares: timing, compilation, FLOP counts, memory, the machine's description.
+
+One place for each: `compile_timed` (lower + compile, timed apart from running), `time_calls`
+(warm-up, then the median of repeats), `peak_memory` (the device's peak, or the process's peak
+resident size on CPU, labelled), `matmul_rate` (this machine's achievable FLOP rate from a large
+jitted matmul) and `machine` (device, host, load).
+"""
 from __future__ import annotations
 
+import os
+import platform
 import resource
 import statistics
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+
+PEAK_DEVICE = "device peak bytes in use (whole process so far)"
+PEAK_RSS = "host process peak resident set size (CPU backend: no device memory)"
+
+
+def peak_memory() -> tuple[float, str]:
+    """(GiB, what it is): the device's peak when it reports one (GPU/TPU), else the process's peak RSS."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        return stats["peak_bytes_in_use"] / 2 ** 30, PEAK_DEVICE
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, PEAK_RSS  # KiB on Linux
 
 
 def peak_memory_gib() -> float:
-    """The device's peak memory when it reports one (GPU/TPU), else the process's peak resident size."""
-    stats = jax.devices()[0].memory_stats() or {}
-    if "peak_bytes_in_use" in stats:
-        return stats["peak_bytes_in_use"] / 2 ** 30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB on Linux
+    return peak_memory()[0]
 
 
 def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, float, object]:
@@ -30,5 +47,79 @@ def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, float, ob
     return first, statistics.median(runs), result
 
 
+def compile_timed(jitted, *args) -> tuple[Any, float]:
+    """(the compiled executable of `jitted` for `args`, seconds spent lowering and compiling)."""
+    start = time.perf_counter()
+    compiled = jitted.lower(*args).compile()
+    return compiled, time.perf_counter() - start
+
+
+def flops(compiled) -> float | None:
+    """XLA's count of floating-point operations of one call of `compiled` (None when the backend has none)."""
+    try:
+        analysis = compiled.cost_analysis()
+    except Exception:  # noqa: BLE001 - some backends do not implement it
+        return None
+    if isinstance(analysis, (list, tuple)):
+        analysis = analysis[0] if analysis else None
+    value = (analysis or {}).get("flops")
+    return float(value) if value and value > 0 else None
+
+
+def compiled_memory_gib(compiled) -> float | None:
+    """Device memory one call of `compiled` needs by XLA's memory analysis (arguments + outputs + temporaries)."""
+    try:
+        m = compiled.memory_analysis()
+        total = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
+    except Exception:  # noqa: BLE001 - some backends do not implement it
+        return None
+    return total / 2 ** 30
+
+
+def matmul_rate(dtype: str = "float32", n: int | None = None, repeats: int = 5) -> dict:
+    """This machine's achievable matmul rate: the best of `repeats` jitted `n x n @ n x n` products.
+
+    `n` defaults to 2048 on CPU and 8192 on accelerators (large enough to reach the plateau).
+    Float32 runs at full precision ("highest": no TF32 or bf16 passes on GPU/TPU).
+    """
+    n = n or (2048 if jax.default_backend() == "cpu" else 8192)
+    dt = jnp.dtype(dtype)
+    rng = np.random.default_rng(0)
+    a = jax.device_put(rng.standard_normal((n, n), np.float32).astype(dt))
+    b = jax.device_put(rng.standard_normal((n, n), np.float32).astype(dt))
+    with jax.default_matmul_precision("highest" if dtype == "float32" else "default"):
+        product = jax.jit(lambda x, y: x @ y)
+        jax.block_until_ready(product(a, b))
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            jax.block_until_ready(product(a, b))
+            runs.append(time.perf_counter() - start)
+    return {"dtype": dtype, "n": n, "seconds": min(runs), "gflops_per_s": 2 * n ** 3 / min(runs) / 1e9}
+
+
+def load_average() -> list[float]:
+    """The host's 1, 5 and 15 minute load averages (other work running while measuring)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict:
+    """The device, its backend and count, the host's CPU and load, and the software versions."""
+    device = jax.devices()[0]
+    return {"device": device.device_kind, "backend": jax.default_backend(), "device_count": jax.device_count(),
+            "host_cpu": _cpu_name(), "cpu_count": os.cpu_count(), "load_average": load_average(),
+            "python": platform.python_version(), "jax": jax.__version__}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
 def device_line() -> str:
-    return f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}, {jax.device_count()} devices)"
+    m = machine()
+    return (f"device: {m['device']} ({m['backend']}, {m['device_count']} devices), host: {m['host_cpu']}, "
+            f"{m['cpu_count']} cores, load average {m['load_average'][0]:.2f}")

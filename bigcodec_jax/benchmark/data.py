@@ -2,7 +2,7 @@
 
 Writes `--files` FLACs of `--seconds` each (the packaged speech corpus, concatenated and cut, at
 `--sample-rate`) to a temporary folder, or reads `--path`, then times `--batches` batches of
-`--batch-size` 1 s crops after the first (start-up) batch. One H100 trains at about 25 batches/s.
+`--batch-size` 1 s crops after the first (start-up) batch.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 import soundfile as sf
 
-from bigcodec_jax import data
+from bigcodec_jax import data, errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.data.corpus import TRAIN_LIST
 from bigcodec_jax.data.sources import list_source
@@ -25,13 +25,16 @@ from bigcodec_jax.data.sources import list_source
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--path", help="a folder of audio files to read instead of generated ones")
-    p.add_argument("--files", type=int, default=200, help="generated files")
-    p.add_argument("--seconds", type=float, default=12.0, help="length of each generated file (LibriSpeech: 12 s)")
-    p.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help="rate of the generated files")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--batches", type=int, default=300, help="batches timed after the first")
-    p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="decoding processes to try")
-    p.add_argument("--read-threads", type=int, nargs="+", default=[1, 4], help="reading threads to try")
+    p.add_argument("--files", type=errors.positive_int, default=200, help="generated files")
+    p.add_argument("--seconds", type=errors.positive_seconds, default=12.0,
+                   help="length of each generated file (LibriSpeech: 12 s)")
+    p.add_argument("--sample-rate", type=errors.positive_int, default=SAMPLE_RATE, help="rate of the generated files")
+    p.add_argument("--batch-size", type=errors.positive_int, default=8)
+    p.add_argument("--batches", type=errors.positive_int, default=300, help="batches timed after the first")
+    p.add_argument("--workers", type=errors.non_negative_int, nargs="+", default=[0, 1, 2],
+                   help="decoding processes to try")
+    p.add_argument("--read-threads", type=errors.positive_int, nargs="+", default=[1, 4],
+                   help="reading threads to try")
 
 
 def write_flacs(folder: str, files: int, seconds: float, rate: int) -> None:
@@ -63,6 +66,7 @@ def batches_per_second(cfg: ml_collections.ConfigDict, batch_size: int, batches:
 
 
 def run(args: argparse.Namespace) -> None:
+    errors.require(args.path is None or os.path.isdir(args.path), f"argument --path: {args.path} is not a folder")
     folder = args.path
     if not folder:
         folder = tempfile.mkdtemp(prefix="bigcodec-data-benchmark-")

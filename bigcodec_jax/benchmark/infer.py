@@ -1,74 +1,165 @@
 """Inference throughput: seconds of audio per second for encode, decode and both.
 
-Uses the full-size model with random weights (speed does not depend on the values), times the
-first call (compilation) separately, then the median of repeated calls. With `--torch-ref`, the
-official PyTorch model is timed in the same run on the same clips (float32, CPU, in a separate
-interpreter that has torch) and the ratio is printed.
+Uses a model variant (default the full size) with random weights (speed does not depend on the
+values) on random clips already on the device. Encode and decode are compiled ahead of time and
+timed apart from the runs (compile time is reported separately); each figure is the median of
+`--repeats` runs after one warm-up. XLA's cost analysis gives the FLOPs of one call, and a large
+jitted matmul measured in the same run gives this machine's achievable FLOP rate, so each row
+says which fraction of it the codec reaches.
+
+With `--torch-ref`, the official PyTorch model (float32, eval, no_grad) runs on the same clip
+sizes in a second interpreter that has torch, interleaved with ours run by run (ours, official,
+ours, ...), so that both see the same load on a shared machine; the table gives both medians
+and the ratio.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
+import statistics
 import sys
+import time
 
+import jax
 import numpy as np
 
-from bigcodec_jax import BigCodec
+from bigcodec_jax import BigCodec, errors
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.benchmark.common import device_line, peak_memory_gib, time_calls
-
-OFFICIAL_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "official_torch.py")
+from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.benchmark.common import (compile_timed, compiled_memory_gib, device_line, flops, load_average,
+                                           matmul_rate, peak_memory)
+from bigcodec_jax.benchmark.official_torch import OfficialModel
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64])
-    p.add_argument("--seconds", type=float, default=10.0, help="clip length")
+    p.add_argument("--variant", default="full", choices=VARIANTS,
+                   help="model variant (default: the released full size)")
+    p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[1, 8, 32, 64])
+    p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="clip length")
     p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=errors.positive_int, default=3, help="timed runs after the warm-up (the median is reported)")
+    add_torch_arguments(p)
+
+
+def add_torch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--torch-ref", metavar="PATH",
                    help="checkout of the official repository (Aria-K-Alethia/BigCodec): also time the official "
-                        "model (full size, float32, CPU) for every batch size and print the ratio")
+                        "model (full size, float32) on the same clip sizes, interleaved with ours")
     p.add_argument("--torch-python", default=sys.executable,
                    help="interpreter with torch installed for --torch-ref (default: this one)")
+    p.add_argument("--torch-device", default="cpu", help="torch device of the official model (cpu, cuda)")
 
 
-def _official(args: argparse.Namespace, batch: int) -> dict:
-    """The official model's timings for one batch size, from a separate interpreter."""
-    cmd = [args.torch_python, OFFICIAL_SCRIPT, "--repo", args.torch_ref, "--batch", str(batch),
-           "--seconds", str(args.seconds), "--repeats", str(args.repeats)]
-    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if run.returncode != 0:
-        raise SystemExit(f"timing the official model failed:\n{run.stderr}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+class CodecTimer:
+    """Compiled encode and decode of `codec` for `batch` clips of `seconds`, timed one run at a time.
+
+    They are the codec's whole-batch device functions (`codec.passes`), on inputs already on the
+    device: host transfers, padding and chunking are not part of the timings.
+
+    Attributes after construction: `compile_s` (encode + decode), `flops` (XLA's count for one
+    encode + decode, None if unknown), `memory_gib` (XLA's memory analysis, the larger of the two).
+    """
+
+    def __init__(self, codec: BigCodec, batch: int, seconds: float):
+        self.audio_s = batch * seconds
+        wav = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, int(seconds * SAMPLE_RATE))).astype(np.float32)
+        self._codec = codec
+        self._wav = jax.device_put(wav)
+        encode, decode = codec.passes.encode.whole, codec.passes.decode.whole  # (params, inputs, lengths)
+        self._encode, encode_s = compile_timed(encode, codec.params, self._wav, None)
+        self._codes = jax.block_until_ready(self._encode(codec.params, self._wav, None))
+        self._decode, decode_s = compile_timed(decode, codec.params, self._codes, None)
+        self.compile_s = encode_s + decode_s
+        counts = [flops(self._encode), flops(self._decode)]
+        self.flops = sum(counts) if None not in counts else None
+        memory = [compiled_memory_gib(self._encode), compiled_memory_gib(self._decode)]
+        self.memory_gib = max(memory) if None not in memory else None
+        self.once()  # warm-up: first-run allocations are not part of the timings
+
+    def once(self) -> tuple[float, float, float]:
+        """(encode seconds, decode seconds, this process's CPU seconds for both) of one run each."""
+        start, cpu = time.perf_counter(), time.process_time()
+        jax.block_until_ready(self._encode(self._codec.params, self._wav, None))
+        middle = time.perf_counter()
+        jax.block_until_ready(self._decode(self._codec.params, self._codes, None))
+        return middle - start, time.perf_counter() - middle, time.process_time() - cpu
+
+
+def summary(audio_s: float, encode_runs: list[float], decode_runs: list[float], cpu_runs: list[float]) -> dict:
+    """Median seconds and seconds of audio per second of encode, decode and both; median CPU seconds of both.
+
+    On a shared machine wall time depends on the other work; CPU time much less so (it still
+    counts the time threads spend waiting for each other when they spin).
+    """
+    encode, decode = statistics.median(encode_runs), statistics.median(decode_runs)
+    both = statistics.median([e + d for e, d in zip(encode_runs, decode_runs)])
+    return {"encode_s": encode, "decode_s": decode, "both_s": both, "encode_audio_per_s": audio_s / encode,
+            "decode_audio_per_s": audio_s / decode, "both_audio_per_s": audio_s / both, "runs": len(encode_runs),
+            "both_cpu_s": statistics.median(cpu_runs)}
+
+
+def measure(codec: BigCodec, batch: int, seconds: float, repeats: int, official: OfficialModel | None = None,
+            matmul_gflops: float | None = None) -> dict:
+    """One row: ours (and the official model's, interleaved run by run, when given) for `batch` x `seconds`."""
+    timer = CodecTimer(codec, batch, seconds)
+    ours, theirs = ([], [], []), ([], [], [])
+    for _ in range(repeats):
+        for runs, fn in ((ours, timer.once), (theirs, official.once if official else None)):
+            if fn is not None:
+                for series, value in zip(runs, fn()):
+                    series.append(value)
+    row = {"dtype": codec.dtype, "batch": batch, "seconds": seconds, "status": "ok",
+           **summary(timer.audio_s, *ours), "compile_s": timer.compile_s}
+    peak, kind = peak_memory()
+    row.update(peak_memory_gib=peak, peak_memory_kind=kind, compiled_memory_gib=timer.memory_gib,
+               gflop_per_call=timer.flops and timer.flops / 1e9)
+    if timer.flops:
+        row["gflops_per_s"] = timer.flops / row["both_s"] / 1e9
+        row["fraction_of_matmul_rate"] = matmul_gflops and row["gflops_per_s"] / matmul_gflops
+    if official:
+        row["official"] = {**summary(timer.audio_s, *theirs), **official.info}
+        row["ratio_to_official"] = row["both_audio_per_s"] / row["official"]["both_audio_per_s"]
+        row["cpu_ratio_to_official"] = row["official"]["both_cpu_s"] / row["both_cpu_s"]
+    row["load_average"] = load_average()
+    return row
+
+
+HEADER = ("dtype     batch  seconds  encode s/s  decode s/s  both s/s  compile s  GFLOP/s  of matmul  "
+          "peak GiB  official s/s  ratio  CPU s ours/official")
+
+
+def format_row(row: dict) -> str:
+    official = row.get("official")
+    fraction = row.get("fraction_of_matmul_rate")
+    return (f"{row['dtype']:9s} {row['batch']:5d} {row['seconds']:8.1f} {row['encode_audio_per_s']:11.2f} "
+            f"{row['decode_audio_per_s']:11.2f} {row['both_audio_per_s']:9.2f} {row['compile_s']:10.1f} "
+            f"{row.get('gflops_per_s', float('nan')):8.1f} {fraction if fraction else float('nan'):9.0%}  "
+            f"{row['peak_memory_gib']:8.2f} "
+            + (f"{official['both_audio_per_s']:13.2f} {row['ratio_to_official']:5.2f}x  "
+               f"{row['both_cpu_s']:.1f}/{official['both_cpu_s']:.1f} ({row['cpu_ratio_to_official']:.2f}x)"
+               if official else f"{'-':>13s} {'-':>6s}"))
 
 
 def run(args: argparse.Namespace) -> None:
+    errors.require(args.torch_ref is None or os.path.isdir(args.torch_ref),
+                   f"argument --torch-ref: {args.torch_ref} is not a folder")
     print(f"{device_line()}, model: {args.variant}")
-    print("dtype     batch  seconds  encode s/s  decode s/s  both s/s  compile s  peak GiB")
-    ours = {}
+    rate = matmul_rate("float32")
+    print(f"achievable float32 matmul rate: {rate['gflops_per_s']:.0f} GFLOP/s ({rate['n']}^3, best of 5)")
+    print("GFLOP/s: XLA's FLOP count of encode + decode over their time; peak GiB: "
+          f"{peak_memory()[1]}")
+    if args.torch_ref:
+        print(f"official PyTorch (float32, {args.torch_device}, separate process) interleaved run by run with ours")
+    print(HEADER)
     for dtype in args.dtypes:
         codec = BigCodec.random(args.variant, dtype=dtype)
         for batch in args.batch_sizes:
-            shape = (batch, int(args.seconds * SAMPLE_RATE))
-            wav = np.random.default_rng(0).uniform(-0.5, 0.5, shape).astype(np.float32)
-            audio = batch * args.seconds
-            enc_first, enc, codes = time_calls(lambda: codec.encode(wav), args.repeats)
-            dec_first, dec, _ = time_calls(lambda: codec.decode(codes), args.repeats)
-            compile_s = enc_first - enc + dec_first - dec
-            ours[dtype, batch] = audio / (enc + dec)
-            print(f"{dtype:9s} {batch:5d} {args.seconds:8.1f} {audio / enc:11.2f} {audio / dec:11.2f} "
-                  f"{audio / (enc + dec):9.2f} {compile_s:10.1f} {peak_memory_gib():9.2f}", flush=True)
-    if not args.torch_ref:
-        return
-    print("official PyTorch, float32, CPU (same clips, separate process)")
-    print("batch  seconds  encode s/s  decode s/s  both s/s  peak GiB  threads  ours/official (float32)")
-    for batch in args.batch_sizes:
-        t = _official(args, batch)
-        audio = batch * args.seconds
-        both = audio / (t["encode_s"] + t["decode_s"])
-        ratio = f"{ours['float32', batch] / both:.2f}x" if ("float32", batch) in ours else "-"
-        print(f"{batch:5d} {args.seconds:8.1f} {audio / t['encode_s']:11.2f} {audio / t['decode_s']:11.2f} "
-              f"{both:9.2f} {t['peak_gib']:9.2f} {t['threads']:8d}  {ratio}  (torch {t['torch']})", flush=True)
+            official = None
+            if args.torch_ref and dtype == "float32":
+                official = OfficialModel(args.torch_python, args.torch_ref, batch, args.seconds, args.torch_device)
+            try:
+                row = measure(codec, batch, args.seconds, args.repeats, official, rate["gflops_per_s"])
+            finally:
+                if official:
+                    official.close()
+            print(format_row(row), flush=True)
+    print(f"load average at the end: {load_average()}")

@@ -1,30 +1,61 @@
-"""Time the official PyTorch BigCodec (full size, random weights, float32, eval, no_grad) on CPU.
+"""The official PyTorch BigCodec (full size, random weights, float32, eval, no_grad), timed run by run.
 
-Run as a script by `benchmark infer --torch-ref` in an interpreter that has torch (it imports
-nothing from bigcodec_jax, so that interpreter needs no JAX, and keeps its own copy of the timing
-helper for that reason); prints one JSON line with the median seconds of encode (encoder +
-quantizer) and decode (embedding + decoder) and the process's peak resident memory.
+`OfficialModel` (imported by the benchmarks) starts this file as a script in an interpreter
+that has torch, and asks it for one timed run at a time, so that our runs and the official
+model's can be interleaved and see the same load. The script imports nothing from bigcodec_jax
+(that interpreter needs no JAX): it builds the model from the official checkout, then for every
+line `run` on its input prints one JSON line with the seconds of one encode (encoder +
+quantiser) and one decode (embedding + decoder), the process's CPU seconds for both, and its
+peak resident memory.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
+import os
+import subprocess
 import sys
 import time
 
+SCRIPT = os.path.abspath(__file__)
 
-def _median_seconds(fn, repeats: int) -> tuple[float, float, object]:
-    """(first call's seconds, median of `repeats` later calls, first result)."""
-    start = time.perf_counter()
-    result = fn()
-    first = time.perf_counter() - start
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return first, statistics.median(runs), result
+
+class OfficialModel:
+    """A running official model for `batch` clips of `seconds` (warmed up once), timed with `once()`."""
+
+    def __init__(self, python: str, repo: str, batch: int, seconds: float, device: str = "cpu"):
+        self._process = subprocess.Popen(
+            [python, SCRIPT, "--repo", repo, "--batch", str(batch), "--seconds", str(seconds), "--device", device],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.info = self._ask("run")  # warm-up; its reply says torch's version, threads and device
+        self.info = {k: self.info[k] for k in ("torch", "threads", "device")}
+
+    def _ask(self, command: str) -> dict:
+        try:
+            self._process.stdin.write(command + "\n")
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            pass
+        line = self._process.stdout.readline()
+        if not line:
+            error = self._process.stderr.read()
+            self.close()
+            raise RuntimeError(f"the official model failed:\n{error}")
+        return json.loads(line)
+
+    def once(self) -> tuple[float, float, float]:
+        """(encode seconds, decode seconds, CPU seconds of both) of one run each."""
+        reply = self._ask("run")
+        self.info["peak_gib"] = reply["peak_gib"]
+        return reply["encode_s"], reply["decode_s"], reply["cpu_s"]
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.stdin.close()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
 
 
 def _peak_gib() -> float:
@@ -34,11 +65,13 @@ def _peak_gib() -> float:
 
 
 def main() -> None:
+    import argparse
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repo", required=True, help="checkout of github.com/Aria-K-Alethia/BigCodec")
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
     import torch  # imported here: only this interpreter needs torch
@@ -48,15 +81,29 @@ def main() -> None:
     from vq.codec_encoder import CodecEncoder
 
     torch.manual_seed(0)
-    encoder, decoder = CodecEncoder().eval(), CodecDecoder().eval()
-    wav = torch.rand(args.batch, 1, int(args.seconds * 16000)) - 0.5
-    with torch.no_grad():
-        _, encode, codes = _median_seconds(lambda: decoder(encoder(wav), vq=True)[1], args.repeats)
-        embed = lambda: decoder.vq2emb(codes.permute(1, 2, 0)).transpose(1, 2)  # noqa: E731
-        _, decode, _ = _median_seconds(lambda: decoder(embed(), vq=False), args.repeats)
-    print(json.dumps({"encode_s": encode, "decode_s": decode, "threads": torch.get_num_threads(),
-                      "torch": torch.__version__,
-                      "peak_gib": _peak_gib()}))
+    device = torch.device(args.device)
+    encoder, decoder = CodecEncoder().eval().to(device), CodecDecoder().eval().to(device)
+    wav = (torch.rand(args.batch, 1, int(args.seconds * 16000)) - 0.5).to(device)
+
+    def timed(fn):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start, cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start, time.process_time() - cpu, result
+
+    for line in sys.stdin:
+        if line.strip() != "run":
+            continue
+        with torch.no_grad():
+            encode_s, encode_cpu_s, codes = timed(lambda: decoder(encoder(wav), vq=True)[1])
+            emb = lambda: decoder.vq2emb(codes.permute(1, 2, 0)).transpose(1, 2)  # noqa: E731
+            decode_s, decode_cpu_s, _ = timed(lambda: decoder(emb(), vq=False))
+        print(json.dumps({"encode_s": encode_s, "decode_s": decode_s, "cpu_s": encode_cpu_s + decode_cpu_s,
+                          "threads": torch.get_num_threads(),
+                          "torch": torch.__version__, "device": str(device), "peak_gib": _peak_gib()}), flush=True)
 
 
 if __name__ == "__main__":

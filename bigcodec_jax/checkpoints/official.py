@@ -7,6 +7,7 @@ Accepts the released format (`{"CodecEnc": sd, "generator": sd, ["discriminator"
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 from typing import Any
@@ -24,6 +25,7 @@ from bigcodec_jax.nn.activations import RESAMPLING_FILTER
 
 Sections = dict[str, dict[str, np.ndarray]]
 _ALL_SECTIONS = GENERATOR_SECTIONS + DISCRIMINATOR_SECTIONS
+CONFIG_KEY = "bigcodec_jax_model_config"  # exports written by this package carry their model config (JSON)
 # Discriminator settings that tensor shapes do not reveal, keyed by the number of sub-discriminators:
 # the official default (5) and debug (3) configurations.
 _PERIODS = (2, 3, 5, 7, 11)
@@ -33,7 +35,23 @@ _STFT_BY_COUNT = {5: config_lib.model_config("full").mstft.stft_params,
 
 def read_sections(path: str | os.PathLike) -> Sections:
     """The state dicts of a released-format or Lightning checkpoint, keyed by official section name."""
+    return _sections(torch_zip.load(path), path)
+
+
+def read(path: str | os.PathLike) -> tuple[Sections, dict[str, Any] | None]:
+    """(state dicts, the model config our export embedded or None) of a released-format or Lightning file."""
     ckpt = torch_zip.load(path)
+    embedded = ckpt.get(CONFIG_KEY) if isinstance(ckpt, dict) else None
+    return _sections(ckpt, path), json.loads(embedded) if isinstance(embedded, str) else None
+
+
+def to_checkpoint(params: dict[str, Any], config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The released layout (`flax_to_torch`) plus the model config as JSON under `CONFIG_KEY`: dilations,
+    periods and STFT sizes do not show in tensor shapes, and the official loader ignores the extra key."""
+    return {**flax_to_torch(params, config), CONFIG_KEY: config_lib.to_json(config)}
+
+
+def _sections(ckpt: Any, path: str | os.PathLike) -> Sections:
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a BigCodec checkpoint dict")
     if "state_dict" in ckpt and isinstance(ckpt["state_dict"], dict):  # PyTorch Lightning

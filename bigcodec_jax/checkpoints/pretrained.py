@@ -1,5 +1,15 @@
-"""Load weights from any supported source: an official `.pt` / Lightning `.ckpt`, a converted directory,
-or a `train.py` run directory (its latest checkpoint, or `step`)."""
+"""Load weights from any supported source; the one place that tells the kinds of source apart.
+
+A source is, in this order:
+- an existing directory: a `train.py` run directory (`config.json` + `checkpoints/`: its latest
+  checkpoint, or `step`), a converted checkpoint (`config.json` + `params/`), or with `filename` the file
+  of that name inside it (e.g. a downloaded hub snapshot);
+- an existing file: a `.safetensors` file with the official tensor names (recognised by its header, whatever
+  its name), else an official `.pt` / Lightning `.ckpt` (a PyTorch zip, read without running code);
+- a model-hub id `owner/name[@revision]` (rules in `hub.py`), fetched through huggingface_hub's cache:
+  `filename` in that repository, by default `bigcodec.pt`.
+Files exported by this package carry their model config; for others it is inferred from the tensor shapes.
+"""
 from __future__ import annotations
 
 import os
@@ -7,13 +17,39 @@ from typing import Any
 
 import ml_collections
 
-from bigcodec_jax.checkpoints import official, run_dir, store
+from bigcodec_jax import config as config_lib
+from bigcodec_jax.checkpoints import hub, official, run_dir, safetensors_format, store
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 
-def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
-    """(model config, {"generator": ..., ["discriminators": ...]}) as numpy arrays."""
-    path = os.fspath(path)
+def resolve(source: str | os.PathLike, filename: str | None = None) -> str:
+    """The local path a source stands for: the path itself (joined with `filename` when given), or a hub
+    id's file downloaded into (or found in) the hub cache."""
+    path = os.fspath(source)
+    if os.path.exists(path):
+        return os.path.join(path, filename) if filename else path
+    if hub.parse(path):
+        return hub.download(path, filename or hub.DEFAULT_FILENAME)
+    raise CheckpointError(f"{path}: no such file or directory (and not a model-hub id owner/name[@revision])")
+
+
+def read_file(path: str | os.PathLike) -> tuple[official.Sections, dict[str, Any] | None]:
+    """The official state dicts of a checkpoint file (safetensors, released `.pt` or Lightning `.ckpt`) and the
+    model config it embeds (files this package exports), or None."""
+    if safetensors_format.is_safetensors(path):
+        return safetensors_format.read(path)
+    return official.read(path)
+
+
+def read_sections(path: str | os.PathLike) -> official.Sections:
+    """The official state dicts of a checkpoint file."""
+    return read_file(path)[0]
+
+
+def load(source: str | os.PathLike, filename: str | None = None, step: int | None = None
+         ) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
+    """(model config, {"generator": ..., ["discriminators": ...]}) as numpy arrays, from any source above."""
+    path = resolve(source, filename)
     if run_dir.is_run(path):
         return run_dir.load(path, step)
     if step is not None:
@@ -21,4 +57,5 @@ def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collectio
                               f"(no {run_dir.CONFIG_FILE} and {run_dir.CHECKPOINTS_DIR}/ inside)")
     if os.path.isdir(path):
         return store.load(path)
-    return official.torch_to_flax(official.read_sections(path))
+    sections, embedded = read_file(path)
+    return official.torch_to_flax(sections, None if embedded is None else config_lib.from_dict(embedded))

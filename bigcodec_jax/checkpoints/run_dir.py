@@ -8,6 +8,7 @@ Only the parameters are read, without the optimiser states (partial restore, as 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -16,6 +17,7 @@ import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+from absl import logging as absl_logging
 
 from bigcodec_jax import config as config_lib
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
@@ -33,15 +35,28 @@ def is_run(path: str | os.PathLike) -> bool:
 
 
 def steps(path: str | os.PathLike) -> list[int]:
-    """The steps of the run's complete checkpoints, oldest first."""
-    manager = ocp.CheckpointManager(os.path.join(os.path.abspath(path), CHECKPOINTS_DIR),
-                                    options=ocp.CheckpointManagerOptions(read_only=True))
-    return sorted(manager.all_steps())
+    """The steps of the run's complete (finalised) checkpoints, oldest first."""
+    return sorted(ocp.utils.checkpoint_steps(os.path.join(os.path.abspath(path), CHECKPOINTS_DIR)))
+
+
+@contextlib.contextmanager
+def _quiet_orbax():
+    """Orbax warns that a composite checkpoint's item has no metadata file of its own: nothing a user can act on."""
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(verbosity)
 
 
 def model_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
-    with open(os.path.join(path, CONFIG_FILE)) as f:
-        return config_lib.from_dict(json.load(f)["model"])
+    try:
+        with open(os.path.join(path, CONFIG_FILE)) as f:
+            return config_lib.from_dict(json.load(f)["model"])
+    except Exception as e:  # damaged JSON, no model section, a bad model config: several types
+        raise CheckpointError(f"{os.path.join(path, CONFIG_FILE)} does not hold a training config with a model "
+                              f"({type(e).__name__}: {e})") from None
 
 
 def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
@@ -55,12 +70,18 @@ def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collectio
     if step not in available:
         raise CheckpointError(f"the training run {path} has no checkpoint of step {step} "
                               f"(it has {', '.join(map(str, available))})")
+    config = model_config(path)
     state_dir = os.path.join(path, CHECKPOINTS_DIR, str(step), STATE_ITEM)
     checkpointer = ocp.PyTreeCheckpointer()
-    saved = checkpointer.metadata(state_dir).item_metadata.tree
-    item = {field: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), saved[field])
-            for field in PARAMS_FIELDS.values()}
-    restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
-    restored = checkpointer.restore(state_dir, args=ocp.args.PyTreeRestore(
-        item=item, restore_args=restore_args, partial_restore=True))
-    return model_config(path), {part: restored[field] for part, field in PARAMS_FIELDS.items()}
+    try:
+        with _quiet_orbax():
+            saved = checkpointer.metadata(state_dir).item_metadata.tree
+            item = {field: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), saved[field])
+                    for field in PARAMS_FIELDS.values()}
+            restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
+            restored = checkpointer.restore(state_dir, args=ocp.args.PyTreeRestore(
+                item=item, restore_args=restore_args, partial_restore=True))
+    except Exception as e:  # a damaged Orbax tree: Orbax and TensorStore raise many types
+        raise CheckpointError(f"the checkpoint of step {step} in {path} cannot be read ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:300]})") from None
+    return config, {part: restored[field] for part, field in PARAMS_FIELDS.items()}

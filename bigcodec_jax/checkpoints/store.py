@@ -3,11 +3,17 @@
 Layout of a converted directory:
     config.json   the model config (fields of the official constructors)
     params/       Orbax checkpoint of {"generator": ..., ["discriminators": ...]}
+
+Saving never deletes what it did not write: a directory that already holds a `config.json` or a
+`params/` is refused unless `overwrite=True`, and even then only a converted checkpoint (as `save`
+writes it) is replaced, after the new one is completely written.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import jax
@@ -17,24 +23,54 @@ import orbax.checkpoint as ocp
 
 from bigcodec_jax import config as config_lib
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+from bigcodec_jax.files import write_text_atomic
 
 CONFIG_FILE = "config.json"
 PARAMS_DIR = "params"
+ORBAX_MARKER = "_CHECKPOINT_METADATA"  # written by Orbax into every checkpoint it completes
 
 
 def is_converted(path: str | os.PathLike) -> bool:
     return os.path.isfile(os.path.join(path, CONFIG_FILE)) and os.path.isdir(os.path.join(path, PARAMS_DIR))
 
 
-def save(directory: str | os.PathLike, config: ml_collections.ConfigDict, params: dict[str, Any]) -> None:
-    """Write `params` and `config` to `directory` (created; an existing conversion is replaced)."""
+def check_destination(directory: str | os.PathLike, overwrite: bool = False) -> None:
+    """Raise FileExistsError (or NotADirectoryError) unless `save(directory, ...)` may write there."""
+    directory = os.fspath(directory)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise NotADirectoryError(f"{directory} is a file; a converted checkpoint is a folder")
+    present = [name for name in (CONFIG_FILE, PARAMS_DIR) if os.path.lexists(os.path.join(directory, name))]
+    if not present:
+        return
+    ours = is_converted(directory) and os.path.isfile(os.path.join(directory, PARAMS_DIR, ORBAX_MARKER))
+    if not overwrite:
+        raise FileExistsError(f"{directory} already holds {' and '.join(present)}"
+                              + ("; pass --overwrite (overwrite=True) to replace that converted checkpoint" if ours
+                                 else ", which are not a converted checkpoint; choose another folder"))
+    if not ours:
+        raise FileExistsError(f"{directory} holds {' and '.join(present)}, which are not a converted checkpoint: "
+                              "refusing to replace them; choose another folder")
+
+
+def save(directory: str | os.PathLike, config: ml_collections.ConfigDict, params: dict[str, Any],
+         overwrite: bool = False) -> None:
+    """Write `params` and `config` to `directory` (created); an existing conversion is replaced only with
+    `overwrite`, and only once the new parameters are completely written (see `check_destination`)."""
     directory = os.path.abspath(directory)
+    check_destination(directory, overwrite)
     os.makedirs(directory, exist_ok=True)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(os.path.join(directory, PARAMS_DIR), jax.tree.map(np.asarray, params), force=True)
-    checkpointer.wait_until_finished()
-    with open(os.path.join(directory, CONFIG_FILE), "w") as f:
-        f.write(config_lib.to_json(config))
+    staging = tempfile.mkdtemp(dir=directory, prefix=".partial-")
+    try:
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save(os.path.join(staging, PARAMS_DIR), jax.tree.map(np.asarray, params))
+        checkpointer.wait_until_finished()
+        target = os.path.join(directory, PARAMS_DIR)
+        if os.path.isdir(target):
+            os.replace(target, os.path.join(staging, "replaced"))
+        os.replace(os.path.join(staging, PARAMS_DIR), target)
+        write_text_atomic(os.path.join(directory, CONFIG_FILE), config_lib.to_json(config))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def load(directory: str | os.PathLike) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
@@ -43,7 +79,11 @@ def load(directory: str | os.PathLike) -> tuple[ml_collections.ConfigDict, dict[
     if not is_converted(directory):
         raise CheckpointError(f"{directory} is neither a converted BigCodec checkpoint (no {CONFIG_FILE} and "
                               f"{PARAMS_DIR}/ inside) nor a train.py run directory")
-    with open(os.path.join(directory, CONFIG_FILE)) as f:
-        config = config_lib.from_dict(json.load(f))
-    params = ocp.StandardCheckpointer().restore(os.path.join(directory, PARAMS_DIR))
+    try:
+        with open(os.path.join(directory, CONFIG_FILE)) as f:
+            config = config_lib.from_dict(json.load(f))
+        params = ocp.StandardCheckpointer().restore(os.path.join(directory, PARAMS_DIR))
+    except Exception as e:  # a damaged JSON file or Orbax tree: json, ml_collections and Orbax raise many types
+        raise CheckpointError(f"{directory} is a damaged converted checkpoint ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:300]})") from None
     return config, jax.tree.map(np.asarray, params)

@@ -18,9 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from bigcodec_jax.errors import InputError
+from bigcodec_jax.files import write_atomic
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not hold what it should; the message says why."""
+
+class CheckpointError(InputError):
+    """A checkpoint that cannot be read or does not hold what it should; the message says why (a ValueError)."""
 
 
 _STORAGE_DTYPES = {
@@ -253,17 +256,19 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     pickler = _TorchPickler(buffer)
     pickler.dump(obj)
     prefix = os.path.splitext(os.path.basename(path))[0] or "archive"
-    tmp = path + ".tmp"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        def write(name: str, data: bytes) -> None:
-            archive.writestr(_aligned_info(archive, f"{prefix}/{name}", archive.fp.tell()), data)
 
-        write("data.pkl", buffer.getvalue())
-        write(".format_version", b"1")
-        write(".storage_alignment", b"64")
-        write("byteorder", b"little")
-        for storage in pickler.storages:
-            write(f"data/{storage.key}", storage.array.tobytes())
-        write("version", b"3\n")
-        write(".data/serialization_id", b"0" * 20)
-    os.replace(tmp, path)
+    def write_zip(tmp: str) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            def write(name: str, data: bytes) -> None:
+                archive.writestr(_aligned_info(archive, f"{prefix}/{name}", archive.fp.tell()), data)
+
+            write("data.pkl", buffer.getvalue())
+            write(".format_version", b"1")
+            write(".storage_alignment", b"64")
+            write("byteorder", b"little")
+            for storage in pickler.storages:
+                write(f"data/{storage.key}", storage.array.tobytes())
+            write("version", b"3\n")
+            write(".data/serialization_id", b"0" * 20)
+
+    write_atomic(path, write_zip)

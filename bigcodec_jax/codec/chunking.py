@@ -50,9 +50,17 @@ class ChunkPlan(NamedTuple):
     def check(self) -> "ChunkPlan":
         needed = self.features.left + self.features.right + max(self.history, 1)
         if self.window < needed:
-            raise ValueError(f"the chunk window ({self.window} frames) must be at least {needed} frames "
-                             f"for this model's receptive field")
+            raise WindowTooShort(needed, f"the chunk window ({self.window} frames) must be at least {needed} frames "
+                                         f"for this model's receptive field")
         return self
+
+
+class WindowTooShort(ValueError):
+    """A chunk window shorter than the model's receptive field; `needed` is the shortest in frames."""
+
+    def __init__(self, needed: int, message: str):
+        super().__init__(message)
+        self.needed = needed
 
 
 # (inputs, input lengths, window lengths[, state, history]) -> (outputs, state, history); the first

@@ -9,7 +9,7 @@ A stream walks the layer sequences the offline model runs (`feature_layers()`, t
   the inputs of outputs not yet emitted) and computes, in *valid* mode, exactly the outputs whose
   whole support is present, each once: convolutions with padding 0, transposed convolutions in
   polyphase form (`WNConvTranspose1d.valid`), and the anti-aliased SnakeBeta as two stages, 2x
-  upsampling + SnakeBeta (`upsample2_pairs`) then 2x downsampling (`downsample2_pairs`), so that
+  upsampling + SnakeBeta (`snake_pairs_valid`) then 2x downsampling (`downsample_pairs_valid`), so that
   neither resampling step is recomputed. A residual unit adds its input delayed by its branch's
   lag; the LSTM carries its `(h, c)` state; `Tanh`, the quantizer and the embedding are per step.
 - **Edges.** Inputs before the stream's start or from a row's end on are replaced by what the
@@ -39,7 +39,7 @@ from bigcodec_jax.codec.blocks import DecoderBlock, EncoderBlock, Layer, Residua
 from bigcodec_jax.codec.model import DTYPES, BigCodecModel
 from bigcodec_jax.codec.stages import StagedNetwork
 from bigcodec_jax.config import hop_length
-from bigcodec_jax.nn.activations import AntiAliasedSnakeBeta, downsample2_pairs, snake_beta, upsample2_pairs
+from bigcodec_jax.nn.activations import AntiAliasedSnakeBeta, downsample_pairs_valid, snake_pairs_valid
 from bigcodec_jax.nn.weight_norm import WNConv, WNConvTranspose1d
 
 Span = Callable[[int, int], tuple[int, int]]
@@ -184,17 +184,17 @@ def _conv(layer: WNConv | WNConvTranspose1d, d_in: int, rate: int) -> _Stage:
 def _activation(layer: AntiAliasedSnakeBeta, d_in: int, rate: int) -> list[_Stage]:
     """2x upsampling + SnakeBeta (input frames -> the upsampled signal u), then 2x downsampling.
 
-    u position `2k - 1` and `2k` form pair k (`upsample2_pairs`); pair k reads input frames
+    u position `2k - 1` and `2k` form pair k (`snake_pairs_valid`); pair k reads input frames
     `k - 3 .. k + 2` and output j reads u `2j - 5 .. 2j + 6`.
     """
     def up(_, window: jax.Array) -> jax.Array:
         params = layer.variables["params"]
-        pairs = upsample2_pairs(window.astype(layer.dtype))
-        pairs = snake_beta(pairs, params["alpha"].astype(layer.dtype), params["beta"].astype(layer.dtype))
+        pairs = snake_pairs_valid(window.astype(layer.dtype), params["alpha"].astype(layer.dtype),
+                                  params["beta"].astype(layer.dtype))
         return pairs.reshape(pairs.shape[0], -1, pairs.shape[-1])
 
     def down(_, window: jax.Array) -> jax.Array:
-        return downsample2_pairs(window.reshape(window.shape[0], -1, 2, window.shape[-1]))
+        return downsample_pairs_valid(window.reshape(window.shape[0], -1, 2, window.shape[-1]))
 
     upsample = _Stage(up, lambda lo, hi: (-(-lo // 2) - 3, -(-hi // 2) + 2), d_in, rate, 2 * rate, "replicate")
     assert upsample.d_out % 2 == 1, "blocks of u must start at the first sample of a pair"

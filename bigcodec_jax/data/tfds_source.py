@@ -7,6 +7,7 @@ declared sample rate is resampled to 16 kHz. Needs the `tfds` extra: pip install
 from __future__ import annotations
 
 import importlib.util
+import os
 import types
 
 import numpy as np
@@ -41,13 +42,28 @@ def _allow_audio_features_without_tensorflow() -> None:
 _allow_audio_features_without_tensorflow()  # at import, so worker processes unpickling a source get it too
 
 
+def _prepared(name: str, data_dir: str) -> bool:
+    """Whether `data_dir` holds a prepared version of the dataset `name` (`name[/config][:version]`)."""
+    from etils import epath
+
+    root = epath.Path(data_dir) / name.split(":")[0]
+    return root.exists() and any(True for _ in root.glob("**/dataset_info.json"))
+
+
 class TfdsSource:
     """Examples of one tfds split, by index; names come from the `id` feature when there is one."""
 
     def __init__(self, name: str, split: str, data_dir: str | None, key: str):
-        try:
-            self._source = tfds.data_source(name, split=split, data_dir=data_dir or None)
+        try:  # download=False: a training or evaluation start never downloads or prepares a dataset
+            self._source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
         except Exception as e:  # tfds raises many types for unknown, unprepared or misnamed datasets
+            where = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+            if not _prepared(name, where):
+                raise ValueError(
+                    f"{key}.source='tfds:{name}': the dataset is not prepared in {where} (no "
+                    f"{name.split('/')[0]}/.../dataset_info.json there); prepare it once with `tfds build "
+                    f"{name.split('/')[0]} --file_format=array_record --data_dir={where}` (needs TensorFlow and "
+                    f"Apache Beam), or use data.source=dir with data.path at the extracted audio files") from None
             raise ValueError(f"{key}.source='tfds:{name}', {key}.split={split!r}, tfds_data_dir={data_dir!r}: "
                              f"cannot open the dataset ({type(e).__name__}: {e})") from e
         features = self._source.dataset_info.features

@@ -15,6 +15,15 @@ def bitrate(codebook_size: int, num_quantizers: int, hop_length: int) -> float:
     """Bits per second: `log2(codebook_size) * quantisers * frames per second` (1040 for the released codec)."""
     return math.log2(codebook_size) * num_quantizers * SAMPLE_RATE / hop_length
 
+CODE_DEFINITIONS = {
+    "codebook_usage": "the fraction of each codebook's entries used at least once over the whole set, averaged "
+                      "over quantisers; higher is better (unused entries are wasted bits).",
+    "code_perplexity": "exp(entropy) of each quantiser's code histogram over the whole set, averaged over "
+                       "quantisers: the number of equally used codes it amounts to, at most the codebook size; "
+                       "higher is better.",
+    "bitrate": "bits per second of the codes: log2(codebook size) x quantisers x frames per second.",
+}
+
 
 def code_histograms(codes: jax.Array, codebook_size: int) -> jax.Array:
     """`(n_q, codebook_size)` counts of each quantiser's codes in `codes` `(..., n_q, frames)` (jittable)."""

@@ -22,6 +22,8 @@ MCD_COEFFICIENTS = 24  # mel cepstra c1..c24 (c0, the loudness, is left out)
 _MCD_SCALE = 10.0 / math.log(10.0) * math.sqrt(2.0)
 _PESQ_MIN_SECONDS = 0.25
 _STOI_SHORT_WARNING = "Not enough STFT frames"
+# pesq is an optional extra: it ships no wheels and builds with a C compiler, which the core install must not need.
+PESQ_NOT_INSTALLED = "the pesq package is not installed: pip install 'bigcodec-jax[eval]'"
 
 # The training loss, jitted once per utterance length (the compiled functions are reused by later evaluations).
 _mel_loss = jax.jit(functools.partial(spectral.mel_distance, config=spectral.mel_distance_config()))
@@ -73,7 +75,7 @@ def _pesq(reference: np.ndarray, reconstruction: np.ndarray, mode: str) -> float
     try:
         import pesq
     except ImportError:
-        raise MetricUnavailable("the pesq package is not installed (pip install pesq)") from None
+        raise MetricUnavailable(PESQ_NOT_INSTALLED) from None
     if len(reference) < _PESQ_MIN_SECONDS * SAMPLE_RATE:
         raise MetricUnavailable(f"shorter than the {_PESQ_MIN_SECONDS} s PESQ needs")
     _require_sound(reference, "reference")

@@ -1,51 +1,83 @@
-"""Log-mel spectrograms of an input and its reconstruction, one above the other, drawn with PIL and numpy."""
+"""Log-mel spectrograms of an input and its reconstructions side by side, drawn with matplotlib.
+
+One figure holds one panel per signal (time in seconds across, frequency in Hz on a mel scale up),
+all on one colour scale (the 80 dB under the loudest panel's peak) explained by one colour bar, so
+panels compare by colour. Figures are drawn with the Agg canvas directly (no pyplot, no display,
+nothing global), which is safe in servers, threads and training loops.
+"""
 from __future__ import annotations
 
 import math
 import os
+from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
 
-from bigcodec_jax.evaluation.features import log_mel
+from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.evaluation.features import HOP_LENGTH, log_mel
 
 DYNAMIC_RANGE_DB = 80.0
-ROW_PIXELS = 2        # image rows per mel band
-LABEL_PIXELS = 14     # height of the label strip above each panel
-MIN_WIDTH = 240       # so the labels fit under short clips
-# Colour map anchors from dark (quiet) to bright (loud), close to matplotlib's "magma".
-_ANCHORS = np.array([[0, 0, 4], [81, 18, 124], [183, 55, 121], [252, 137, 97], [252, 253, 191]], np.float64)
+PANEL_INCHES = (4.6, 3.0)   # (width, height) of one panel
+COLOUR_BAR_INCHES = 1.1
+DPI = 100
+COLOUR_MAP = "magma"
+
+FIGURE_NOTE = ("Each figure shows the log-mel spectrograms (80 bands up to 8 kHz, 10 ms frames) of the input and "
+               "its reconstruction(s) side by side on one colour scale, the 80 dB below the loudest panel's peak: "
+               "the closer a reconstruction's picture is to the input's, the closer its spectrum. The players "
+               "below play the same audio, left to right.")
+Panel = tuple[str, np.ndarray]  # (title, 16 kHz mono float audio)
 
 
-def _colour(levels: np.ndarray) -> np.ndarray:
-    """Levels in [0, 1] -> uint8 RGB by linear interpolation between the anchors."""
-    position = levels * (len(_ANCHORS) - 1)
-    channels = [np.interp(position, np.arange(len(_ANCHORS)), _ANCHORS[:, c]) for c in range(3)]
-    return np.round(np.stack(channels, axis=-1)).astype(np.uint8)
+def log_mel_db(wav: np.ndarray) -> np.ndarray:
+    """`(N_MELS, frames)` log-mel magnitude in dB (`20 log10`) of 16 kHz `wav`, low bands first."""
+    return (20.0 / math.log(10.0) * log_mel(wav)).T
 
 
-def _labelled_panel(db: np.ndarray, top: float, width: int, label: str) -> np.ndarray:
-    levels = np.clip((db - (top - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB, 0.0, 1.0)
-    panel = np.repeat(_colour(levels.T[::-1]), ROW_PIXELS, axis=0)  # low frequencies at the bottom
-    canvas = np.zeros((LABEL_PIXELS + panel.shape[0], width, 3), np.uint8)
-    canvas[LABEL_PIXELS:, :panel.shape[1]] = panel
-    image = Image.fromarray(canvas)
-    ImageDraw.Draw(image).text((2, 1), label, fill=(255, 255, 255))
-    return np.asarray(image)
+def mel_figure(panels: Sequence[Panel], title: str = ""):
+    """A matplotlib `Figure`: one log-mel panel per `(title, wav)`, side by side, sharing the frequency
+    axis, one colour scale and its colour bar."""
+    import librosa.display  # imported lazily: librosa and matplotlib are slow to import
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise ValueError("mel_figure needs at least one panel")
+    db = [log_mel_db(wav) for _, wav in panels]
+    top = max(float(d.max()) for d in db)
+    width = PANEL_INCHES[0] * len(panels) + COLOUR_BAR_INCHES
+    figure = Figure(figsize=(width, PANEL_INCHES[1]), dpi=DPI, layout="constrained")
+    axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (name, _), d in zip(axes, panels, db):
+        image = librosa.display.specshow(d, ax=ax, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, x_axis="s", y_axis="mel",
+                                         fmax=SAMPLE_RATE / 2, cmap=COLOUR_MAP, vmin=top - DYNAMIC_RANGE_DB, vmax=top)
+        ax.set_title(name)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("")
+    axes[0].set_ylabel("frequency (Hz, mel scale)")
+    figure.colorbar(image, ax=list(axes), label="log-mel magnitude (dB)", pad=0.01)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def figure_image(figure) -> np.ndarray:
+    """uint8 `(H, W, 3)` RGB pixels of a matplotlib figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.array(canvas.buffer_rgba())[..., :3]
 
 
 def mel_comparison_image(reference: np.ndarray, reconstruction: np.ndarray, title: str = "") -> np.ndarray:
-    """uint8 `(H, W, 3)`: log-mel (dB) of 16 kHz `reference` on top and `reconstruction` below, one colour
-    scale spanning 80 dB under the louder one's peak; one pixel column per 10 ms frame."""
-    db = [20.0 / math.log(10.0) * log_mel(x) for x in (reference, reconstruction)]
-    top = max(float(d.max()) for d in db)
-    width = max(MIN_WIDTH, *(d.shape[0] for d in db))
-    prefix = f"{title}: " if title else ""
-    return np.concatenate([_labelled_panel(db[0], top, width, f"{prefix}input"),
-                           _labelled_panel(db[1], top, width, f"{prefix}reconstruction")], axis=0)
+    """uint8 `(H, W, 3)`: the log-mel of `reference` (left) and `reconstruction` (right) on one colour scale
+    (what training logs to TensorBoard)."""
+    return figure_image(mel_figure([("input", reference), ("reconstruction", reconstruction)], title))
 
 
-def save_mel_comparison(path: str, reference: np.ndarray, reconstruction: np.ndarray, title: str = "") -> None:
-    """Write `mel_comparison_image` as a PNG at `path` (folders created)."""
+def save_mel_figure(path: str, panels: Sequence[Panel], title: str = "") -> None:
+    """Write `mel_figure(panels, title)` as a PNG at `path` (folders created)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    Image.fromarray(mel_comparison_image(reference, reconstruction, title)).save(path, format="PNG")
+    FigureCanvasAgg(mel_figure(panels, title)).print_png(path)

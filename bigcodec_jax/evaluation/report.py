@@ -1,4 +1,5 @@
-"""The result of an evaluation and how it is written: metrics.json, utterances.csv, example wavs and pictures."""
+"""The result of an evaluation and how it is written: report.html, metrics.json, utterances.csv, example wavs
+and pictures."""
 from __future__ import annotations
 
 import collections
@@ -12,9 +13,9 @@ import numpy as np
 import soundfile as sf
 
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.evaluation.codes import CodeStatistics
-from bigcodec_jax.evaluation.metrics import definition
-from bigcodec_jax.evaluation.plots import save_mel_comparison
+from bigcodec_jax.evaluation import html_report, plots
+from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS, CodeStatistics
+from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition
 
 METRICS_FILE = "metrics.json"
 UTTERANCES_FILE = "utterances.csv"
@@ -95,9 +96,62 @@ def example_stem(name: str) -> str:
     return os.path.splitext(name)[0].replace("/", "_").replace(os.sep, "_")
 
 
+def example_files(name: str) -> dict[str, str]:
+    """The files of the example `name`, relative to the output folder: input, reconstruction and figure."""
+    stem = os.path.join(EXAMPLES_DIR, example_stem(name))
+    return {"input": f"{stem}.input.wav", "reconstruction": f"{stem}.reconstruction.wav", "figure": f"{stem}.mel.png"}
+
+
+def metrics_table(report: Report) -> html_report.Table:
+    """Per metric: which way is better, the mean, how many utterances have it and why the others miss it;
+    then the code statistics."""
+    means, counts, missing = report.means(), report.counts(), report.missing_reasons()
+    rows = [[m, "lower" if m in LOWER_IS_BETTER else "higher", html_report.number(means[m]),
+             f"{counts[m]} of {len(report.utterances)}",
+             "; ".join(f"{reason} ({n})" for reason, n in missing.get(m, {}).items())] for m in report.metrics]
+    rows += [["codebook_usage", "higher", f"{report.codes.usage:.3f}", "", ""],
+             ["code_perplexity", "higher", f"{report.codes.perplexity:.1f}", "", ""],
+             ["bitrate", "", f"{report.codes.bitrate:.0f}", "", ""]]
+    return html_report.Table(["metric", "better", "mean", "utterances", "missing: reason (utterances)"], rows)
+
+
+def model_sentence(model: dict[str, Any]) -> str:
+    """What the report says about the codec, in words."""
+    codebooks = "one codebook" if model["num_quantizers"] == 1 else f"{model['num_quantizers']} codebooks"
+    return (f"The codec has {model['parameters']:,} generator parameters, {codebooks} of {model['codebook_size']} "
+            f"codes at {model['frames_per_second']:g} frames/s ({model['bitrate']:.0f} bit/s) and computes in "
+            f"{model['dtype']}.")
+
+
+def render_html(report: Report) -> str:
+    """report.html of one evaluation: the metrics, then each example's input and reconstruction."""
+    seconds = sum(u.samples for u in report.utterances) / SAMPLE_RATE
+    checkpoint = report.model.get("checkpoint")
+    values = {u.name: u.values for u in report.utterances}
+    examples = []
+    for example in report.examples:
+        files = example_files(example.name)
+        examples.append(html_report.Listening(
+            example.name, len(example.reference) / SAMPLE_RATE, files["figure"],
+            [html_report.Clip("input", files["input"]),
+             html_report.Clip("reconstruction", files["reconstruction"],
+                              html_report.metric_caption(values[example.name]))]))
+    return html_report.render(
+        f"BigCodec evaluation{f' of {checkpoint}' if checkpoint else ''}",
+        [f"{len(report.utterances)} utterances ({seconds:.1f} s), each encoded and decoded on its own. "
+         + model_sentence(report.model),
+         "Means are over the utterances that have a value; a metric that does not apply to an utterance is "
+         "counted as missing, with the reason."],
+        metrics_table(report), {**{m: definition(m) for m in report.metrics}, **CODE_DEFINITIONS}, examples,
+        [(METRICS_FILE, "means, counts, reasons for missing values, code statistics, the model and the definitions"),
+         (UTTERANCES_FILE, "one row per utterance")],
+        plots.FIGURE_NOTE)
+
+
 def write_report(report: Report, output_dir: str) -> None:
-    """Write metrics.json, utterances.csv (one row per utterance, empty cells where missing, the reasons in
-    `missing`) and, per example, `examples/<name>.input.wav`, `.reconstruction.wav` and `.mel.png`."""
+    """Write report.html (the listening page), metrics.json, utterances.csv (one row per utterance, empty cells
+    where missing, the reasons in `missing`) and, per example, `examples/<name>.input.wav`, `.reconstruction.wav`
+    and `.mel.png` (input and reconstruction side by side)."""
     os.makedirs(output_dir, exist_ok=True)
     with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
         json.dump(report.summary(), f, indent=1)
@@ -109,8 +163,10 @@ def write_report(report: Report, output_dir: str) -> None:
                              *(repr(u.values[m]) if m in u.values else "" for m in report.metrics),
                              "; ".join(f"{m}: {reason}" for m, reason in u.missing.items())])
     for example in report.examples:
-        stem = os.path.join(output_dir, EXAMPLES_DIR, example_stem(example.name))
-        os.makedirs(os.path.dirname(stem), exist_ok=True)
-        sf.write(f"{stem}.input.wav", example.reference, SAMPLE_RATE)
-        sf.write(f"{stem}.reconstruction.wav", example.reconstruction, SAMPLE_RATE)
-        save_mel_comparison(f"{stem}.mel.png", example.reference, example.reconstruction, example.name)
+        files = {kind: os.path.join(output_dir, path) for kind, path in example_files(example.name).items()}
+        os.makedirs(os.path.dirname(files["input"]), exist_ok=True)
+        sf.write(files["input"], example.reference, SAMPLE_RATE)
+        sf.write(files["reconstruction"], example.reconstruction, SAMPLE_RATE)
+        plots.save_mel_figure(files["figure"], [("input", example.reference),
+                                                ("reconstruction", example.reconstruction)], example.name)
+    html_report.write(os.path.join(output_dir, html_report.PAGE_FILE), render_html(report))

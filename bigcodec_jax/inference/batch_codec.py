@@ -16,7 +16,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from bigcodec_jax.api import BigCodec
-from bigcodec_jax.codec.passes import Pass, passes_for
+from bigcodec_jax.codec.passes import Pass
 
 SMALLEST_BUCKET_SECONDS = 1.0
 BUCKET_GROWTH = 2 ** 0.5  # each bucket is about 1.41x the previous one: padding wastes at most 29 %
@@ -40,12 +40,12 @@ class BatchCodec:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.codec = codec
+        self.passes = codec.passes_for_window(window_seconds)  # ValueError in seconds for a bad window
         self.mesh = Mesh(np.array(devices), ("data",))
         self.params = jax.device_put(codec.params, NamedSharding(self.mesh, PartitionSpec()))
         self.batch_size = math.ceil(batch_size / len(devices)) * len(devices)
         self.window = codec.seconds_to_frames(window_seconds)  # longer clips are chunked
         self.buckets = bucket_ladder(self.window, codec.seconds_to_frames(SMALLEST_BUCKET_SECONDS))
-        self.passes = passes_for(codec.config, codec.dtype, self.window)
         self._rows = NamedSharding(self.mesh, PartitionSpec("data"))
 
     def bucket(self, frames: int) -> int | None:

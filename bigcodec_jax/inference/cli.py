@@ -8,9 +8,12 @@ Outputs mirror the input tree under --output. Files are grouped by length into a
 sizes and run in batches split over the local devices; files longer than --window run in
 chunks, with the same codes and audio as at once. Padding never changes a result. Outputs are
 written atomically and skipped when they exist (unless --overwrite), so a rerun resumes an
-interrupted run; unreadable or empty inputs are reported by name and skipped, the summary
-counts them and the exit status is 1 when any failed. The codes file format (version 2, plain
-or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py.
+interrupted run; unreadable, empty or malformed inputs are reported by name and skipped, the
+summary counts them and the exit status is 1 when any failed. An output that would overwrite an
+input is refused before any work (exit status 2), as are bad options, inputs that do not exist
+or hold no files, and an --output that cannot be written; files under --output are never taken
+as inputs. Ctrl-C keeps every finished output (exit status 130). The codes file format (version
+2, plain or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py.
 """
 from __future__ import annotations
 
@@ -21,12 +24,11 @@ import sys
 import jax
 import numpy as np
 
-from bigcodec_jax import audio
+from bigcodec_jax import audio, errors, files
 from bigcodec_jax.api import BigCodec
+from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
-from bigcodec_jax.files import expand_inputs, write_atomic
 from bigcodec_jax.inference.pipeline import Job, run_batches
 
 CODES_SUFFIX = ".codes.npz"
@@ -34,8 +36,8 @@ STREAM_FRAMES = 8  # code frames per push with decode --stream (100 ms)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="inference.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = errors.ArgumentParser(prog="inference.py", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     helps = {"encode": "audio files, folders or file lists -> one codes file per input",
              "decode": "codes files or folders of them -> 16 kHz wav",
@@ -46,19 +48,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="files, folders (searched recursively) or file lists (.txt/.lst/.list/.scp, one path "
                             "per line, text after '|' ignored)")
         p.add_argument("--checkpoint", required=True,
-                       help="official .pt/.ckpt, a converted directory or a train.py run directory (latest step)")
+                       help="official .pt/.ckpt, .safetensors, a converted directory, a train.py run directory "
+                            "(latest step) or a hub id owner/name[@revision] (what BigCodec.from_pretrained reads)")
         p.add_argument("--output", required=True, help="output folder; the input tree is mirrored inside")
-        p.add_argument("--batch-size", type=int, default=8,
+        p.add_argument("--batch-size", type=errors.positive_int, default=8,
                        help="files per device batch, rounded up to a multiple of the device count (default 8)")
         p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                        help="compute dtype: float32 reproduces the official model, bfloat16 is faster on "
                             "accelerators (default float32)")
-        p.add_argument("--devices", type=int, default=None,
+        p.add_argument("--devices", type=errors.positive_int, default=None,
                        help="use the first N local devices, a batch split evenly over them (default: all)")
-        p.add_argument("--window", type=float, default=30.0,
+        p.add_argument("--window", type=errors.positive_seconds, default=30.0,
                        help="seconds: longer files run in chunks of this size, memory independent of their "
                             "length; shorter ones are padded to one of a few sizes up to it (default 30)")
-        p.add_argument("--workers", type=int, default=4, help="threads reading and writing files (default 4)")
+        p.add_argument("--workers", type=errors.positive_int, default=4,
+                       help="threads reading and writing files (default 4)")
         p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
         if name == "decode":
             p.add_argument("--stream", action="store_true",
@@ -78,9 +82,35 @@ def _output_path(output: str, rel: str, suffix: str) -> str:
 
 def _devices(count: int | None) -> list[jax.Device]:
     devices = jax.local_devices()
-    if count is not None and not 0 < count <= len(devices):
-        raise SystemExit(f"--devices must be in 1..{len(devices)} (local devices: {len(devices)})")
+    errors.require(count is None or count <= len(devices),
+                   f"argument --devices: must be at most the {len(devices)} local device(s), got {count}")
     return devices[:count]
+
+
+def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
+    """(jobs, failed inputs, outputs already done) from the command line, before any model is loaded.
+
+    UsageError for inputs that do not exist or hold no files and for outputs that would overwrite an input.
+    """
+    files.check_inputs_exist(args.inputs)
+    extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
+    suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
+    pairs = [(path, _output_path(args.output, rel, suffix))
+             for path, rel in files.expand_inputs(args.inputs, extensions, skip=args.output)]
+    errors.require(bool(pairs), f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
+    files.check_no_overwrite(pairs)
+    jobs, failed, done, sources = [], [], 0, {}
+    for path, out in pairs:
+        if out in sources:
+            failed.append(path)
+            print(f"failed: {path}: its output {out} is also the output of {sources[out]}", file=sys.stderr)
+            continue
+        sources[out] = path
+        if os.path.exists(out) and not args.overwrite:
+            done += 1
+        else:
+            jobs.append(Job(path, out))
+    return jobs, failed, done
 
 
 class _Command:
@@ -89,15 +119,14 @@ class _Command:
     def __init__(self, args: argparse.Namespace, batch: BatchCodec):
         self.args, self.batch, self.codec = args, batch, batch.codec
         self.fingerprint = codes_file.fingerprint(self.codec.params)
-        self.extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
-        self.suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
 
     def frames(self, path: str) -> int:
-        """Code frames of an input from its header (for grouping); ValueError when unreadable."""
+        """Code frames of an input (for grouping), from an audio file's header or a whole checked codes file;
+        ValueError when unreadable or malformed."""
         if self.args.command == "decode":
-            return self.codec.num_frames(codes_file.read_length(path))
+            return self.load(Job(path, ""))[0].shape[-1]
         samples, rate, _ = audio_info(path)
-        return self.codec.num_frames(audio.resampled_length(samples, rate))
+        return self.codec.num_frames(audio.resampled_length(samples, audio.check_sample_rate(rate)))
 
     def load(self, job: Job) -> tuple:
         if self.args.command == "decode":
@@ -121,10 +150,10 @@ class _Command:
     def write(self, job: Job, result) -> None:
         if self.args.command == "encode":
             codes, length, rate = result
-            write_atomic(job.output, lambda tmp: codes_file.save(tmp, codes, length, rate, self.codec.config,
-                                                                 self.fingerprint, packed=self.args.pack))
+            files.write_atomic(job.output, lambda tmp: codes_file.save(tmp, codes, length, rate, self.codec.config,
+                                                                       self.fingerprint, packed=self.args.pack))
         else:
-            write_atomic(job.output, lambda tmp: write_wav(tmp, result))
+            files.write_atomic(job.output, lambda tmp: write_wav(tmp, result))
 
 
 def _stream_decode(codec: BigCodec, codes: np.ndarray, length: int) -> np.ndarray:
@@ -134,29 +163,30 @@ def _stream_decode(codec: BigCodec, codes: np.ndarray, length: int) -> np.ndarra
     return np.concatenate(pieces + [dec.flush()], axis=-1)[0, :length]
 
 
+@errors.command(interrupted="every output written so far is complete; rerun the same command to continue")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    devices = _devices(args.devices)
+    planned, failed, skipped = _plan(args)
+    files.prepare_output_dir(args.output)
     codec = BigCodec.from_pretrained(args.checkpoint, dtype=args.dtype)
-    command = _Command(args, BatchCodec(codec, args.batch_size, _devices(args.devices), args.window))
-    jobs, frames, failed, skipped, outputs = [], [], [], 0, {}
-    for path, rel in expand_inputs(args.inputs, command.extensions):
-        out = _output_path(args.output, rel, command.suffix)
+    try:
+        batch = BatchCodec(codec, args.batch_size, devices, args.window)
+    except ValueError as e:  # only the window can be wrong here: it depends on the model's receptive field
+        raise errors.UsageError(f"argument --window: {e}") from None
+    command = _Command(args, batch)
+    jobs, frames = [], []
+    for job in planned:
         try:
-            if out in outputs:
-                raise ValueError(f"its output {out} is also the output of {outputs[out]}")
-            outputs[out] = path
-            if os.path.exists(out) and not args.overwrite:
-                skipped += 1
-                continue
-            frames.append(command.frames(path))
-            jobs.append(Job(path, out))
+            frames.append(command.frames(job.source))
+            jobs.append(job)
         except ValueError as e:
-            failed.append(path)
-            print(f"failed: {path}: {e}", file=sys.stderr)
+            failed.append(job.source)
+            print(f"failed: {job.source}: {e}", file=sys.stderr)
     seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
     failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
                            command.write, args.workers, args.command)
     failed += [job.source for job, _ in failures]
     print(f"{args.command}: {len(jobs) - len(failures)} written, {skipped} already done, {len(failed)} failed"
           + (f" ({', '.join(failed)})" if failed else ""))
-    return 1 if failed else 0
+    return errors.FAILED if failed else errors.OK

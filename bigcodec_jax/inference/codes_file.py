@@ -12,7 +12,9 @@ Format version 2 is a NumPy `.npz` archive (uncompressed) holding:
 - `sample_rate`: the rate of the original file.
 - `config`: the model config as JSON; `fingerprint`: a SHA-256 prefix of the generator weights.
 Decoding with a codec whose fingerprint differs is refused. Version 1 files (plain codes only,
-otherwise the same fields) still read.
+otherwise the same fields) still read. Reading checks every field (present, of its type: integers
+are never truncated from floats; in range: codes within the codebook, `code_bits` equal to the
+codebook's, `length` within the frames) and raises a ValueError naming the field that is wrong.
 """
 from __future__ import annotations
 
@@ -74,34 +76,109 @@ def save(path: str, codes: np.ndarray, length: int, sample_rate: int, config: ml
                  config=config_lib.to_json(config), fingerprint=model_fingerprint, **arrays)
 
 
+def _field(data, name: str) -> np.ndarray:
+    if name not in data.files:
+        raise ValueError(f"field {name!r} is missing")
+    try:
+        return data[name]
+    except Exception as e:  # object arrays (refused without pickle), damaged members: numpy raises many types
+        raise ValueError(f"field {name!r} cannot be read ({e})") from None
+
+
+def _show(value: np.ndarray) -> str:
+    return repr(value.item()) if value.size == 1 else f"an array of shape {value.shape} and dtype {value.dtype}"
+
+
+def _integer(data, name: str) -> int:
+    """A positive integer scalar field (a float such as 3.7 is refused, never truncated)."""
+    value = _field(data, name)
+    if value.shape != () or value.dtype.kind not in "iu":
+        raise ValueError(f"field {name!r} must be an integer, got {_show(value)}")
+    if int(value) < 1:
+        raise ValueError(f"field {name!r} must be positive, got {int(value)}")
+    return int(value)
+
+
+def _text(data, name: str) -> str:
+    value = _field(data, name)
+    if value.shape != () or value.dtype.kind != "U":
+        raise ValueError(f"field {name!r} must be a string, got {_show(value)}")
+    return str(value)
+
+
 def _open(path: str):
     """The archive, once its version is known to be readable; ValueError otherwise."""
     try:
         data = np.load(path, allow_pickle=False)
-        version = int(data["format_version"])
     except Exception as e:  # a damaged or foreign file: numpy and zipfile raise many types
         raise ValueError(f"not a codes file ({e})") from None
-    if version not in READABLE_VERSIONS:
-        raise ValueError(f"codes file format {version} is not supported (this version reads "
-                         f"{', '.join(map(str, READABLE_VERSIONS))})")
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError("not a codes file (a single NumPy array, not an .npz archive)")
+    try:
+        version = _integer(data, "format_version")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"codes file format {version} is not supported (this version reads "
+                             f"{', '.join(map(str, READABLE_VERSIONS))})")
+    except ValueError:
+        data.close()
+        raise
     return data
 
 
-def read_length(path: str) -> int:
-    """The 16 kHz length recorded in a codes file, without reading its codes."""
-    return int(_open(path)["length"])
+def _model(data) -> tuple[ml_collections.ConfigDict, int]:
+    """(the model config stored in the file, its hop length)."""
+    try:
+        config = config_lib.from_dict(json.loads(_text(data, "config")))
+        hop = config_lib.hop_length(config)
+        for value in (hop, config.decoder.vq_num_quantizers, config.decoder.codebook_size):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{value!r} is not a positive integer")
+    except Exception as e:  # malformed JSON or a dict that is not a model config: many types
+        raise ValueError(f"field 'config' is not a BigCodec model config ({type(e).__name__}: {e})") from None
+    return config, hop
+
+
+def _packed_codes(data, codebook_size: int) -> np.ndarray:
+    bits = _integer(data, "code_bits")
+    if bits != code_bits(codebook_size):
+        raise ValueError(f"field 'code_bits' is {bits}, but codes of a {codebook_size}-entry codebook take "
+                         f"{code_bits(codebook_size)} bits")
+    shape = _field(data, "codes_shape")
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or shape.min() < 1:
+        raise ValueError(f"field 'codes_shape' must be two positive integers (quantizers, frames), got {_show(shape)}")
+    packed = _field(data, "packed_codes")
+    count = math.prod(int(n) for n in shape)
+    if packed.dtype != np.uint8 or packed.shape != (-(-count * bits // 8),):
+        raise ValueError(f"field 'packed_codes' must hold {-(-count * bits // 8)} bytes for {count} codes of "
+                         f"{bits} bits, got {_show(packed)}")
+    return unpack(packed, bits, tuple(int(n) for n in shape))
 
 
 def load(path: str, expected_fingerprint: str) -> tuple[np.ndarray, int]:
-    """(codes (n_q, frames) int32, length); ValueError for unreadable versions or other models."""
-    data = _open(path)
-    if str(data["fingerprint"]) != expected_fingerprint:
-        config = json.loads(str(data["config"]))
-        raise ValueError(f"made by another model (weights {data['fingerprint']}, this codec {expected_fingerprint}; "
-                         f"its model: {config['decoder']['vq_num_quantizers']} quantizers of "
-                         f"{config['decoder']['codebook_size']})")
-    if "packed_codes" in data:
-        codes = unpack(data["packed_codes"], int(data["code_bits"]), tuple(int(n) for n in data["codes_shape"]))
-    else:
-        codes = data["codes"].astype(np.int32)
-    return codes, int(data["length"])
+    """(codes (n_q, frames) int32, length), every field checked; ValueError naming the field that is missing or
+    wrong, for unreadable versions and for files of other models."""
+    with _open(path) as data:
+        model_fingerprint = _text(data, "fingerprint")
+        config, hop = _model(data)
+        n_q, size = config.decoder.vq_num_quantizers, config.decoder.codebook_size
+        if model_fingerprint != expected_fingerprint:
+            raise ValueError(f"made by another model (weights {model_fingerprint}, this codec {expected_fingerprint}; "
+                             f"its model: {n_q} quantizers of {size})")
+        length = _integer(data, "length")
+        _integer(data, "sample_rate")
+        if ("packed_codes" in data.files) == ("codes" in data.files):
+            raise ValueError("a codes file holds exactly one of the fields 'codes' and 'packed_codes'")
+        if "packed_codes" in data.files:
+            codes = _packed_codes(data, size)
+        else:
+            codes = _field(data, "codes")
+            if codes.dtype.kind not in "iu" or codes.ndim != 2:
+                raise ValueError(f"field 'codes' must be a 2-D integer array, got {_show(codes)}")
+    if codes.shape[0] != n_q or codes.shape[1] == 0:
+        raise ValueError(f"field 'codes' has shape {codes.shape}, the model's codes are ({n_q}, frames > 0)")
+    if codes.min() < 0 or codes.max() >= size:
+        raise ValueError(f"field 'codes' holds values from {codes.min()} to {codes.max()}, outside [0, {size})")
+    if length > codes.shape[1] * hop:
+        raise ValueError(f"field 'length' is {length} samples, more than the {codes.shape[1] * hop} "
+                         f"of {codes.shape[1]} frames")
+    return codes.astype(np.int32), length

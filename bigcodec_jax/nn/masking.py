@@ -12,7 +12,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bigcodec_jax.nn.activations import AntiAliasedSnakeBeta, downsample2, snake_beta, upsample2
+from bigcodec_jax.nn.activations import AntiAliasedSnakeBeta, anti_aliased_snake_beta
 
 
 def _valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
@@ -20,33 +20,9 @@ def _valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
     return (jnp.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]
 
 
-def _last_valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
-    """`(B, 1, C)` the last valid frame of each example (the first for an empty one)."""
-    return jnp.take_along_axis(x, jnp.maximum(lengths - 1, 0)[:, None, None], axis=1)
-
-
 def zero_tail(x: jax.Array, lengths: jax.Array) -> jax.Array:
     """Zeros after each example's valid length (what a zero-padded convolution sees there)."""
     return jnp.where(_valid(x, lengths), x, jnp.zeros((), x.dtype))
-
-
-def replicate_tail(x: jax.Array, lengths: jax.Array) -> jax.Array:
-    """The last valid frame repeated after each example's valid length (replicate padding)."""
-    return jnp.where(_valid(x, lengths), x, _last_valid(x, lengths))
-
-
-def masked_anti_aliased_snake_beta(x: jax.Array, log_alpha: jax.Array, log_beta: jax.Array,
-                                   lengths: jax.Array) -> jax.Array:
-    """`anti_aliased_snake_beta` of each example's first `lengths` frames, computed on the padded batch.
-
-    The upsampler replicate-pads the input, and the downsampler replicate-pads the upsampled
-    signal with its last sample (the odd phase's last valid frame after SnakeBeta).
-    """
-    even, odd = upsample2(replicate_tail(x, lengths))
-    even, odd = snake_beta(even, log_alpha, log_beta), snake_beta(odd, log_alpha, log_beta)
-    last = _last_valid(odd, lengths)
-    valid = _valid(x, lengths)
-    return downsample2(jnp.where(valid, even, last), jnp.where(valid, odd, last))
 
 
 class MaskedAntiAliasedSnakeBeta(AntiAliasedSnakeBeta):
@@ -59,4 +35,4 @@ class MaskedAntiAliasedSnakeBeta(AntiAliasedSnakeBeta):
         channels = x.shape[-1]
         log_alpha = self.param("alpha", nn.initializers.zeros, (channels,)).astype(self.dtype)
         log_beta = self.param("beta", nn.initializers.zeros, (channels,)).astype(self.dtype)
-        return masked_anti_aliased_snake_beta(x.astype(self.dtype), log_alpha, log_beta, lengths)
+        return anti_aliased_snake_beta(x.astype(self.dtype), log_alpha, log_beta, lengths)

@@ -6,6 +6,11 @@ reuses the compiled step cached in DIR/compile_cache; SIGTERM or Ctrl-C checkpoi
 Any config field can be overridden, e.g.
 `--config.batch_size=16 --config.compute_dtype=bfloat16 --config.data.source=dir
 --config.data.path=/data/wavs --config.init_from=bigcodec.pt`. TensorBoard logs go to DIR/tensorboard.
+A restart in DIR must keep the run's config (DIR/config.json): only num_steps, schedule.decay_steps,
+logging, checkpointing, device layout and data-reading speed settings may change
+(bigcodec_jax/training/run_config.py); a different one is refused with the keys named.
+Exit status: 0 done, 1 the run cannot go on (bad data, diverged, an unreadable init_from),
+2 a bad command line (unknown flag or config key, bad value, a resume with another config).
 """
 from __future__ import annotations
 
@@ -15,34 +20,92 @@ import sys
 
 import jax
 
-from absl import flags
+from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
+
+from bigcodec_jax import errors, files
+
+PROG = "train.py"
+HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "--helpfull", "-helpfull", "--helpxml", "-?")
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "A config file (configs/base.py: the paper recipe; configs/debug.py; configs/small.py: "
     "CPU-sized). Override fields with --config.<key>=<value>.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, config.json and TensorBoard logs; "
                                "an existing run there is resumed.")
+flags.DEFINE_bool("debug", False, "Show the full traceback of an error.")
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        raise SystemExit(f"train.py: unexpected arguments {argv[1:]}; see --help")
-    if _CONFIG.value is None or not _WORKDIR.value:
-        raise SystemExit("train.py: --config and --workdir are required; see --help")
+def _missing_key_message(argv: list[str], error: BaseException) -> str:
+    """'--config.a.b=1: the config has no key b' for ml_collections' KeyError / AttributeError."""
+    key = str(error).strip("'\"")
+    for arg in argv:
+        name = arg.lstrip("-").split("=")[0]
+        if name.startswith("config.") and key in name.split("."):
+            return f"{arg}: the config has no key {key!r} (see the config file for its keys)"
+    return f"the config has no key {key!r}"
+
+
+def _config_file(argv: list[str]) -> str | None:
+    """The path given to --config (without config_flags' `:argument` suffix), if any."""
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-config") and i + 1 < len(argv):
+            return argv[i + 1].split(":")[0]
+        if arg.startswith(("--config=", "-config=")):
+            return arg.split("=", 1)[1].split(":")[0]
+    return None
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing in this package's error style: one `error:` line and status 2 (absl prints its
+    usage and exits 1, and a mistyped config key gave three chained tracebacks); --help exits 0."""
+    path = _config_file(argv)
+    errors.require(path is None or os.path.isfile(path), f"--config {path}: no such file")
+    try:
+        return flags.FLAGS(argv)
+    except SystemExit:
+        if any(arg.split("=")[0] in HELP_FLAGS for arg in argv[1:]):
+            raise SystemExit(errors.OK) from None  # absl's help flags print the help and exit 1
+        raise
+    except flags.Error as e:
+        raise errors.UsageError(f"{e} (see {PROG} --help)") from None
+    except (KeyError, AttributeError) as e:  # ml_collections: an override of a key the config does not have
+        raise errors.UsageError(_missing_key_message(argv, e)) from None
+    except Exception as e:  # noqa: BLE001 - the config file's own code failed (--debug shows its traceback)
+        raise errors.UsageError(f"--config {path}: loading it failed ({type(e).__name__}: {e})") from e
+
+
+def _train(argv: list[str]) -> int:
+    errors.require(len(argv) <= 1, f"unexpected arguments {argv[1:]} (see {PROG} --help)")
+    errors.require(_CONFIG.value is not None and bool(_WORKDIR.value),
+                   f"--config and --workdir are required (see {PROG} --help)")
     absl_logging.set_verbosity(absl_logging.WARNING)  # Orbax and grain are chatty at INFO
     logging.getLogger("bigcodec_jax").setLevel(logging.INFO)
     from bigcodec_jax.data import TooManyBadExamples
     from bigcodec_jax.training import trainer
     from bigcodec_jax.training.checkpointing import NonFiniteState
+    from bigcodec_jax.training.config import validate
 
+    try:
+        validate(_CONFIG.value)
+    except ValueError as e:
+        raise errors.UsageError(str(e)) from None
+    files.prepare_output_dir(_WORKDIR.value, "--workdir")
     trainer.maybe_initialize_distributed()
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):  # restarts after preemption skip recompiling
         jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(_WORKDIR.value), "compile_cache"))
     try:
         trainer.train(_CONFIG.value, _WORKDIR.value)
+    except (errors.UsageError, errors.Failure):
+        raise
     except (ValueError, TooManyBadExamples, trainer.TrainingDiverged, NonFiniteState) as e:
-        print(f"train.py: {e}", file=sys.stderr)
-        return 1
-    return 0
+        raise errors.Failure(str(e)) from e
+    return errors.OK
+
+
+@errors.command(interrupted="the run keeps its last checkpoint; rerun the same command to continue")
+def main(argv: list[str] | None = None) -> int:
+    """train.py's command line (`argv` without the program name; default: sys.argv)."""
+    app.run(_train, argv=[PROG, *(sys.argv[1:] if argv is None else argv)], flags_parser=parse_flags)
+    return errors.OK  # not reached: app.run exits with _train's status

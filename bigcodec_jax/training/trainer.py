@@ -16,10 +16,10 @@ import tqdm
 
 from bigcodec_jax import data
 from bigcodec_jax.audio import SAMPLE_RATE, pad_to_multiple
-from bigcodec_jax.checkpoints import pretrained, run_dir
-from bigcodec_jax.config import hop_length, to_json
+from bigcodec_jax.checkpoints import pretrained
+from bigcodec_jax.config import hop_length
 from bigcodec_jax.evaluation.plots import mel_comparison_image
-from bigcodec_jax.training import sharding
+from bigcodec_jax.training import run_config, sharding
 from bigcodec_jax.training.checkpointing import Checkpointer
 from bigcodec_jax.training.config import validate
 from bigcodec_jax.training.evaluation_hook import HeldOutEvaluation
@@ -109,10 +109,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     """Train until `config.num_steps` or a termination signal; returns the final state."""
     validate(config)
     params = _use_init_from(config) if config.init_from else None
-    os.makedirs(workdir, exist_ok=True)
-    if jax.process_index() == 0:
-        with open(os.path.join(workdir, run_dir.CONFIG_FILE), "w") as f:
-            f.write(to_json(config))
+    run_config.record(config, workdir, write=jax.process_index() == 0)  # refuses a resume with another config
 
     mesh = sharding.make_mesh(config)
     models = build_models(config)

@@ -1,0 +1,162 @@
+"""Where the time goes: per-kernel time of one encode and one decode call, grouped by layer kind.
+
+Runs the jitted encode and decode once under the JAX profiler (XLA CPU emits one trace event per
+executed kernel when `--xla_cpu_enable_xprof_traceme` is set, which this command does) and maps
+every kernel back to the layer that produced it through the `op_name` metadata of the compiled
+HLO. Prints the time per layer kind (activation, dilated convolution, 1x1 convolution, strided
+and transposed convolutions, LSTM, quantiser, other) and the slowest kernels.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import glob
+import gzip
+import json
+import os
+import re
+import tempfile
+
+from bigcodec_jax.audio import SAMPLE_RATE
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
+    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=4.0, help="clip length")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--top", type=int, default=15, help="slowest kernels listed")
+
+
+# (regular expression on the last module names of an op's path, layer kind); first match wins.
+_KINDS = (
+    (r"/act(_\d|_out)?/", "activation (anti-aliased SnakeBeta)"),
+    (r"/conv_t/", "transposed convolution"),
+    (r"/res_\d/conv_1/", "dilated 7-tap convolution"),
+    (r"/res_\d/conv_2/", "1x1 convolution"),
+    (r"/block_\d/conv/", "strided convolution"),
+    (r"/conv_(in|out)/", "input/output convolution"),
+    (r"/lstm", "LSTM"),
+    (r"quantiz|embed", "quantiser / embedding"),
+)
+
+
+def layer_kind(op_name: str) -> str:
+    """The layer kind of an HLO instruction from its `op_name` metadata (JAX's name stack)."""
+    for pattern, kind in _KINDS:
+        if re.search(pattern, op_name + "/"):
+            return kind
+    return "other (copies, layout, glue)"
+
+
+def kernel_times(fn, folder: str) -> collections.Counter:
+    """Wall-clock microseconds charged to each kernel while running `fn()` once under the profiler.
+
+    XLA's CPU runtime traces a kernel from its launch to an `end: NAME` event when it completes
+    asynchronously (convolutions and dots run on the thread pool). Each moment of the call is
+    shared equally among the kernels running then; a loop (`while`, the LSTM) is charged only the
+    moments when none of its body's kernels runs. The charges add up to the call's wall time.
+    """
+    import jax
+
+    jax.profiler.start_trace(folder, create_perfetto_trace=True)
+    fn()
+    jax.profiler.stop_trace()
+    path = sorted(glob.glob(os.path.join(folder, "**", "*.trace.json.gz"), recursive=True))[-1]
+    with gzip.open(path) as f:
+        trace = json.load(f)
+    events = [e for e in (trace["traceEvents"] if isinstance(trace, dict) else trace) if e.get("ph") == "X"]
+    starts, ends = collections.defaultdict(list), collections.defaultdict(list)
+    for event in events:
+        if event.get("args", {}).get("hlo_op"):
+            starts[event["name"]].append((event["ts"], event["ts"] + event.get("dur", 0)))
+        elif event["name"].startswith("end: "):
+            ends[event["name"][5:]].append(event["ts"])
+    boundaries = []  # (time, +1 start / -1 stop, kernel)
+    for name, spans in starts.items():
+        done = sorted(ends.get(name, []))
+        for i, (start, stop) in enumerate(sorted(spans)):
+            stop = max(stop, done[i]) if i < len(done) else stop
+            boundaries += [(start, 1, name), (stop, -1, name)]
+    boundaries.sort(key=lambda b: (b[0], b[1]))
+    times: collections.Counter = collections.Counter()
+    active: collections.Counter = collections.Counter()
+    previous = None
+    for time, change, name in boundaries:
+        if previous is not None and time > previous and active:
+            inner = [n for n in active if not n.startswith("while")] or list(active)
+            for n in inner:
+                times[n] += (time - previous) / len(inner)
+        previous = time
+        active[name] += change
+        if active[name] <= 0:
+            del active[name]
+    return times
+
+
+def instruction_layers(hlo_text: str) -> dict[str, str]:
+    """Every HLO instruction's name -> its `op_name` metadata (the JAX name stack of its layer).
+
+    Instructions without metadata (the body of the LSTM's loop, copies) take the first `op_name`
+    found in their computation, so the loop body is charged to the LSTM.
+    """
+    names = {}
+    for body in re.split(r"\n(?=\S)", hlo_text):  # one computation per unindented block
+        found = re.findall(r'op_name="([^"]*)"', body)
+        default = found[0] if found else ""
+        for match in re.finditer(r"^\s*(?:ROOT )?%?([\w.-]+) = [^\n]*", body, flags=re.M):
+            op = re.search(r'op_name="([^"]*)"', match.group(0))
+            names[match.group(1)] = op.group(1) if op else default
+    return names
+
+
+def profile(compiled, call, folder: str) -> tuple[dict[str, float], list[tuple[float, str, str]], float]:
+    """(seconds per layer kind, [(seconds, kernel, op_name)] slowest first, total kernel seconds)."""
+    names = instruction_layers(compiled.as_text())
+    times = kernel_times(call, folder)
+    kinds: dict[str, float] = collections.defaultdict(float)
+    kernels = []
+    for name, micros in times.items():
+        name = name if name in names else name.split(".")[0]
+        kinds[layer_kind(names.get(name, ''))] += micros / 1e6
+        kernels.append((micros / 1e6, name, names.get(name, '')))
+    kernels.sort(reverse=True)
+    return dict(kinds), kernels, sum(kinds.values())
+
+
+def _call(compiled, params, inputs) -> None:
+    import jax
+
+    jax.block_until_ready(compiled(params, inputs, None))
+
+
+def run(args: argparse.Namespace) -> None:
+    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true"
+    import jax
+    import numpy as np
+
+    from bigcodec_jax import BigCodec
+    from bigcodec_jax.benchmark.common import device_line
+
+    codec = BigCodec.random(args.variant, dtype=args.dtype)
+    wav = np.random.default_rng(0).uniform(-0.5, 0.5, (args.batch_size, int(args.seconds * SAMPLE_RATE)))
+    wav = wav.astype(np.float32)
+    codes = codec.encode(wav)
+    print(f"{device_line()}, model: {args.variant} {args.dtype}, batch {args.batch_size} x {args.seconds:g} s")
+    calls = {}
+    for what, function, inputs in (("encode", codec.passes.encode.whole, wav),
+                                   ("decode", codec.passes.decode.whole, codes)):
+        compiled = function.lower(codec.params, inputs, None).compile()
+        jax.block_until_ready(compiled(codec.params, inputs, None))
+        calls[what] = compiled, functools.partial(_call, compiled, codec.params, inputs)
+    for what, (compiled, call) in calls.items():
+        with tempfile.TemporaryDirectory(prefix="bigcodec-profile-") as folder:
+            kinds, kernels, total = profile(compiled, call, folder)
+        print(f"\n{what}: {total:.3f} s")
+        print(f"  {'layer kind':40s} {'seconds':>8s} {'share':>6s}")
+        for kind, seconds in sorted(kinds.items(), key=lambda kv: -kv[1]):
+            print(f"  {kind:40s} {seconds:8.3f} {seconds / total:6.1%}")
+        print("  slowest kernels:")
+        for seconds, name, op_name in kernels[:args.top]:
+            print(f"  {seconds:8.4f} s  {name:34s} {op_name.split('/', 2)[-1][-80:]}")

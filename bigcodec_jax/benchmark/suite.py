@@ -1,0 +1,333 @@
+"""Everything at once, within a time budget: the accelerator suite (one call on a lent machine).
+
+In order: this machine's matmul rate (float32, and bfloat16 on accelerators); inference (encode,
+decode, both; compile time, FLOP rate, memory) for every dtype and batch size, largest batch
+first; training steps for every dtype and batch size. With `--torch-ref`, the official PyTorch
+model runs interleaved with our float32 inference on the same clip sizes.
+
+Budget: each group (matmul, inference per dtype, training per dtype) runs in its own process (so
+that its peak memory is its own and a crash or an out-of-memory error loses only that group)
+with a deadline that gives it a share of the time left; time a group does not use goes to the
+next ones. Before each measurement the worker estimates its cost (compile time and runs, from
+the measurements before it, or a prior for the first) and skips it, saying why, when the
+estimate exceeds the time left; a group still running at its deadline is stopped. Every result
+and every skip is written to the JSON at once (atomically), so a run that is killed still
+leaves what it measured; the JSON's `complete` says whether the suite finished.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SCHEMA = "bigcodec-benchmark-suite/1"
+RESULT = "RESULT "  # prefix of a worker's result lines on its stdout
+# Share of the time left that each group gets (matmul first, then these in order).
+WEIGHTS = {("infer", "bfloat16"): 3.0, ("infer", "float32"): 3.0, ("train", "bfloat16"): 2.5,
+           ("train", "float32"): 2.0}
+TRAIN_COMPILE_PER_INFER_COMPILE = 6.0  # prior: a GAN step compiles ~6x longer than encode + decode
+TRAIN_STEP_PER_INFER = 5.0  # prior: a GAN step (forward, backward, discriminators) costs ~5x encode + decode
+MIN_GROUP_S = 2.0  # a group with less time than this is not started (a worker takes ~2 s to start)
+FIRST_COMPILE_PRIOR_S = 20.0  # prior for the first measurement of all (nothing measured yet)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget-seconds", type=float, default=420.0, help="wall-clock budget of the whole suite")
+    p.add_argument("--output", required=True, help="JSON file written after every result")
+    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
+    p.add_argument("--seconds", type=float, default=10.0, help="inference clip length")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 32, 8, 1],
+                   help="inference batch sizes, in the order they are measured")
+    p.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"], choices=["float32", "bfloat16"])
+    p.add_argument("--train-batch-sizes", type=int, nargs="*", default=[8, 32],
+                   help="training batch sizes, in order (none: no training)")
+    p.add_argument("--train-seconds", type=float, default=1.0, help="training crop length")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs of each measurement after a warm-up")
+    from bigcodec_jax.benchmark.infer import add_torch_arguments
+
+    add_torch_arguments(p)
+
+
+# ----------------------------------------------------------------------------------------- parent
+
+class Report:
+    """The suite's JSON, rewritten atomically after every change."""
+
+    def __init__(self, path: str, args: argparse.Namespace):
+        self.path = path
+        self.data = {
+            "schema": SCHEMA, "started": _now(), "finished": None, "complete": False, "command": sys.argv,
+            "budget_seconds": args.budget_seconds, "elapsed_seconds": 0.0,
+            "settings": {"variant": args.variant, "seconds": args.seconds, "batch_sizes": args.batch_sizes,
+                         "dtypes": args.dtypes, "train_batch_sizes": args.train_batch_sizes,
+                         "train_seconds": args.train_seconds, "repeats": args.repeats,
+                         "torch_ref": args.torch_ref, "torch_device": args.torch_device},
+            "machine": {"load_average_start": _load()}, "matmul": [], "inference": [], "training": [],
+            "skipped": [], "errors": [],
+        }
+        self.started = time.monotonic()
+        self.write()
+
+    def add(self, section: str, row: dict) -> None:
+        self.data[section].append(row)
+        if row.get("status") == "skipped":
+            self.data["skipped"].append({"section": section, **{k: row[k] for k in row if k != "status"}})
+        self.write()
+
+    def write(self) -> None:
+        self.data["elapsed_seconds"] = round(time.monotonic() - self.started, 1)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
+            json.dump(self.data, f, indent=1)
+        os.replace(f.name, self.path)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _groups(args: argparse.Namespace) -> list[dict]:
+    """The worker specs in the order they run (without deadlines)."""
+    groups = [{"kind": "matmul"}]
+    for dtype in args.dtypes:
+        groups.append({"kind": "infer", "dtype": dtype, "batches": args.batch_sizes, "seconds": args.seconds})
+    for dtype in args.dtypes:
+        if args.train_batch_sizes:
+            groups.append({"kind": "train", "dtype": dtype, "batches": args.train_batch_sizes,
+                           "seconds": args.train_seconds})
+    for g in groups:
+        g.update(variant=args.variant, repeats=args.repeats, torch_ref=args.torch_ref,
+                 torch_python=args.torch_python, torch_device=args.torch_device)
+    return groups
+
+
+def _priors(report: Report) -> dict:
+    """What the measurements so far say about the cost of the next ones (seconds)."""
+    infer = [r for r in report.data["inference"] if r.get("status") == "ok"]
+    train = [r for r in report.data["training"] if r.get("status") == "ok"]
+    priors = {"infer_compile_s": FIRST_COMPILE_PRIOR_S}
+    if infer:
+        priors["infer_compile_s"] = max(r["compile_s"] for r in infer)
+        # seconds of wall time per second of audio, encode + decode, slowest dtype so far
+        priors["infer_s_per_audio_s"] = max(r["both_s"] / (r["batch"] * r["seconds"]) for r in infer)
+    priors["train_compile_s"] = (max(r["compile_s"] for r in train) if train
+                                 else priors["infer_compile_s"] * TRAIN_COMPILE_PER_INFER_COMPILE)
+    if train:
+        priors["train_s_per_audio_s"] = max(r["step_s"] / (r["batch"] * r["seconds"]) for r in train)
+    elif "infer_s_per_audio_s" in priors:
+        priors["train_s_per_audio_s"] = priors["infer_s_per_audio_s"] * TRAIN_STEP_PER_INFER
+    return priors
+
+
+SECTIONS = {"matmul": "matmul", "infer": "inference", "train": "training"}
+
+
+def _print_row(section: str, row: dict) -> None:
+    from bigcodec_jax.benchmark import infer, train
+
+    if row.get("status") != "ok":
+        what = " ".join(f"{k} {row[k]}" for k in ("dtype", "batch") if k in row)
+        print(f"{section} {what}: {row.get('status')}: {row.get('reason', '')}", flush=True)
+    elif section == "matmul":
+        print(f"matmul {row['dtype']}: {row['gflops_per_s']:.0f} GFLOP/s ({row['n']}^3)", flush=True)
+    elif section == "inference":
+        print(infer.format_row(row), flush=True)
+    else:
+        print(train.format_row(row), flush=True)
+
+
+def _forward_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _run_group(spec: dict, report: Report, deadline: float) -> None:
+    """Run one worker until it finishes or `deadline` (monotonic) passes; record what it says."""
+    section = SECTIONS[spec["kind"]]
+    rates = {r["dtype"]: r["gflops_per_s"] for r in report.data["matmul"] if r.get("status") == "ok"}
+    spec = {**spec, "deadline_in_s": deadline - time.monotonic(), "priors": _priors(report),
+            "matmul_gflops": rates.get(spec.get("dtype"), rates.get("float32"))}
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "bigcodec_jax.benchmark.suite", "--worker", json.dumps(spec)],
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=_forward_lines, args=(process.stdout, lines), daemon=True).start()
+        reported = []
+        killed = False
+        try:
+            while True:
+                try:
+                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    killed = True
+                    break
+                if line is None:
+                    break
+                if line.startswith(RESULT):
+                    row = json.loads(line[len(RESULT):])
+                    if "machine" in row:
+                        report.data["machine"].update(row["machine"])
+                        report.write()
+                        continue
+                    reported.append(row.get("batch", row.get("dtype")))
+                    report.add(section, row)
+                    _print_row(section, row)
+        finally:  # the deadline, or the suite itself interrupted: the worker (and its children) go too
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        stderr.seek(0)
+        error = stderr.read()[-3000:]
+    if killed:
+        pending = [b for b in spec.get("batches", []) if b not in reported]
+        for i, batch in enumerate(pending):
+            reason = (f"stopped at the group's deadline ({spec['deadline_in_s']:.0f} s) while measuring it" if i == 0
+                      else f"not started: the group's deadline passed while measuring batch {pending[0]}")
+            report.add(section, {"dtype": spec["dtype"], "batch": batch, "seconds": spec["seconds"],
+                                 "status": "skipped", "reason": reason})
+            _print_row(section, report.data[section][-1])
+    elif process.returncode != 0:
+        report.data["errors"].append({"group": {k: spec[k] for k in ("kind", "dtype") if k in spec},
+                                      "returncode": process.returncode, "stderr_tail": error})
+        report.write()
+        print(f"{section} {spec.get('dtype', '')}: worker failed (exit {process.returncode}):\n{error}",
+              file=sys.stderr, flush=True)
+
+
+def _interrupted(signum, _frame) -> None:
+    raise SystemExit(f"suite interrupted by signal {signum}; the JSON has what was measured")
+
+
+def run(args: argparse.Namespace) -> None:
+    signal.signal(signal.SIGTERM, _interrupted)  # so that the running worker is stopped too
+    start = time.monotonic()
+    end = start + args.budget_seconds
+    report = Report(args.output, args)
+    groups = _groups(args)
+    print(f"suite: budget {args.budget_seconds:.0f} s, {len(groups)} groups, results in {args.output} "
+          f"(load average {_load()[0]:.2f})", flush=True)
+    weights = [WEIGHTS.get((g["kind"], g.get("dtype")), 0.0) for g in groups]
+    for i, spec in enumerate(groups):
+        left = end - time.monotonic()
+        if spec["kind"] == "matmul":
+            deadline = time.monotonic() + min(left, max(30.0, 0.1 * left))
+        else:
+            deadline = time.monotonic() + left * weights[i] / sum(weights[i:])
+        if spec["kind"] != "matmul":
+            title = f"{SECTIONS[spec['kind']]}, {spec['dtype']}, {spec['seconds']:g} s clips"
+            from bigcodec_jax.benchmark import infer, train
+
+            print(f"\n{title} (up to {deadline - time.monotonic():.0f} s)\n"
+                  f"{(infer if spec['kind'] == 'infer' else train).HEADER}", flush=True)
+        if deadline - time.monotonic() < MIN_GROUP_S:
+            for batch in spec.get("batches", []):
+                report.add(SECTIONS[spec["kind"]], {"dtype": spec["dtype"], "batch": batch, "seconds": spec["seconds"],
+                                                    "status": "skipped", "reason": "no time left in the budget"})
+                _print_row(SECTIONS[spec["kind"]], report.data[SECTIONS[spec["kind"]]][-1])
+            continue
+        _run_group(spec, report, deadline)
+    report.data.update(finished=_now(), complete=True)
+    report.data["machine"]["load_average_end"] = _load()
+    report.write()
+    skipped = len(report.data["skipped"])
+    print(f"\nsuite done in {time.monotonic() - start:.0f} s of {args.budget_seconds:.0f}; "
+          f"{skipped} measurement(s) skipped{' (see skipped in the JSON)' if skipped else ''}; {args.output}",
+          flush=True)
+
+
+# ----------------------------------------------------------------------------------------- worker
+
+def _emit(row: dict) -> None:
+    print(RESULT + json.dumps(row), flush=True)
+
+
+def _estimate(spec: dict, priors: dict, rows: list[dict], batch: int) -> float | None:
+    """Seconds the measurement of `batch` will take (compile + warm-up + repeats), None when unknown."""
+    runs = spec["repeats"] + 1
+    audio = batch * spec["seconds"]
+    if spec["kind"] == "infer":
+        compile_s = rows[-1]["compile_s"] if rows else priors["infer_compile_s"]
+        per_audio = (min(r["both_s"] / (r["batch"] * r["seconds"]) for r in rows) if rows
+                     else priors.get("infer_s_per_audio_s"))
+        if spec.get("torch_ref") and spec["dtype"] == "float32":
+            runs *= 3  # the official model runs interleaved and is slower than ours
+        return compile_s + (runs * audio * per_audio if per_audio else 0.0)
+    compile_s = rows[-1]["compile_s"] if rows else priors["train_compile_s"]
+    per_audio = (min(r["step_s"] / (r["batch"] * r["seconds"]) for r in rows) if rows
+                 else priors.get("train_s_per_audio_s"))
+    return compile_s + (runs * audio * per_audio if per_audio else 0.0)
+
+
+def _watchdog(deadline: float) -> None:
+    """Exit when the suite that started this worker is gone, or well past the deadline it set."""
+    parent = os.getppid()
+    while os.getppid() == parent and time.monotonic() < deadline + 30:
+        time.sleep(1)
+    os._exit(3)
+
+
+def worker(spec: dict) -> None:
+    """Measure one group, printing a RESULT line per measurement or skip, within `deadline_in_s`."""
+    deadline = time.monotonic() + spec["deadline_in_s"]
+    threading.Thread(target=_watchdog, args=(deadline,), daemon=True).start()
+    from bigcodec_jax.benchmark import common
+
+    _emit({"machine": common.machine()})
+    if spec["kind"] == "matmul":
+        import jax
+
+        for dtype in ["float32"] + (["bfloat16"] if jax.default_backend() != "cpu" else []):
+            _emit({**common.matmul_rate(dtype), "status": "ok"})
+        return
+    from bigcodec_jax import BigCodec
+    from bigcodec_jax.benchmark import infer, train
+    from bigcodec_jax.benchmark.official_torch import OfficialModel
+
+    priors, rows = spec["priors"], []
+    codec = BigCodec.random(spec["variant"], dtype=spec["dtype"]) if spec["kind"] == "infer" else None
+    for batch in spec["batches"]:
+        left = deadline - time.monotonic()
+        estimate = _estimate(spec, priors, rows, batch)
+        base = {"dtype": spec["dtype"], "batch": batch, "seconds": spec["seconds"], "estimated_s": estimate,
+                "left_s": left}
+        if estimate is not None and estimate > left:
+            _emit({**base, "status": "skipped",
+                   "reason": f"estimated {estimate:.0f} s does not fit the {left:.0f} s left of this group"})
+            continue
+        official = None
+        try:
+            if spec["kind"] == "infer":
+                if spec.get("torch_ref") and spec["dtype"] == "float32":
+                    official = OfficialModel(spec["torch_python"], spec["torch_ref"], batch, spec["seconds"],
+                                             spec["torch_device"])
+                row = infer.measure(codec, batch, spec["seconds"], spec["repeats"], official,
+                                    spec.get("matmul_gflops"))
+            else:
+                row = train.measure(spec["variant"], spec["dtype"], batch, spec["seconds"], spec["repeats"])
+        except Exception as error:  # noqa: BLE001 - recorded (out of memory, ...) and the next one tried
+            _emit({**base, "status": "failed", "reason": f"{type(error).__name__}: {str(error)[:500]}"})
+            continue
+        finally:
+            if official:
+                official.close()
+        row.update(estimated_s=estimate, left_s=left)
+        rows.append(row)
+        _emit(row)
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--worker":
+    worker(json.loads(sys.argv[2]))

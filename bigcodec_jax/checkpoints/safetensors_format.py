@@ -1,0 +1,105 @@
+"""BigCodec checkpoints as `.safetensors` files, with the official tensor names.
+
+The file holds the released checkpoint's state dicts flat, each tensor named `<section>.<key>` as in
+the official model: `CodecEnc.…` (the encoder), `generator.…` (quantiser and decoder) and, when
+present, `discriminator.…` (multi-period) and `spec_discriminator.…` (multi-resolution spectrogram).
+So `safetensors.torch.load_file` gives, section by section, exactly the state dicts that
+`torch.load("bigcodec.pt")` gives. Tensors are float32 in PyTorch's layout; files this package writes
+carry the model config in the header's metadata, for others it is inferred from the shapes, as for `.pt`. A safetensors file holds no code, only a JSON header
+and raw tensors, and is read without pickle.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+
+import numpy as np
+
+from bigcodec_jax.files import write_atomic
+from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SECTIONS
+from bigcodec_jax.checkpoints.official import CONFIG_KEY
+from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+
+SUFFIX = ".safetensors"
+METADATA = {"format": "pt"}  # the tensors are PyTorch state dicts (the convention of safetensors' torch API)
+_SECTIONS = GENERATOR_SECTIONS + DISCRIMINATOR_SECTIONS
+_MAX_HEADER = 100 * 2 ** 20  # safetensors' own limit on the JSON header
+
+
+def is_safetensors(path: str | os.PathLike) -> bool:
+    """Whether `path` is a file that starts as a safetensors file does: an 8-byte little-endian header
+    length that fits the file, then a JSON object."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    if len(head) < 9:
+        return False
+    (header,) = struct.unpack("<Q", head[:8])
+    return 2 <= header <= min(_MAX_HEADER, size - 8) and head[8:9] == b"{"
+
+
+def read_sections(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
+    """The state dicts of a BigCodec safetensors file, keyed by official section name."""
+    return read(path)[0]
+
+
+def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any] | None]:
+    """(state dicts keyed by official section name, the model config our export embedded or None)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="np") as f:
+            metadata = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {e}") from None
+    sections: dict[str, dict[str, np.ndarray]] = {}
+    foreign = []
+    for name in sorted(tensors):
+        section, _, key = name.partition(".")
+        if section in _SECTIONS and key:
+            sections.setdefault(section, {})[key] = tensors[name]
+        else:
+            foreign.append(name)
+    missing = [s for s in GENERATOR_SECTIONS if s not in sections]
+    if missing or foreign:
+        problem = f"no {' or '.join(missing)} tensors" if missing else f"tensors outside {', '.join(_SECTIONS)}"
+        raise CheckpointError(f"{path} is not a BigCodec safetensors file: {problem} (names are "
+                              f"'<section>.<key>' with the official sections; found e.g. "
+                              f"{', '.join((foreign or sorted(tensors))[:3]) or 'no tensors'})")
+    embedded = metadata.get(CONFIG_KEY)
+    return sections, json.loads(embedded) if embedded else None
+
+
+def save(sections: dict[str, dict[str, np.ndarray]], path: str | os.PathLike, config_json: str | None = None
+         ) -> None:
+    """Write state dicts (official sections, e.g. `official.flax_to_torch`'s) as one safetensors file,
+    atomically (a partial file never appears at `path`); `config_json`, the model config, goes into the
+    header's metadata."""
+    from safetensors.numpy import save as serialise
+
+    tensors = {f"{section}.{key}": np.ascontiguousarray(value) for section, sd in sections.items()
+               for key, value in sd.items()}
+    data = _sorted_header(serialise(tensors, metadata={**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}))
+
+    def write(tmp: str) -> None:  # written by Python: safetensors' own save_file makes owner-only (0600) files
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    write_atomic(os.path.abspath(path), write)
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """The same file with its JSON header's keys sorted: safetensors writes metadata in hash-map order, which
+    differs between processes, and the same checkpoint should give the same bytes. Data offsets are relative
+    to the end of the header, so they stay valid; the header is space-padded to 8 bytes as safetensors does."""
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.dumps(json.loads(data[8:8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + data[8 + size:]
+

@@ -1,0 +1,206 @@
+"""One error style for every command: a one-line `error: ...` on stderr and a documented exit status.
+
+Every command's `main(argv)` is wrapped by `command(...)`, which turns what the command raises into
+the status below and never shows a traceback for an error the user can fix (pass `--debug`, or
+set BIGCODEC_DEBUG=1, to see it anyway). The wrapped `main` returns the status instead of
+raising `SystemExit`, so it can be called in-process (`main(["encode", ...])`).
+
+Exit statuses (the README's "Errors and exit codes" lists the same table):
+    0    OK           the command did all its work
+    1    FAILED       an input could not be used (an unreadable or malformed checkpoint, codes or
+                      audio file, data), or the work could not go on (training diverged); for corpus
+                      commands some files failed: they are named and counted, the others were written
+    2    USAGE        the command line cannot be carried out as given: an unknown option, a value out
+                      of range, a path that does not exist or holds no inputs, an output that cannot
+                      be written or that would overwrite an input, a resume with another config
+    70   SOFTWARE     an internal error (a bug): the traceback is printed, please report it
+    75   PREEMPTED    training stopped by SIGTERM / SIGINT after checkpointing; rerun the same command
+                      to continue (sysexits' EX_TEMPFAIL: "try again later")
+    130  INTERRUPTED  Ctrl-C (SIGINT), 128 + 2 as shells report it; finished outputs are kept
+    143  TERMINATED   SIGTERM, 128 + 15; finished outputs are kept
+
+Errors raised for the user (not bugs):
+    UsageError  (ValueError)  -> 2
+    Failure                   -> 1; InputError (ValueError) is the Failure of a bad input, and
+                                 `checkpoints.torch_zip.CheckpointError` is an InputError.
+    OSError (a file that cannot be read or written, a full disk) and MemoryError, also out of device
+    memory -> 1, with the message in one line.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Any, Callable
+
+OK = 0
+FAILED = 1
+USAGE = 2
+SOFTWARE = 70
+PREEMPTED = 75
+INTERRUPTED = 130
+TERMINATED = 143
+
+DEBUG_FLAG = "--debug"
+DEBUG_ENV = "BIGCODEC_DEBUG"
+
+
+class UsageError(ValueError):
+    """The command line cannot be carried out as given (exit status 2)."""
+
+
+class Failure(Exception):
+    """The command could not do its work: a bad input, or a run that cannot go on (exit status 1)."""
+
+
+class InputError(Failure, ValueError):
+    """An input (checkpoint, codes or audio file, data set) that cannot be used; the message says why."""
+
+
+class Terminated(BaseException):
+    """SIGTERM received by a command (raised in the main thread so that `finally` blocks run)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with this module's style: a bad command line raises `UsageError` (one line, status 2)
+    instead of printing the usage block, and every parser and subparser accepts `--debug`."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.add_argument(DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS,
+                          help="show the full traceback of an error")
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _type(convert: Callable[[str], Any], check: Callable[[Any], bool], what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not check(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+positive_int = _type(int, lambda v: v > 0, "a positive integer")
+non_negative_int = _type(int, lambda v: v >= 0, "an integer >= 0")
+positive_seconds = _type(float, lambda v: math.isfinite(v) and v > 0, "a positive number of seconds")
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise `UsageError(message)` unless `condition`."""
+    if not condition:
+        raise UsageError(message)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if not isinstance(e, OSError) or e.filename is None or str(e.filename) in text \
+        else f"{text}: {e.filename}"
+
+
+def _is_device_oom(e: BaseException) -> bool:
+    return "RESOURCE_EXHAUSTED" in str(e)[:200]
+
+
+def _exit_status(e: SystemExit) -> int:
+    if e.code is None or isinstance(e.code, int):
+        return e.code or OK
+    print(f"error: {e.code}", file=sys.stderr)  # `raise SystemExit("message")`
+    return FAILED
+
+
+class _SigtermAsException:
+    """While active, SIGTERM raises `Terminated` in the main thread (unless someone else handles it)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise Terminated
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
+def _end_progress_bars() -> None:
+    """Close progress bars an interrupt left open, so the message starts on a line of its own."""
+    import tqdm
+
+    for bar in list(getattr(tqdm.tqdm, "_instances", ())):
+        bar.close()
+
+
+def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """Decorate a command's `main(argv=None) -> int` with the error style and exit statuses above.
+
+    `interrupted` is said after Ctrl-C / SIGTERM (e.g. what was kept and how to continue).
+    """
+    def decorate(main: Callable[..., int]) -> Callable[..., int]:
+        @functools.wraps(main)
+        def run(argv: list[str] | None = None) -> int:
+            words = sys.argv[1:] if argv is None else list(argv)
+            debug = DEBUG_FLAG in words or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+            def report(e: BaseException, what: str = "error") -> None:
+                _end_progress_bars()
+                if debug:
+                    traceback.print_exc()
+                print(f"{what}: {_one_line(e)}", file=sys.stderr)
+
+            def stopped(signal_name: str) -> None:
+                _end_progress_bars()
+                if debug:
+                    traceback.print_exc()
+                print(f"interrupted ({signal_name})" + (f": {interrupted}" if interrupted else ""), file=sys.stderr)
+
+            try:
+                with _SigtermAsException():
+                    return main(argv)
+            except SystemExit as e:
+                return _exit_status(e)
+            except KeyboardInterrupt:
+                stopped("Ctrl-C")
+                return INTERRUPTED
+            except Terminated:
+                stopped("SIGTERM")
+                return TERMINATED
+            except UsageError as e:
+                report(e)
+                return USAGE
+            except (Failure, OSError) as e:
+                report(e)
+                return FAILED
+            except MemoryError as e:
+                report(e, "error: out of memory")
+                return FAILED
+            except Exception as e:  # noqa: BLE001 - the last resort: everything else is a bug
+                if _is_device_oom(e):
+                    report(e, "error: out of device memory (lower the batch size or the window)")
+                    return FAILED
+                traceback.print_exc()
+                print(f"error: internal error ({type(e).__name__}); this is a bug, please report it with the "
+                      "traceback above", file=sys.stderr)
+                return SOFTWARE
+
+        return run
+
+    return decorate
