@@ -48,7 +48,7 @@ class _Stream:
 
     def __init__(self, stream_pass: StreamPass, params: Any, batch_size: int, lookahead_frames: int | None,
                  block_frames: Sequence[int], hop_length: int, sample_rate: int):
-        if not (isinstance(batch_size, (int, np.integer)) and batch_size > 0):
+        if isinstance(batch_size, bool) or not (isinstance(batch_size, (int, np.integer)) and batch_size > 0):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         blocks = sorted({int(n) for n in block_frames}, reverse=True)
         if not blocks or blocks[-1] < 1:

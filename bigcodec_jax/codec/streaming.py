@@ -309,11 +309,15 @@ def stream_passes_for(config: ml_collections.FrozenConfigDict, dtype: str) -> St
                 return model.apply({"params": params}, const, state, inputs, Edges(count, start, until_end),
                                    method=method)
 
+        shapes: dict[int, Any] = {}  # the state's shapes by batch size: tracing the network once per batch size
+
         def init(params, batch: int):
-            scalar = jax.ShapeDtypeStruct((), jnp.int32)
-            edges = (scalar, scalar, jax.ShapeDtypeStruct((batch,), jnp.int32))
-            shapes = jax.eval_shape(lambda p, *a: step(p, prepare(p), None, *a), params, input_spec(batch), *edges)
-            return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes[0])  # host zeros: nothing to compile
+            if batch not in shapes:
+                scalar = jax.ShapeDtypeStruct((), jnp.int32)
+                edges = (scalar, scalar, jax.ShapeDtypeStruct((batch,), jnp.int32))
+                shapes[batch] = jax.eval_shape(lambda p, *a: step(p, prepare(p), None, *a), params,
+                                               input_spec(batch), *edges)[0]
+            return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes[batch])  # host zeros: nothing to compile
 
         net = network(geometry)
         return StreamPass(jax.jit(prepare), init, jax.jit(step), net.rate_in, net.rate_out, net.delay,

@@ -66,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
         if name == "decode":
             p.add_argument("--stream", action="store_true",
-                           help=f"decode each file as a stream would: codes pushed {STREAM_FRAMES} frames at a time "
-                                "into BigCodec.stream_decoder, as a language model makes them (same audio)")
+                           help=f"decode as a stream would, as a check and an example: each batch's codes pushed "
+                                f"{STREAM_FRAMES} frames at a time into BigCodec.stream_decoder, as a language model "
+                                "makes them (the same audio as without --stream)")
         if name == "encode":
             p.add_argument("--pack", action="store_true",
                            help="store codes packed to 13 bits each (the codec's true 1.04 kbit/s) instead of "
@@ -138,7 +139,7 @@ class _Command:
 
     def process(self, items: list[tuple]) -> list:
         if self.args.command == "decode" and self.args.stream:
-            return [_stream_decode(self.codec, c, n) for c, n in items]
+            return _stream_decode(self.codec, items, self.batch.batch_size)
         if self.args.command == "decode":
             return self.batch.decode_batch([c for c, _ in items], [n for _, n in items])
         wavs = [w for w, _ in items]
@@ -156,11 +157,20 @@ class _Command:
             files.write_atomic(job.output, lambda tmp: write_wav(tmp, result))
 
 
-def _stream_decode(codec: BigCodec, codes: np.ndarray, length: int) -> np.ndarray:
-    """Codes `(n_q, frames)` -> audio `(length,)` through a stream, `STREAM_FRAMES` frames per push."""
-    dec = codec.stream_decoder()
-    pieces = [dec.push(codes[None, :, i:i + STREAM_FRAMES]) for i in range(0, codes.shape[1], STREAM_FRAMES)]
-    return np.concatenate(pieces + [dec.flush()], axis=-1)[0, :length]
+def _stream_decode(codec: BigCodec, items: list[tuple[np.ndarray, int]], batch_size: int) -> list[np.ndarray]:
+    """Codes `(n_q, frames)` and a length per file -> audio `(length,)` per file, through `batch_size` streams
+    that advance together (rows past the files stay empty, so every batch runs the same compiled step), the
+    codes pushed `STREAM_FRAMES` frames at a time as a language model makes them."""
+    frames = np.zeros(batch_size, np.int64)
+    frames[:len(items)] = [c.shape[1] for c, _ in items]
+    codes = np.zeros((batch_size, codec.num_quantizers, int(frames.max())), np.int32)
+    for row, (c, _) in enumerate(items):
+        codes[row, :, :c.shape[1]] = c
+    stream = codec.stream_decoder(batch_size, block_frames=(STREAM_FRAMES,))
+    pieces = [stream.push(codes[:, :, i:i + STREAM_FRAMES], lengths=np.clip(frames - i, 0, STREAM_FRAMES))
+              for i in range(0, codes.shape[2], STREAM_FRAMES)]
+    wav = np.concatenate(pieces + [stream.flush()], axis=-1)
+    return [wav[row, :length] for row, (_, length) in enumerate(items)]
 
 
 @errors.command(interrupted="every output written so far is complete; rerun the same command to continue")
