@@ -23,6 +23,8 @@ setup(
         "ml_collections>=1.1.0",
         "tqdm>=4.70.1",
         "grain>=0.2.18",  # the training data loader (bigcodec_jax.data)
+        "array-record>=0.8.6",  # codes shards (inference.py encode --format arrayrecord, data.CodesSource)
+        "msgpack>=1.2.4",  # the records of codes shards
         "pystoi>=0.4.1",  # evaluation: STOI
         "matplotlib>=3.11.2",  # evaluation and TensorBoard: log-mel figures (Agg, no display needed)
         "pillow>=13.0.0",  # TensorBoard images (tensorboardX encodes PNGs with PIL)
@@ -33,7 +35,7 @@ setup(
     extras_require={
         "eval": ["pesq>=0.0.4"],  # evaluation: PESQ (no wheels: builds with a C compiler); missing -> reported
         "hub": ["huggingface_hub>=2.4.0"],  # BigCodec.from_pretrained("owner/name"): model-hub ids
-        "test": ["pytest>=9.2.0", "pesq>=0.0.4", "huggingface_hub>=2.4.0",
+        "test": ["pytest>=9.2.0", "pytest-xdist>=3.8.0", "pesq>=0.0.4", "huggingface_hub>=2.4.0",
                  "tensorflow-datasets>=4.9.10"],  # the tfds source is tested with tfds mock data
         "tfds": ["tensorflow-datasets>=4.9.10"],  # 'tfds:<name>' data sources; TensorFlow itself is not needed
         "gpu": ["jax[cuda12]"],

@@ -30,6 +30,7 @@ from bigcodec_jax.evaluation.html_report import PAGE_FILE
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition, improved
 from bigcodec_jax.evaluation.report import METRICS_FILE, UTTERANCES_FILE, Report, example_files
 from bigcodec_jax.training import presets, trainer
+from bigcodec_jax.training.preemption import Preempted
 from bigcodec_jax.training.state import Params, build_models, init_params
 
 STAGES = ("untrained", "trained")  # the evaluations, each written to OUTPUT/<stage>/
@@ -37,7 +38,7 @@ STAGES = ("untrained", "trained")  # the evaluations, each written to OUTPUT/<st
 
 def untrained_params(config: ml_collections.ConfigDict) -> Params:
     """The generator parameters a fresh `trainer.train(config, ...)` starts from (its initialisation and seed)."""
-    init_rng, _ = trainer.initial_keys(config)
+    init_rng = trainer.init_key(config)
     return jax.jit(lambda rng: init_params(build_models(config), config, rng)[0])(init_rng)
 
 
@@ -143,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     before = measure(config, untrained_params(config), batches)
     print(f"[2/3] training {args.steps} steps in {workdir} (compiling the train step first takes about a minute on 2 CPU cores)")
     start = time.perf_counter()
-    state = trainer.train(config, workdir)
+    try:
+        state = trainer.train(config, workdir)
+    except Preempted as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return errors.PREEMPTED
     train_seconds = time.perf_counter() - start
     print("[3/3] evaluating the trained codec")
     after = measure(config, state.gen_params, batches)

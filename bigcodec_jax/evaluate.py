@@ -19,6 +19,8 @@ Metrics (higher is better unless marked):
   mcd               mel-cepstral distortion in dB over c1..c24 of an 80-band log-mel, frame by frame,
                     no DTW: the reconstruction is time-aligned (lower is better)
 A metric that cannot be computed for an utterance is reported as missing with the reason.
+Started as several processes (a pod, see bigcodec_jax/distributed.py), process 0 evaluates and
+writes; the others wait for it.
 Exit status: 0 done, 1 the checkpoint cannot be used, 2 a bad command line (unknown metrics, data that
 does not exist or holds no utterances, an --output that cannot be written).
 """
@@ -32,7 +34,7 @@ import sys
 import ml_collections
 
 from bigcodec_jax import config as config_lib
-from bigcodec_jax import data, errors, files
+from bigcodec_jax import data, distributed, errors, files
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
@@ -107,6 +109,17 @@ def load_codec(checkpoint: str, dtype: str) -> BigCodec:
 @errors.command()
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    distributed.initialize()
+    if not distributed.is_main_process():  # one report: process 0 evaluates on its own devices, the others wait
+        distributed.barrier("bigcodec_evaluate_done")
+        return errors.OK
+    try:
+        return _evaluate(args)
+    finally:
+        distributed.barrier("bigcodec_evaluate_done")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     try:
         metrics = metric_names(args.metrics)
     except ValueError as e:

@@ -8,7 +8,7 @@ import pytest
 from bigcodec_jax.checkpoints import torch_zip
 from bigcodec_jax.nn.activations import (CONTEXT, RESAMPLING_FILTER, anti_aliased_snake_beta,
                                         anti_aliased_snake_beta_valid, sin_squared, snake_beta)
-from conftest import reference_path
+from conftest import COMMITTED_SET, reference_path
 
 
 def kaiser_sinc_formula(cutoff=0.25, half_width=0.3, taps=12):
@@ -37,7 +37,7 @@ def official_downsample(u, h):
 
 def test_filter_matches_formula_and_checkpoint_buffers():
     assert np.abs(RESAMPLING_FILTER - kaiser_sinc_formula()).max() < 1e-7
-    sd = torch_zip.load(reference_path("official_debug.pt"))["CodecEnc"]
+    sd = torch_zip.load(reference_path(COMMITTED_SET + ".pt"))["CodecEnc"]
     buffers = [v for k, v in sd.items() if k.endswith(".filter")]
     assert len(buffers) > 10
     for b in buffers:

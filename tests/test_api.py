@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from bigcodec_jax import BigCodec
-from conftest import reference_path, relative_error
+from conftest import COMMITTED_SET, reference_path, relative_error
 
 
 @pytest.fixture(scope="module")
@@ -16,12 +16,16 @@ def golden():
     return dict(np.load(reference_path("official_debug.npz")))
 
 
-def test_encode_and_decode_match_golden(codec, golden):
+@pytest.mark.parametrize("golden_set", [COMMITTED_SET, "official_debug"])
+def test_encode_and_decode_match_golden(golden_set):
+    codec = BigCodec.from_pretrained(reference_path(golden_set + ".pt"))
+    golden = dict(np.load(reference_path(golden_set + ".npz")))
     codes = codec.encode(golden["wav"], sample_rate=16000)
-    assert codes.dtype == np.int32 and codes.shape == (2, 8, 40)
+    n_q, batch, frames = golden["codes"].shape  # official_debug: 8 quantizers, 2 clips of 40 frames
+    assert codes.dtype == np.int32 and codes.shape == (batch, n_q, frames)
     np.testing.assert_array_equal(codes, np.transpose(golden["codes"], (1, 0, 2)))
     wav = codec.decode(codes)
-    assert wav.dtype == np.float32 and wav.shape == (2, 8000)
+    assert wav.dtype == np.float32 and wav.shape == golden["wav"].shape
     assert relative_error(wav, golden["recon_from_codes"]) < 1e-4
 
 

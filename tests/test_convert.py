@@ -11,35 +11,38 @@ from bigcodec_jax.checkpoints import official, store, torch_zip
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.convert import main as convert_main
 from bigcodec_jax.nn.activations import RESAMPLING_FILTER
-from conftest import reference_path
+from conftest import CHECKPOINT_SETS, COMMITTED_SET, DISCRIMINATOR_SETS, TRAINING_SETS, reference_path
 
 
-@pytest.mark.parametrize("name", ["official_debug", "mini_default", "tiny_train"])
+@pytest.mark.parametrize("name", CHECKPOINT_SETS)
 def test_config_inferred_from_shapes(name):
     inferred = official.infer_config(official.read_sections(reference_path(name + ".pt"))).to_dict()
     want = json.load(open(reference_path(name + ".json")))
     sections = ("encoder", "decoder", "mpd", "mstft") if name != "official_debug" else ("encoder", "decoder")
     for section in sections:  # a generator-only file does not show its discriminators
         assert inferred[section] == want[section], section
-    assert inferred == config_lib.model_config(name).to_dict() or name == "official_debug"
+    if name in config_lib.VARIANTS and name != "official_debug":  # a named variant equals its preset
+        assert inferred == config_lib.model_config(name).to_dict()
 
 
-def test_lightning_checkpoint(tmp_path):
-    sections = official.read_sections(reference_path("tiny_train_lightning.ckpt"))
+@pytest.mark.parametrize("golden_set", TRAINING_SETS)
+def test_lightning_checkpoint(tmp_path, golden_set):
+    sections = official.read_sections(reference_path(golden_set + "_lightning.ckpt"))
     assert set(sections) == {"CodecEnc", "generator", "discriminator", "spec_discriminator"}
-    assert official.infer_config(sections).to_dict() == config_lib.model_config("tiny_train").to_dict()
-    after = np.load(reference_path("tiny_train_train.npz"))
+    assert official.infer_config(sections).to_dict() == json.load(open(reference_path(golden_set + ".json")))
+    after = np.load(reference_path(golden_set + "_train.npz"))
     names = [k for k in after.files if k.startswith("param_after/")]
     assert len(names) > 100
     for key in names:
         section, name = key[len("param_after/"):].split(".", 1)
         np.testing.assert_array_equal(sections[section][name], after[key])
-    codec = BigCodec.from_pretrained(reference_path("tiny_train_lightning.ckpt"))
+    codec = BigCodec.from_pretrained(reference_path(golden_set + "_lightning.ckpt"))
     assert codec.encode(np.zeros(400, np.float32)).shape == (1, 2, 2)
 
 
-def test_cli_round_trip_returns_identical_tensors(tmp_path, capsys):
-    src = reference_path("mini_default.pt")
+@pytest.mark.parametrize("name", DISCRIMINATOR_SETS)
+def test_cli_round_trip_returns_identical_tensors(tmp_path, capsys, name):
+    src = reference_path(name + ".pt")
     assert convert_main([src, str(tmp_path / "conv")]) == 0
     assert "discriminators" in capsys.readouterr().out
     assert store.is_converted(tmp_path / "conv")
@@ -55,15 +58,15 @@ def test_cli_round_trip_returns_identical_tensors(tmp_path, capsys):
 
 
 def test_converted_directory_gives_the_same_codes(tmp_path):
-    convert_main([reference_path("official_debug.pt"), str(tmp_path / "conv")])
-    wav = np.load(reference_path("official_debug.npz"))["wav"]
-    a = BigCodec.from_pretrained(reference_path("official_debug.pt")).encode(wav)
+    convert_main([reference_path(COMMITTED_SET + ".pt"), str(tmp_path / "conv")])
+    wav = np.load(reference_path(COMMITTED_SET + ".npz"))["wav"]
+    a = BigCodec.from_pretrained(reference_path(COMMITTED_SET + ".pt")).encode(wav)
     b = BigCodec.from_pretrained(tmp_path / "conv").encode(wav)
     np.testing.assert_array_equal(a, b)
 
 
 def damaged(edit):
-    sections = official.read_sections(reference_path("tiny_train.pt"))
+    sections = official.read_sections(reference_path(COMMITTED_SET + ".pt"))
     edit(sections)
     with pytest.raises(CheckpointError) as info:
         official.torch_to_flax(sections)

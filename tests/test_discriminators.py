@@ -9,13 +9,13 @@ from bigcodec_jax.codec.discriminators import Discriminators
 from bigcodec_jax.nn import spectral
 from bigcodec_jax.nn.spectral import magnitude, mel_spectrogram, stft_power
 from bigcodec_jax.training import losses
-from conftest import reference_path, relative_error
+from conftest import COMMITTED_SET, DISCRIMINATOR_SETS, reference_path, relative_error
 
 
-@pytest.fixture(scope="module")
-def golden():
-    config, params = official.torch_to_flax(official.read_sections(reference_path("mini_default.pt")))
-    data = dict(np.load(reference_path("mini_default.npz")))
+@pytest.fixture(scope="module", params=DISCRIMINATOR_SETS)
+def golden(request):
+    config, params = official.torch_to_flax(official.read_sections(reference_path(request.param + ".pt")))
+    data = dict(np.load(reference_path(request.param + ".npz")))
     apply = jax.jit(lambda wav: Discriminators(config).apply({"params": params["discriminators"]}, wav))
     return config, data, {"real": apply(data["wav"]), "fake": apply(data["recon"])}
 
@@ -71,7 +71,7 @@ def test_gradients_finite_on_silence():
 
 
 def test_converter_checks_discriminator_shapes(tmp_path):
-    sections = official.read_sections(reference_path("mini_default.pt"))
+    sections = official.read_sections(reference_path(COMMITTED_SET + ".pt"))
     key = "discriminators.0.convs.2.0.weight_v"
     sections["discriminator"][key] = np.zeros((3, 3, 5, 1), np.float32)
     path = tmp_path / "bad.pt"

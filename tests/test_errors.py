@@ -3,6 +3,7 @@
 Each test reproduces one probe of the issue: the commands run in-process through `main(argv)` (the
 status they return is the process's exit status), plus a few real processes (Ctrl-C, train.py's flags).
 """
+import glob
 import json
 import os
 import shutil
@@ -26,12 +27,12 @@ from bigcodec_jax.inference import cli as inference_cli
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.training import run_config, trainer
-from conftest import reference_path
+from conftest import COMMITTED_SET, reference_path
 from configs.fast import get_config as fast_train_config
 from fast_codec import save_fast_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = reference_path("tiny_train.pt")
+TINY = reference_path(COMMITTED_SET + ".pt")  # the committed golden set: runs in any clone
 ENV = dict(os.environ, JAX_PLATFORMS="cpu")
 
 
@@ -368,6 +369,10 @@ def test_ctrl_c_during_encode_is_one_line_and_keeps_finished_outputs(fast_checkp
                             stderr=subprocess.PIPE)
     try:
         seen = _read_until(proc.stderr, "encode:", timeout=300)  # the progress bar: the run is under way
+        deadline = time.time() + 300
+        while not glob.glob(str(tmp_path / "o" / "*.codes.npz")):  # files are being written: mid-run
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=300)[1].decode()
     finally:

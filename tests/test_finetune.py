@@ -1,5 +1,5 @@
-"""configs/finetune.py through train.py: a run started from an official checkpoint (the golden tiny_train.pt in
-the released layout) takes its model config and weights, and moves them by the fine-tune's small learning rate."""
+"""configs/finetune.py through train.py: a run started from an official checkpoint (the committed golden micro.pt
+in the released layout) takes its model config and weights, and moves them by the fine-tune's small learning rate."""
 import importlib.util
 import json
 import os
@@ -9,17 +9,15 @@ import sys
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-import pytest
 
-from conftest import reference_path
+from conftest import COMMITTED_SET, reference_path
 
 from bigcodec_jax import data
 from bigcodec_jax.checkpoints import pretrained
-from bigcodec_jax.config import model_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "finetune.py")
-CHECKPOINT = reference_path("tiny_train.pt")
+CHECKPOINT = reference_path(COMMITTED_SET + ".pt")
 
 
 def get_config():
@@ -51,7 +49,7 @@ def test_finetune_starts_from_the_checkpoint(tmp_path):
     result = _train(tmp_path, f"--config.init_from={CHECKPOINT}")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     with open(tmp_path / "config.json") as f:
-        assert json.load(f)["model"] == model_config("tiny_train").to_dict()
+        assert json.load(f)["model"] == json.load(open(reference_path(COMMITTED_SET + ".json")))
     state = ocp.StandardCheckpointer().restore(str(tmp_path / "checkpoints" / "1" / "state"))
     _, official = pretrained.load(CHECKPOINT)
     moved = jax.tree.map(lambda a, b: np.max(np.abs(np.asarray(a) - b)), state["gen_params"], official["generator"])

@@ -9,7 +9,7 @@ import pytest
 
 from bigcodec_jax import BigCodec
 from bigcodec_jax.inference.batch_codec import BatchCodec, bucket_ladder
-from conftest import reference_path
+from conftest import COMMITTED_SET, reference_path
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -21,7 +21,7 @@ def noise_clips(lengths, seed=0):
 
 @pytest.fixture(scope="module")
 def codec():
-    return BigCodec.from_pretrained(reference_path("tiny_train.pt"))
+    return BigCodec.from_pretrained(reference_path(COMMITTED_SET + ".pt"))
 
 
 def test_bucket_ladder_and_batches(codec):
@@ -52,11 +52,12 @@ def test_padding_changes_no_code_and_compiles_one_shape(codec):
     assert np.abs(decoded[4] - codec.decode(codes[4], length=lengths[4])[0]).max() < 2e-5
 
 
-def test_bfloat16_is_close_to_float32(codec):
-    """Measured on tiny_train's golden weights: relative RMS difference 2.7 % and 3.0 %, 98 % of codes equal."""
+def test_bfloat16_is_close_to_float32():
+    """Measured on tiny_train's golden weights: relative RMS difference 2.7 % and 3.0 %, 98 % of codes equal.
+    (The bounds are for those weights: the committed micro weights give 1.4 % and 1.5 % but only 88 % of codes.)"""
     lengths = [4000, 15000]
     clips = noise_clips(lengths, seed=2)
-    exact = BatchCodec(codec, batch_size=2, window_seconds=1.0)
+    exact = BatchCodec(BigCodec.from_pretrained(reference_path("tiny_train.pt")), batch_size=2, window_seconds=1.0)
     fast = BatchCodec(BigCodec.from_pretrained(reference_path("tiny_train.pt"), dtype="bfloat16"),
                       batch_size=2, window_seconds=1.0)
     codes = exact.encode(clips)
@@ -85,7 +86,7 @@ print(json.dumps({"devices": len(batch.mesh.devices.ravel()), "shards": len(wav.
 def test_two_devices_give_the_same_codes(codec):
     """A batch split over two simulated CPU devices (a fresh process: the device count is fixed per process)."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
-    run = subprocess.run([sys.executable, "-c", SHARDED, reference_path("tiny_train.pt")], env=env, cwd=REPO,
+    run = subprocess.run([sys.executable, "-c", SHARDED, reference_path(COMMITTED_SET + ".pt")], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])

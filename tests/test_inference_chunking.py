@@ -4,10 +4,10 @@ import pytest
 
 from bigcodec_jax import BigCodec
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from conftest import reference_path
+from conftest import COMMITTED_SET, reference_path
 
 # Max |chunked - whole| of the decoded audio (tanh output, peak about 1), float32 on CPU: measured
-# 0 (bit-identical) on tiny_train, at most 4e-6 on official_debug. Codes are identical.
+# 0 (bit-identical) on tiny_train and on the committed micro set, at most 4e-6 on official_debug. Codes are identical.
 AUDIO_TOLERANCE = 2e-5
 
 
@@ -21,7 +21,7 @@ def speech_like(seconds: float, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def codec():
-    return BigCodec.from_pretrained(reference_path("tiny_train.pt"))
+    return BigCodec.from_pretrained(reference_path(COMMITTED_SET + ".pt"))
 
 
 def test_chunked_encode_and_decode_equal_the_whole_file(codec):

@@ -12,9 +12,9 @@ from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.cli import main
 from bigcodec_jax.files import write_atomic
-from conftest import reference_path
+from conftest import COMMITTED_SET, reference_path
 
-CKPT = reference_path("tiny_train.pt")
+CKPT = reference_path(COMMITTED_SET + ".pt")
 FAST = ["--checkpoint", CKPT, "--batch-size", "2", "--window", "1"]  # shapes shared with the other inference tests
 
 # name -> (samples, rate, channels): mixed rates, stereo, nested folders, two files longer than the window
@@ -111,7 +111,7 @@ def test_packed_codes_read_back_the_same(folder):
     for stem, samples in EXPECTED_SAMPLES.items():
         plain = np.load(folder / "plain" / f"{stem}.codes.npz")
         packed = np.load(folder / "packed" / f"{stem}.codes.npz")
-        assert "codes" not in packed and int(packed["code_bits"]) == 8  # tiny_train: 256 entries
+        assert "codes" not in packed and int(packed["code_bits"]) == 8  # 256 entries
         assert packed["packed_codes"].nbytes == plain["codes"].size  # one byte per code instead of two
         a, b = (codes_file.load(str(folder / d / f"{stem}.codes.npz"), fingerprint) for d in ("plain", "packed"))
         np.testing.assert_array_equal(a[0], b[0])
@@ -135,7 +135,7 @@ def test_released_codec_codes_pack_to_1040_bits_per_second():
 def test_codes_from_another_model_are_refused(folder, capsys):
     main(["encode", str(folder / "in" / "a.wav"), str(folder / "in" / "nested" / "b.flac"), "--output",
           str(folder / "codes"), *FAST])
-    other = reference_path("tiny_train_lightning.ckpt")  # same config, trained two steps further
+    other = reference_path(COMMITTED_SET + "_lightning.ckpt")  # same config, trained two steps further
     args = ["decode", str(folder / "codes"), "--output", str(folder / "dec"), *FAST[2:], "--checkpoint", other]
     assert main(args) == 1
     assert "made by another model" in capsys.readouterr().err

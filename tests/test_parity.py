@@ -5,12 +5,10 @@ import pytest
 
 from bigcodec_jax.checkpoints import official
 from bigcodec_jax.codec import BigCodecModel
-from conftest import reference_path, relative_error
-
-GOLDEN = ["official_debug", "mini_default"]
+from conftest import FORWARD_SETS, reference_path, relative_error
 
 
-@pytest.fixture(scope="module", params=GOLDEN)
+@pytest.fixture(scope="module", params=FORWARD_SETS)
 def golden(request):
     name = request.param
     config, params = official.torch_to_flax(official.read_sections(reference_path(name + ".pt")))

@@ -6,19 +6,21 @@ import sys
 
 from jax.sharding import PartitionSpec as P
 
+from bigcodec_jax.training.config import recipe
 from bigcodec_jax.training.sharding import leaf_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_rules_shard_large_divisible_tensors_only():
-    assert leaf_spec("generator/encoder/conv_in/v", (7, 1, 64), fsdp=2, min_size=16) == P(None, None, "fsdp")
-    assert leaf_spec("mu/encoder/lstm/layer_0_kernel_ih", (64, 256), fsdp=4, min_size=16) == P(None, "fsdp")
-    assert leaf_spec("quantizer/layer_0/codebook", (8192, 8), fsdp=8, min_size=16) == P("fsdp", None)
-    assert leaf_spec("encoder/conv_in/v", (7, 1, 63), fsdp=2, min_size=16) == P()      # 63 does not divide
-    assert leaf_spec("encoder/conv_in/v", (7, 1, 64), fsdp=2, min_size=10 ** 6) == P()  # too small
-    assert leaf_spec("encoder/conv_in/bias", (64,), fsdp=2, min_size=16) == P()        # no rule
-    assert leaf_spec("encoder/conv_in/v", (7, 1, 64), fsdp=1, min_size=16) == P()      # no fsdp axis
+    rules = recipe().sharding.rules
+    assert leaf_spec("generator/encoder/conv_in/v", (7, 1, 64), fsdp=2, min_size=16, rules=rules) == P(None, None, "fsdp")
+    assert leaf_spec("mu/encoder/lstm/layer_0_kernel_ih", (64, 256), fsdp=4, min_size=16, rules=rules) == P(None, "fsdp")
+    assert leaf_spec("quantizer/layer_0/codebook", (8192, 8), fsdp=8, min_size=16, rules=rules) == P("fsdp", None)
+    assert leaf_spec("encoder/conv_in/v", (7, 1, 63), fsdp=2, min_size=16, rules=rules) == P()      # 63 does not divide
+    assert leaf_spec("encoder/conv_in/v", (7, 1, 64), fsdp=2, min_size=10 ** 6, rules=rules) == P()  # too small
+    assert leaf_spec("encoder/conv_in/bias", (64,), fsdp=2, min_size=16, rules=rules) == P()        # no rule
+    assert leaf_spec("encoder/conv_in/v", (7, 1, 64), fsdp=1, min_size=16, rules=rules) == P()      # no fsdp axis
 
 
 def test_eight_devices_match_one_device():

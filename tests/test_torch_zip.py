@@ -41,6 +41,18 @@ def test_unknown_classes_become_inert_placeholders(tmp_path):
     assert obj["h"].qualified_name == "my_project.config.TrainConfig" and obj["h"].state == {"lr": 1e-4}
 
 
+def test_python2_names_of_builtins_are_mapped_before_the_check(tmp_path):
+    """Protocol-2 pickles (omegaconf hyper-parameters in a Lightning checkpoint) write `int` as `__builtin__.long`."""
+    payload = pickle.dumps({"type": int, "container": dict}, protocol=2)
+    assert b"__builtin__\nlong" in payload
+    assert torch_zip.load(zip_with_pickle(tmp_path / "hp.ckpt", payload)) == {"type": int, "container": dict}
+    flag = tmp_path / "ran"
+    evil = f"c__builtin__\neval\n(S'open(\"{flag}\", \"w\")'\ntR.".encode()
+    with pytest.raises(CheckpointError, match="builtins.eval.*could run code"):
+        torch_zip.load(zip_with_pickle(tmp_path / "evil.pt", evil))
+    assert not flag.exists()
+
+
 def test_round_trip_of_the_writer(tmp_path):
     rng = np.random.default_rng(0)
     tree = {"a": {"w": rng.standard_normal((3, 4, 5)).astype(np.float32), "i": np.arange(6, dtype=np.int64)},
@@ -58,7 +70,7 @@ def test_round_trip_of_the_writer(tmp_path):
 
 
 def test_truncated_file(tmp_path, reference):
-    data = open(reference("tiny_train.pt"), "rb").read()
+    data = open(reference("micro.pt"), "rb").read()
     path = tmp_path / "cut.pt"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated"):
@@ -66,7 +78,7 @@ def test_truncated_file(tmp_path, reference):
 
 
 def test_missing_storage_is_reported(tmp_path, reference):
-    src = zipfile.ZipFile(reference("tiny_train.pt"))
+    src = zipfile.ZipFile(reference("micro.pt"))
     path = tmp_path / "partial.pt"
     with zipfile.ZipFile(path, "w") as z:
         for info in src.infolist():

@@ -1,4 +1,4 @@
-"""The jitted GAN step against two official training steps (tiny_train_train.npz).
+"""The jitted GAN step against two official training steps (<set>_train.npz of each training golden set).
 
 Tolerances come from the official code's own float32-vs-float64 spread on this data (issue 4):
 losses 1e-4 relative, step-0 gradients 3e-3 relative per tensor by norm, and the updates after
@@ -12,20 +12,20 @@ from bigcodec_jax.checkpoints import layout, official
 from bigcodec_jax.training import config as train_config
 from bigcodec_jax.training import state as state_lib
 from bigcodec_jax.training.step import make_train_step
-from conftest import reference_path
+from conftest import TRAINING_SETS, reference_path
 
 LOSSES = {"real_loss": "loss/real", "fake_loss": "loss/fake", "disc_loss": "loss/disc", "mel_loss": "loss/mel",
           "adv_loss": "loss/adv", "fm_loss": "loss/fm", "vq_loss": "loss/vq", "gen_loss": "loss/gen"}
 
 
-@pytest.fixture(scope="module")
-def run():
-    model_config, params = official.torch_to_flax(official.read_sections(reference_path("tiny_train.pt")))
+@pytest.fixture(scope="module", params=TRAINING_SETS)
+def run(request):
+    model_config, params = official.torch_to_flax(official.read_sections(reference_path(request.param + ".pt")))
     config = train_config.recipe("tiny_train")
     config.model = model_config
     models = state_lib.build_models(config)
     state0 = state_lib.create_state(models, params["generator"], params["discriminators"], jax.random.PRNGKey(0))
-    golden = dict(np.load(reference_path("tiny_train_train.npz")))
+    golden = dict(np.load(reference_path(request.param + "_train.npz")))
     with jax.default_matmul_precision("highest"):
         step = jax.jit(make_train_step(models, config, debug=True))
         state1, metrics0 = step(state0, golden["wav"])

@@ -15,6 +15,7 @@ and the ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time

@@ -25,7 +25,7 @@ from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 CONFIG_FILE = "config.json"
 CHECKPOINTS_DIR = "checkpoints"
 STATE_ITEM = "state"
-DATA_ITEM = "data"
+DATA_ITEM = "data_position"  # JSON: the global batch count and bad-example counters
 # Parts of a converted checkpoint -> fields of the train state that hold them.
 PARAMS_FIELDS = {"generator": "gen_params", "discriminators": "disc_params"}
 

@@ -9,6 +9,7 @@ Tensors come back as numpy arrays.
 """
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import io
 import os
@@ -122,6 +123,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self.storages: dict[str, np.ndarray] = {}
 
     def find_class(self, module: str, name: str) -> Any:
+        # Protocol-2 pickles (Lightning's hyper-parameters) name Python 3 globals the Python 2 way, as
+        # `__builtin__.long` for `int`; map them as pickle itself does before checking.
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if (module, name) in _ALLOWED:
             return _ALLOWED[module, name]
         if module == "torch" and name in _STORAGE_DTYPES:

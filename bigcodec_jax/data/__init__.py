@@ -15,13 +15,18 @@ With Orbax, store the iterator beside the model in one checkpoint (one JSON file
 
 The state holds only the batch count and the bad-example counters, so `set_state` resumes exactly
 with other `workers`/`read_threads` settings, or even another host count, as long as the global
-batch is the same (grain's Orbax handler keeps one file per host, so it needs the same host count).
+batch is the same (grain's Orbax handler keeps one file per host, so it needs the same host count;
+train.py stores the job's global position instead, see training/checkpointing.py).
+
+A tokenised corpus (`inference.py encode --format arrayrecord`) reads as `data.CodesSource(dir)`, a Grain
+random-access source of {"id", "codes", "length", "sample_rate"} records (see data/codes_source.py).
 """
 from bigcodec_jax.data.bad_examples import TooManyBadExamples, bad_example_count
+from bigcodec_jax.data.codes_source import CodesSource
 from bigcodec_jax.data.config import default_config
 from bigcodec_jax.data.corpus import corpus_dir
 from bigcodec_jax.data.evaluation import EvalBatch, eval_utterances
 from bigcodec_jax.data.loader import train_loader
 
-__all__ = ["EvalBatch", "TooManyBadExamples", "bad_example_count", "corpus_dir", "default_config", "eval_utterances",
+__all__ = ["CodesSource", "EvalBatch", "TooManyBadExamples", "bad_example_count", "corpus_dir", "default_config", "eval_utterances",
            "train_loader"]

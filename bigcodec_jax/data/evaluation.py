@@ -7,6 +7,7 @@ import logging
 import ml_collections
 import numpy as np
 
+from bigcodec_jax.data.config import validate
 from bigcodec_jax.data.corpus import HELDOUT_LIST
 from bigcodec_jax.data.sources import open_source
 
@@ -27,10 +28,8 @@ def eval_utterances(cfg: ml_collections.ConfigDict) -> list[EvalBatch]:
 
     Unreadable utterances are logged by name and skipped; ValueError for config mistakes.
     """
+    validate(cfg)
     ev = cfg.eval
-    if ev.max_utterances < 1 or ev.batch_size < 1:
-        raise ValueError(f"data.eval.max_utterances and data.eval.batch_size must be positive, got "
-                         f"{ev.max_utterances} and {ev.batch_size}")
     source = open_source(ev.source, ev.path, ev.split, cfg.tfds_data_dir, HELDOUT_LIST, "data.eval")
     utterances = []
     for index in range(len(source)):

@@ -16,6 +16,7 @@ import ml_collections
 import numpy as np
 
 from bigcodec_jax.data.bad_examples import BadExampleTally
+from bigcodec_jax.data.config import validate
 from bigcodec_jax.data.corpus import TRAIN_LIST
 from bigcodec_jax.data.iterator import TrainIterator
 from bigcodec_jax.data.sources import AudioSource, open_source
@@ -88,16 +89,10 @@ def _process_index_and_count(process_index: int | None, process_count: int | Non
 
 
 def _check_options(cfg: ml_collections.ConfigDict, global_batch_size: int, process_count: int, seed: int) -> None:
+    validate(cfg)
     if global_batch_size <= 0 or global_batch_size % process_count:
         raise ValueError(f"global_batch_size={global_batch_size} must be a positive multiple of "
                          f"process_count={process_count}")
-    if cfg.segment_samples <= 0:
-        raise ValueError(f"data.segment_samples must be positive, got {cfg.segment_samples}")
-    if cfg.workers < 0 or cfg.read_threads < 1 or cfg.prefetch_batches < 1:
-        raise ValueError(f"data.workers must be >= 0 and data.read_threads, data.prefetch_batches >= 1; got "
-                         f"{cfg.workers}, {cfg.read_threads}, {cfg.prefetch_batches}")
-    if not 0 <= cfg.max_bad_fraction <= 1:
-        raise ValueError(f"data.max_bad_fraction must be in [0, 1], got {cfg.max_bad_fraction}")
     if not 0 <= seed + cfg.seed_offset < 2 ** 32:
         raise ValueError(f"seed + data.seed_offset must be in [0, 2**32), got {seed + cfg.seed_offset}")
 

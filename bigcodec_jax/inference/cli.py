@@ -1,7 +1,8 @@
 """`inference.py encode | decode | reconstruct`: audio files <-> codes files <-> 16 kHz wav.
 
-  encode       audio files, folders (searched recursively) or file lists -> one .codes.npz per input
-  decode       .codes.npz files or folders of them -> 16 kHz wav
+  encode       audio files, folders (searched recursively) or file lists -> one .codes.npz per input,
+               or with --format arrayrecord codes shards of a whole corpus for LM training
+  decode       .codes.npz files or folders of them, or codes shard directories -> 16 kHz wav
   reconstruct  audio -> codes -> 16 kHz wav (what the official inference.py does)
 
 Outputs mirror the input tree under --output. Files are grouped by length into a few padded
@@ -13,23 +14,34 @@ summary counts them and the exit status is 1 when any failed. An output that wou
 input is refused before any work (exit status 2), as are bad options, inputs that do not exist
 or hold no files, and an --output that cannot be written; files under --output are never taken
 as inputs. Ctrl-C keeps every finished output (exit status 130). The codes file format (version
-2, plain or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py.
+2, plain or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py, codes
+shards in bigcodec_jax/codes_shards.py.
+
+Several processes (`python -m bigcodec_jax.launch --processes N -- python inference.py ...`, or the
+same command on every host of a cluster, see bigcodec_jax/distributed.py) share the work: with
+--format arrayrecord each encodes whole shards (bigcodec_jax/inference/tokenise.py) and the output
+does not depend on their number; otherwise each takes every N-th input. The exit status is the
+job's, on every process, once all are done.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import numpy as np
 
-from bigcodec_jax import audio, errors, files
+from bigcodec_jax import audio, codes_shards, distributed, errors, files
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
-from bigcodec_jax.inference import codes_file
+from bigcodec_jax.inference import codes_file, tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.pipeline import Job, run_batches
+
+if TYPE_CHECKING:  # imported (with grain) only when a shard directory is decoded
+    from bigcodec_jax.data.codes_source import CodesSource
 
 CODES_SUFFIX = ".codes.npz"
 STREAM_FRAMES = 8  # code frames per push with decode --stream (100 ms)
@@ -73,12 +85,39 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--pack", action="store_true",
                            help="store codes packed to 13 bits each (the codec's true 1.04 kbit/s) instead of "
                                 "16-bit integers")
+            p.add_argument("--format", choices=("npz", "arrayrecord"), default="npz",
+                           help="npz: one .codes.npz per input (default); arrayrecord: the whole corpus as shards "
+                                "OUTPUT/codes-*-of-*.array_record plus OUTPUT/index.json, files sorted by duration, "
+                                "for LM training (read them with bigcodec_jax.data.CodesSource)")
+            p.add_argument("--shard-seconds", type=errors.positive_seconds, default=3600.0,
+                           help="with --format arrayrecord: seconds of audio per shard (default 3600)")
     return parser
 
 
 def _output_path(output: str, rel: str, suffix: str) -> str:
     stem = rel[: -len(CODES_SUFFIX)] if rel.endswith(CODES_SUFFIX) else os.path.splitext(rel)[0]
     return os.path.join(output, stem + suffix)
+
+
+class ShardRecord(NamedTuple):
+    """Record `index` of a codes shard directory, as an input of decode."""
+    source: CodesSource
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.source.path}[{self.index}]"
+
+
+def _shard_records(directory: str) -> list[tuple[ShardRecord, str]]:
+    """(record, its id) of every record of a codes shard directory; its fingerprint is checked against the
+    model's once that is loaded (`_Command.check_shards`)."""
+    from bigcodec_jax.data.codes_source import CodesSource  # grain: only for shard directories
+
+    try:
+        source = CodesSource(directory)
+    except ValueError as e:
+        raise errors.InputError(str(e)) from None
+    return [(ShardRecord(source, i), source[i]["id"]) for i in range(len(source))]
 
 
 def _devices(count: int | None) -> list[jax.Device]:
@@ -96,14 +135,21 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
     files.check_inputs_exist(args.inputs)
     extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
     suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
-    pairs = [(path, _output_path(args.output, rel, suffix))
-             for path, rel in files.expand_inputs(args.inputs, extensions, skip=args.output)]
+    pairs = []
+    for item in args.inputs:
+        named = (_shard_records(item) if args.command == "decode" and codes_shards.is_shard_directory(item)
+                 else files.expand_inputs([item], extensions, skip=args.output))
+        pairs += [(path, _output_path(args.output, rel, suffix)) for path, rel in named]
     errors.require(bool(pairs), f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
-    files.check_no_overwrite(pairs)
+    files.check_no_overwrite((path, out) for path, out in pairs if isinstance(path, str))
     jobs, failed, done, sources = [], [], 0, {}
-    for path, out in pairs:
+    index, count = jax.process_index(), jax.process_count()
+    for i, (path, out) in enumerate(pairs):
+        if i % count != index:  # several processes: every N-th input each (all see every output, for clashes)
+            sources.setdefault(out, path)
+            continue
         if out in sources:
-            failed.append(path)
+            failed.append(str(path))
             print(f"failed: {path}: its output {out} is also the output of {sources[out]}", file=sys.stderr)
             continue
         sources[out] = path
@@ -121,15 +167,19 @@ class _Command:
         self.args, self.batch, self.codec = args, batch, batch.codec
         self.fingerprint = codes_file.fingerprint(self.codec.params)
 
-    def frames(self, path: str) -> int:
-        """Code frames of an input (for grouping), from an audio file's header or a whole checked codes file;
-        ValueError when unreadable or malformed."""
+    def frames(self, path: str | ShardRecord) -> int:
+        """Code frames of an input (for grouping), from an audio file's header or a whole checked codes file
+        or shard record; ValueError when unreadable or malformed."""
         if self.args.command == "decode":
             return self.load(Job(path, ""))[0].shape[-1]
         samples, rate, _ = audio_info(path)
         return self.codec.num_frames(audio.resampled_length(samples, audio.check_sample_rate(rate)))
 
     def load(self, job: Job) -> tuple:
+        if isinstance(job.source, ShardRecord):
+            record = job.source.source[job.source.index]
+            self.codec.check_codes(record["codes"][None], record["length"])
+            return record["codes"], record["length"]
         if self.args.command == "decode":
             codes, length = codes_file.load(job.source, self.fingerprint)
             self.codec.check_codes(codes[None], length)
@@ -173,30 +223,67 @@ def _stream_decode(codec: BigCodec, items: list[tuple[np.ndarray, int]], batch_s
     return [wav[row, :length] for row, (_, length) in enumerate(items)]
 
 
+def _foreign_shards(args: argparse.Namespace, fingerprint: str) -> set[str]:
+    """The shard directories among decode's inputs whose codes another model made (named on stderr)."""
+    foreign = set()
+    for path in args.inputs:
+        if args.command == "decode" and codes_shards.is_shard_directory(path):
+            try:
+                codes_shards.read_index(path, fingerprint)
+            except ValueError as e:
+                foreign.add(path)
+                print(f"failed: {e}", file=sys.stderr)
+    return foreign
+
+
+def _batch_codec(args: argparse.Namespace, devices: list[jax.Device]) -> BatchCodec:
+    codec = BigCodec.from_pretrained(args.checkpoint, dtype=args.dtype)
+    try:
+        return BatchCodec(codec, args.batch_size, devices, args.window)
+    except ValueError as e:  # only the window can be wrong here: it depends on the model's receptive field
+        raise errors.UsageError(f"argument --window: {e}") from None
+
+
+def _tokenise(args: argparse.Namespace, devices: list[jax.Device]) -> int:
+    """`encode --format arrayrecord`: codes shards of the whole corpus, shared by the job's processes."""
+    files.check_inputs_exist(args.inputs)
+    files.prepare_output_dir(args.output)
+    batch = _batch_codec(args, devices)
+    try:
+        failed = tokenise.tokenise(args.inputs, args.output, batch, args.shard_seconds, args.workers, args.overwrite)
+    except ValueError as e:
+        raise errors.Failure(str(e)) from None
+    return errors.FAILED if failed else errors.OK
+
+
 @errors.command(interrupted="every output written so far is complete; rerun the same command to continue")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    how = distributed.initialize()
+    if jax.process_count() > 1:
+        print(f"inference.py: {how}", file=sys.stderr)
     devices = _devices(args.devices)
+    if args.command == "encode" and args.format == "arrayrecord":
+        return _tokenise(args, devices)
     planned, failed, skipped = _plan(args)
     files.prepare_output_dir(args.output)
-    codec = BigCodec.from_pretrained(args.checkpoint, dtype=args.dtype)
-    try:
-        batch = BatchCodec(codec, args.batch_size, devices, args.window)
-    except ValueError as e:  # only the window can be wrong here: it depends on the model's receptive field
-        raise errors.UsageError(f"argument --window: {e}") from None
-    command = _Command(args, batch)
+    command = _Command(args, _batch_codec(args, devices))
+    codec = command.codec
+    foreign = _foreign_shards(args, command.fingerprint)
+    failed += sorted(foreign)
     jobs, frames = [], []
-    for job in planned:
+    for job in (j for j in planned if not (isinstance(j.source, ShardRecord) and j.source.source.path in foreign)):
         try:
             frames.append(command.frames(job.source))
             jobs.append(job)
         except ValueError as e:
-            failed.append(job.source)
+            failed.append(str(job.source))
             print(f"failed: {job.source}: {e}", file=sys.stderr)
     seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
     failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
                            command.write, args.workers, args.command)
-    failed += [job.source for job, _ in failures]
+    failed += [str(job.source) for job, _ in failures]
     print(f"{args.command}: {len(jobs) - len(failures)} written, {skipped} already done, {len(failed)} failed"
           + (f" ({', '.join(failed)})" if failed else ""))
-    return errors.FAILED if failed else errors.OK
+    # the job's status, on every process once all are done
+    return errors.FAILED if distributed.sum_over_processes(f"{args.command}_failed", len(failed)) else errors.OK

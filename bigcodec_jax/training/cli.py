@@ -1,16 +1,19 @@
 """`python train.py --config configs/base.py --workdir DIR [--config.key=value ...]`.
 
 Trains BigCodec with the official GAN recipe. Rerunning the same command continues exactly from
-the newest checkpoint in DIR (parameters, both optimisers, step, RNG and data position) and
-reuses the compiled step cached in DIR/compile_cache; SIGTERM or Ctrl-C checkpoints and exits.
-Any config field can be overridden, e.g.
+the newest checkpoint in DIR (parameters, both optimisers, step and data position) and reuses the
+compiled step cached in DIR/compile_cache. Any config field can be overridden, e.g.
 `--config.batch_size=16 --config.compute_dtype=bfloat16 --config.data.source=dir
---config.data.path=/data/wavs --config.init_from=bigcodec.pt`. TensorBoard logs go to DIR/tensorboard.
+--config.data.path=/data/wavs --config.init_from=bigcodec.pt`. Logs: DIR/tensorboard and
+DIR/metrics.jsonl (one JSON line per logged step). On several hosts run the same command on every
+host (see the README); the environment says how the processes find each other.
 A restart in DIR must keep the run's config (DIR/config.json): only num_steps, schedule.decay_steps,
 logging, checkpointing, device layout and data-reading speed settings may change
 (bigcodec_jax/training/run_config.py); a different one is refused with the keys named.
-Exit status: 0 done, 1 the run cannot go on (bad data, diverged, an unreadable init_from),
-2 a bad command line (unknown flag or config key, bad value, a resume with another config).
+Exit status: 0 done; 75 preempted, saved (SIGTERM or Ctrl-C checkpointed the current step: rerun
+the same command to continue); 1 the run cannot go on (bad data, diverged, an unreadable init_from,
+a bad multi-process environment); 2 a bad command line (unknown flag or config key, bad value, a
+resume with another config).
 """
 from __future__ import annotations
 
@@ -32,8 +35,8 @@ HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "--helpfull"
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "A config file (configs/base.py: the paper recipe; configs/debug.py; configs/small.py: "
     "CPU-sized). Override fields with --config.<key>=<value>.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, config.json and TensorBoard logs; "
-                               "an existing run there is resumed.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, config.json, metrics.jsonl and "
+                               "TensorBoard logs; an existing run there is resumed.")
 flags.DEFINE_bool("debug", False, "Show the full traceback of an error.")
 
 
@@ -82,21 +85,31 @@ def _train(argv: list[str]) -> int:
                    f"--config and --workdir are required (see {PROG} --help)")
     absl_logging.set_verbosity(absl_logging.WARNING)  # Orbax and grain are chatty at INFO
     logging.getLogger("bigcodec_jax").setLevel(logging.INFO)
+    from bigcodec_jax import distributed
     from bigcodec_jax.data import TooManyBadExamples
     from bigcodec_jax.training import trainer
     from bigcodec_jax.training.checkpointing import NonFiniteState
     from bigcodec_jax.training.config import validate
+    from bigcodec_jax.training.preemption import Preempted
 
     try:
         validate(_CONFIG.value)
     except ValueError as e:
         raise errors.UsageError(str(e)) from None
     files.prepare_output_dir(_WORKDIR.value, "--workdir")
-    trainer.maybe_initialize_distributed()
+    try:
+        distributed.initialize()
+    except ValueError as e:
+        raise errors.Failure(str(e)) from None
+    if jax.process_index() != 0:  # only process 0 logs
+        logging.getLogger("bigcodec_jax").setLevel(logging.WARNING)
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):  # restarts after preemption skip recompiling
         jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(_WORKDIR.value), "compile_cache"))
     try:
         trainer.train(_CONFIG.value, _WORKDIR.value)
+    except Preempted as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return errors.PREEMPTED
     except (errors.UsageError, errors.Failure):
         raise
     except (ValueError, TooManyBadExamples, trainer.TrainingDiverged, NonFiniteState) as e:

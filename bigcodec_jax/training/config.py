@@ -5,9 +5,12 @@ overridden on the command line (`--config.batch_size=16`).
 """
 from __future__ import annotations
 
+import re
+
 import ml_collections
 
 from bigcodec_jax import config as model_config_lib
+from bigcodec_jax.data import config as data_config_lib
 from bigcodec_jax.nn.spectral import mel_distance_config
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -34,7 +37,11 @@ def recipe(variant: str = "full") -> ml_collections.ConfigDict:
     # Mesh: `data` splits the batch, `fsdp` splits the batch too and shards parameters by rule.
     # -1 takes the remaining devices.
     c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1))
-    c.sharding = ml_collections.ConfigDict(dict(min_shard_size=2 ** 16))  # smaller tensors stay replicated
+    # Which tensors split over the mesh's `fsdp` axis (training/sharding.py): the first rule (regex on the
+    # tensor's path "a/b/c", axis) that matches; weight-norm directions and LSTM kernels split their output
+    # axis, codebooks their entries. Smaller tensors, and those whose axis does not divide, stay replicated.
+    c.sharding = ml_collections.ConfigDict(dict(
+        min_shard_size=2 ** 16, rules=((r"(^|/)v$", -1), (r"kernel_(ih|hh)$", -1), (r"codebook$", 0))))
     c.data = data.default_config()   # data.segment_samples: 1 s crops (a multiple of the hop length)
     c.checkpoint = ml_collections.ConfigDict(dict(every_steps=5000, keep=3, async_save=True))
     c.log_every_steps = 50
@@ -58,6 +65,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
                 "max_consecutive_nonfinite"):
         if not isinstance(config[key], int) or config[key] <= 0:
             _fail(key, f"must be a positive integer, got {config[key]!r}")
+    try:
+        data_config_lib.validate(config.data)
+    except ValueError as e:
+        raise ValueError(f"config.{e}") from None
     hop = model_config_lib.hop_length(config.model)
     if config.data.segment_samples % hop:
         _fail("data.segment_samples", f"{config.data.segment_samples} is not a multiple of the hop length {hop}")
@@ -84,3 +95,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for key in ("every_steps", "keep"):
         if not isinstance(config.checkpoint[key], int) or config.checkpoint[key] <= 0:
             _fail(f"checkpoint.{key}", f"must be a positive integer, got {config.checkpoint[key]!r}")
+    _validate_sharding(config.sharding)
+
+
+def _validate_sharding(sharding: ml_collections.ConfigDict) -> None:
+    if not isinstance(sharding.min_shard_size, int) or sharding.min_shard_size < 0:
+        _fail("sharding.min_shard_size", f"must be a non-negative integer, got {sharding.min_shard_size!r}")
+    for i, rule in enumerate(sharding.rules):
+        if not (isinstance(rule, (tuple, list)) and len(rule) == 2 and isinstance(rule[0], str)
+                and isinstance(rule[1], int)):
+            _fail(f"sharding.rules[{i}]", f"must be a (regex, axis) pair, got {rule!r}")
+        try:
+            re.compile(rule[0])
+        except re.error as e:
+            _fail(f"sharding.rules[{i}]", f"bad regex {rule[0]!r} ({e})")

@@ -1,4 +1,4 @@
-"""Held-out evaluation while training: the fast metrics of the current generator, logged as `eval/<metric>`."""
+"""Held-out evaluation while training: the fast metrics of the current generator, as `eval/<metric>` scalars."""
 from __future__ import annotations
 
 import jax
@@ -8,7 +8,6 @@ from jax.experimental import multihost_utils
 from bigcodec_jax import data, evaluation
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.training.state import Params
-from bigcodec_jax.training.writer import MetricWriter
 
 
 def host_params(params: Params) -> Params:
@@ -20,21 +19,19 @@ def host_params(params: Params) -> Params:
 
 
 class HeldOutEvaluation:
-    """`hook(step, gen_params)`: evaluate on `data.eval_utterances(config.data)` and write `eval/...` scalars.
+    """`hook(gen_params)`: evaluate on `data.eval_utterances(config.data)`, return `eval/...` scalars.
 
-    Every process calls it (the parameters are gathered across processes); process 0 evaluates and writes.
+    Every process calls it (the parameters are gathered across processes); process 0 evaluates.
     """
 
-    def __init__(self, config: ml_collections.ConfigDict, writer: MetricWriter):
+    def __init__(self, config: ml_collections.ConfigDict):
         self._model_config = config.model
-        self._writer = writer
         self._batches = data.eval_utterances(config.data) if jax.process_index() == 0 else None
 
-    def __call__(self, step: int, gen_params: Params) -> dict[str, float] | None:
-        """The logged scalars (None on processes other than 0)."""
+    def __call__(self, gen_params: Params) -> dict[str, float]:
+        """The `eval/<metric>` scalars (empty on processes other than 0)."""
         params = host_params(gen_params)
         if self._batches is None:
-            return None
+            return {}
         scalars = evaluation.evaluate(BigCodec(self._model_config, params), self._batches).scalars()
-        self._writer.scalars(step, {f"eval/{name}": value for name, value in scalars.items()})
-        return scalars
+        return {f"eval/{name}": value for name, value in scalars.items()}

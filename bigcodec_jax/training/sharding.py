@@ -1,9 +1,10 @@
 """Device mesh and sharding rules: batch over (`data`, `fsdp`), large tensors over `fsdp` by name.
 
-A rule is `(regex, axis)`: the first rule whose regex matches a tensor's path (`a/b/c`) says which
-axis to split over the `fsdp` mesh axis. Optimiser moments end with their parameter's path, so the
-same rules shard them alike. Tensors smaller than `min_shard_size`, with no matching rule, or
-whose axis does not divide evenly stay replicated.
+The rules are the training config's `sharding.rules`: a rule is `(regex, axis)`, and the first rule
+whose regex matches a tensor's path (`a/b/c`) says which axis to split over the `fsdp` mesh axis.
+Optimiser moments end with their parameter's path, so the same rules shard them alike. Tensors
+smaller than `sharding.min_shard_size`, with no matching rule, or whose axis does not divide evenly
+stay replicated. With several processes the mesh spans every process's devices.
 """
 from __future__ import annotations
 
@@ -18,9 +19,6 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 AXES = ("data", "fsdp")
 BATCH_SPEC = P(AXES)  # examples split over every device
-
-# Weight-norm directions and LSTM kernels split their output axis; codebooks their entries.
-DEFAULT_RULES = ((r"(^|/)v$", -1), (r"kernel_(ih|hh)$", -1), (r"codebook$", 0))
 
 
 def make_mesh(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Mesh:
@@ -37,12 +35,12 @@ def make_mesh(config: ml_collections.ConfigDict, devices: Sequence[jax.Device] |
     return Mesh(mesh_utils.create_device_mesh((data, fsdp), devices), AXES)
 
 
-def _path_name(path) -> str:
+def path_name(path) -> str:
+    """A tree path as "a/b/c" (dict keys, attribute names and sequence indices alike)."""
     return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
-def leaf_spec(name: str, shape: tuple[int, ...], fsdp: int, min_size: int,
-              rules: Sequence[tuple[str, int]] = DEFAULT_RULES) -> P:
+def leaf_spec(name: str, shape: tuple[int, ...], fsdp: int, min_size: int, rules: Sequence[tuple[str, int]]) -> P:
     """The PartitionSpec of one tensor under the rules."""
     if fsdp == 1 or not shape or int(np.prod(shape)) < min_size:
         return P()
@@ -55,11 +53,13 @@ def leaf_spec(name: str, shape: tuple[int, ...], fsdp: int, min_size: int,
     return P()
 
 
-def tree_shardings(tree: Any, mesh: Mesh, min_size: int) -> Any:
-    """NamedShardings for every leaf of `tree` (arrays or ShapeDtypeStructs), by the rules."""
+def tree_shardings(tree: Any, mesh: Mesh, rules: ml_collections.ConfigDict) -> Any:
+    """NamedShardings for every leaf of `tree` (arrays or ShapeDtypeStructs), by `rules` (the training
+    config's `sharding`: `rules` and `min_shard_size`)."""
     fsdp = mesh.shape["fsdp"]
     return jax.tree_util.tree_map_with_path(
-        lambda path, leaf: NamedSharding(mesh, leaf_spec(_path_name(path), tuple(leaf.shape), fsdp, min_size)),
+        lambda path, leaf: NamedSharding(mesh, leaf_spec(path_name(path), tuple(leaf.shape), fsdp,
+                                                         rules.min_shard_size, rules.rules)),
         tree)
 
 

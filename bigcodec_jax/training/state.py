@@ -1,4 +1,4 @@
-"""Everything a run needs to continue exactly: parameters, both optimiser states, counters, RNG."""
+"""Everything a run needs to continue exactly: parameters, both optimiser states, counters."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +22,6 @@ class TrainState(flax.struct.PyTreeNode):
     disc_params: Params         # {"mpd", "mstft"}
     gen_opt_state: optax.OptState
     disc_opt_state: optax.OptState
-    rng: jax.Array              # a PRNG key for stochastic extensions; split, never reused
     nonfinite_in_a_row: jax.Array   # consecutive steps with a skipped update (int32)
     nonfinite_total: jax.Array      # all skipped updates, generator and discriminator (int32)
 
@@ -43,11 +42,11 @@ def init_params(models: Models, config: ml_collections.ConfigDict, rng: jax.Arra
     return (models.generator.init(gen_rng, wav)["params"], models.discriminators.init(disc_rng, wav)["params"])
 
 
-def create_state(models: Models, gen_params: Params, disc_params: Params, rng: jax.Array) -> TrainState:
+def create_state(models: Models, gen_params: Params, disc_params: Params) -> TrainState:
     zero = jnp.zeros((), jnp.int32)
     return TrainState(step=zero, gen_params=gen_params, disc_params=disc_params,
                       gen_opt_state=models.gen_tx.init(gen_params), disc_opt_state=models.disc_tx.init(disc_params),
-                      rng=rng, nonfinite_in_a_row=zero, nonfinite_total=zero)
+                      nonfinite_in_a_row=zero, nonfinite_total=zero)
 
 
 def build_models(config: ml_collections.ConfigDict) -> Models:

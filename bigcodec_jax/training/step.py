@@ -9,7 +9,7 @@ and counted; the loop stops the run after too many in a row.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -106,7 +106,7 @@ def make_train_step(models: Models, config: ml_collections.ConfigDict, debug: bo
         skipped = (~gen_ok).astype(jnp.int32) + (~disc_ok).astype(jnp.int32)
         new_state = state.replace(
             step=state.step + 1, gen_params=gen_params, disc_params=disc_params, gen_opt_state=gen_opt_state,
-            disc_opt_state=disc_opt_state, rng=jax.random.split(state.rng)[0],
+            disc_opt_state=disc_opt_state,
             nonfinite_in_a_row=jnp.where(skipped > 0, state.nonfinite_in_a_row + 1, 0),
             nonfinite_total=state.nonfinite_total + skipped)
         metrics = {"loss/gen": gen_loss, "loss/disc": disc_loss, "loss/real": real_loss, "loss/fake": fake_loss,

@@ -1,12 +1,14 @@
 """The training loop: set-up, exact resume, jitted sharded steps, logging, checkpoints, clean stop.
 
 `train(config, workdir)` continues from the newest checkpoint in `workdir` when there is one,
-else starts from `config.init_from` (official or converted weights) or from scratch.
+else starts from `config.init_from` (official or converted weights) or from scratch. With several
+processes (`bigcodec_jax.distributed`) every process runs this same loop over one mesh of all
+devices, reads its own slice of each batch, and writes its shards of each checkpoint; process 0
+writes the logs. The loop never waits for the devices except to log, evaluate or checkpoint.
 """
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import jax
@@ -14,7 +16,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from bigcodec_jax import data
+from bigcodec_jax import data, distributed
 from bigcodec_jax.audio import SAMPLE_RATE, pad_to_multiple
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.config import hop_length
@@ -22,8 +24,8 @@ from bigcodec_jax.evaluation.plots import mel_comparison_image
 from bigcodec_jax.training import run_config, sharding
 from bigcodec_jax.training.checkpointing import Checkpointer
 from bigcodec_jax.training.config import validate
-from bigcodec_jax.training.evaluation_hook import HeldOutEvaluation
-from bigcodec_jax.training.preemption import StopSignal
+from bigcodec_jax.training.evaluation_hook import HeldOutEvaluation, host_params
+from bigcodec_jax.training.preemption import Preempted, StopSignal
 from bigcodec_jax.training.state import Models, TrainState, build_models, create_state, init_params
 from bigcodec_jax.training.step import make_train_step
 from bigcodec_jax.training.writer import MetricWriter
@@ -38,15 +40,6 @@ class TrainingDiverged(RuntimeError):
     """Too many consecutive updates were skipped because losses or gradients were not finite."""
 
 
-def maybe_initialize_distributed() -> None:
-    """`jax.distributed.initialize()` when the environment describes a multi-process job."""
-    multi = (os.environ.get("JAX_COORDINATOR_ADDRESS") or int(os.environ.get("SLURM_NTASKS", "1")) > 1
-             or len(os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",")) > 1
-             or int(os.environ.get("OMPI_COMM_WORLD_SIZE", "1")) > 1)
-    if multi:
-        jax.distributed.initialize()
-
-
 def _use_init_from(config: ml_collections.ConfigDict) -> dict:
     """Weights of `config.init_from`; the model config becomes the checkpoint's."""
     model_config, params = pretrained.load(config.init_from)
@@ -59,9 +52,9 @@ def _use_init_from(config: ml_collections.ConfigDict) -> dict:
 
 def state_layout(models: Models, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh):
     """(abstract TrainState, its shardings on `mesh` by the config's rules)."""
-    abstract = jax.eval_shape(
-        lambda rng: create_state(models, *init_params(models, config, rng), rng), jax.random.PRNGKey(0))
-    return abstract, sharding.tree_shardings(abstract, mesh, config.sharding.min_shard_size)
+    abstract = jax.eval_shape(lambda rng: create_state(models, *init_params(models, config, rng)),
+                              jax.random.PRNGKey(0))
+    return abstract, sharding.tree_shardings(abstract, mesh, config.sharding)
 
 
 def sharded_train_step(models: Models, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, state_shardings):
@@ -72,23 +65,36 @@ def sharded_train_step(models: Models, config: ml_collections.ConfigDict, mesh: 
                    out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=0)
 
 
+def compiled_train_step(models: Models, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
+                        abstract_state: TrainState, state_shardings):
+    """`sharded_train_step` compiled before the first step, once every process has compiled it: on CPU
+    (gloo) a collective fails when one process reaches it 30 s after another, and processes compile at
+    their own pace."""
+    state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract_state,
+                         state_shardings)
+    batch = jax.ShapeDtypeStruct((config.batch_size, config.data.segment_samples), np.float32,
+                                 sharding=sharding.batch_sharding(mesh))
+    with jax.default_matmul_precision(config.matmul_precision):
+        compiled = sharded_train_step(models, config, mesh, state_shardings).lower(state, batch).compile()
+    distributed.barrier("train_step_compiled")
+    return compiled
+
+
 def initial_state(models: Models, config: ml_collections.ConfigDict, params: dict | None, shardings) -> TrainState:
     """A fresh state from `config.seed` (generator and, when given, discriminator weights from `params`)."""
-    def init(keys, params):  # the weights are an argument: closed over, they would be compiled in as constants
-        init_rng, state_rng = keys
-        gen, disc = init_params(models, config, init_rng)
+    def init(rng, params):  # the weights are an argument: closed over, they would be compiled in as constants
+        gen, disc = init_params(models, config, rng)
         if params is not None:
             gen = params["generator"]
             disc = params.get("discriminators", disc)
-        return create_state(models, gen, disc, state_rng)
+        return create_state(models, gen, disc)
 
-    return jax.jit(init, out_shardings=shardings)(initial_keys(config), params)
+    return jax.jit(init, out_shardings=shardings)(init_key(config), params)
 
 
-def initial_keys(config: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Array]:
-    """(parameter initialisation key, train state key) of a fresh run with `config.seed`."""
-    init_rng, state_rng = jax.random.split(jax.random.PRNGKey(config.seed))
-    return init_rng, state_rng
+def init_key(config: ml_collections.ConfigDict) -> jax.Array:
+    """The parameter initialisation key of a fresh run with `config.seed`."""
+    return jax.random.split(jax.random.PRNGKey(config.seed))[0]
 
 
 def _example_batch(config: ml_collections.ConfigDict) -> np.ndarray:
@@ -97,8 +103,8 @@ def _example_batch(config: ml_collections.ConfigDict) -> np.ndarray:
     return pad_to_multiple(wav.astype(np.float32), hop_length(config.model))
 
 
-def _log_examples(writer: MetricWriter, step: int, reconstruct, state: TrainState, wav: np.ndarray) -> None:
-    recon = np.asarray(reconstruct(state.gen_params, wav))
+def _log_examples(writer: MetricWriter, step: int, reconstruct, gen_params, wav: np.ndarray) -> None:
+    recon = np.asarray(reconstruct(gen_params, wav))
     for i in range(wav.shape[0]):
         writer.audio(step, f"examples/{i}/input", wav[i])
         writer.audio(step, f"examples/{i}/reconstruction", recon[i])
@@ -106,10 +112,12 @@ def _log_examples(writer: MetricWriter, step: int, reconstruct, state: TrainStat
 
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
-    """Train until `config.num_steps` or a termination signal; returns the final state."""
+    """Train until `config.num_steps`; returns the final state. On SIGTERM/SIGINT (to any process) every
+    process checkpoints the same step and `Preempted` is raised."""
     validate(config)
     params = _use_init_from(config) if config.init_from else None
     run_config.record(config, workdir, write=jax.process_index() == 0)  # refuses a resume with another config
+    main = jax.process_index() == 0
 
     mesh = sharding.make_mesh(config)
     models = build_models(config)
@@ -125,16 +133,17 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     else:
         state = initial_state(models, config, params, state_shardings)
 
-    step_fn = sharded_train_step(models, config, mesh, state_shardings)
-    writer = MetricWriter(workdir)
-    evaluate_heldout = HeldOutEvaluation(config, writer)
-    examples = _example_batch(config) if jax.process_index() == 0 else None
+    step = int(state.step)  # counted on the host from here on: reading it from the devices would wait for them
+    step_fn = compiled_train_step(models, config, mesh, abstract_state, state_shardings)
+    writer = MetricWriter(workdir, start_step=step)
+    evaluate_heldout = HeldOutEvaluation(config)
+    examples = _example_batch(config) if main else None
     reconstruct = jax.jit(lambda p, w: models.generator.apply({"params": p}, w).recon)
     stop = StopSignal()
     audio_per_step = config.batch_size * config.data.segment_samples / SAMPLE_RATE
-    step = int(state.step)
-    bar = tqdm.tqdm(total=config.num_steps, initial=step, desc="train", unit="step",
-                    disable=jax.process_index() != 0, dynamic_ncols=True)
+    bar = tqdm.tqdm(total=config.num_steps, initial=step, desc="train", unit="step", disable=not main,
+                    dynamic_ncols=True)
+    preempted = False
     try:
         with jax.default_matmul_precision(config.matmul_precision):
             last_time, last_step = time.perf_counter(), step
@@ -143,6 +152,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
                 state, metrics = step_fn(state, batch)
                 step += 1
                 bar.update(1)
+                values = {}
                 if step % config.log_every_steps == 0 or step == config.num_steps:
                     now = time.perf_counter()
                     steps_per_s = (step - last_step) / (now - last_time)
@@ -152,26 +162,32 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
                     values.update({"perf/steps_per_s": steps_per_s, "perf/audio_s_per_s": steps_per_s * audio_per_step,
                                    "data/bad_examples": data.bad_example_count(iterator),
                                    "nonfinite/total": int(state.nonfinite_total)})
-                    writer.scalars(step, values)
                     bar.set_postfix(gen=f"{values['loss/gen']:.3f}", disc=f"{values['loss/disc']:.3f}",
                                     mel=f"{values['loss/mel']:.3f}", lr=f"{values['lr']:.2e}",
                                     audio_s_per_s=f"{values['perf/audio_s_per_s']:.1f}")
-                if examples is not None and step % config.examples_every_steps == 0:
-                    _log_examples(writer, step, reconstruct, state, examples)
+                if step % config.examples_every_steps == 0:
+                    gen_params = host_params(state.gen_params)  # every process takes part in gathering them
+                    if main:
+                        _log_examples(writer, step, reconstruct, gen_params, examples)
                 if step % config.eval_every_steps == 0:
-                    evaluate_heldout(step, state.gen_params)
-                checkpointer.save(state, iterator)
-                if stop.any_host():
-                    log.warning("%s received: checkpointing step %d and stopping", stop.received or "signal", step)
+                    values.update(evaluate_heldout(state.gen_params))
+                if values:
+                    writer.scalars(step, values)
+                if stop.should_stop(step):
+                    preempted = True
                     break
+                checkpointer.save(step, state, iterator)
         _check_finite_run(state, config, checkpointer)
-        checkpointer.save(state, iterator, force=checkpointer.latest_step() != step)
+        checkpointer.save(step, state, iterator, force=checkpointer.latest_step() != step)
         checkpointer.wait()
     finally:
         bar.close()
         stop.restore()
         checkpointer.close()
         writer.close()
+    if preempted:
+        log.warning("%s: checkpointed step %d", stop.reason, step)
+        raise Preempted(step, stop.reason)
     return state
 
 
