@@ -25,6 +25,8 @@ from bigcodec_jax.codec import BigCodecModel
 from bigcodec_jax.codec.chunking import WindowTooShort
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.codec.passes import Passes, passes_for
+from bigcodec_jax.codec.streaming import stream_passes_for
+from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES, StreamDecoder, StreamEncoder
 
 
 class BigCodec:
@@ -124,3 +126,22 @@ class BigCodec:
             codes = codes[None]
         length = self.check_codes(codes, length)
         return self.passes.decode.run(self.params, codes.astype(np.int32), None)[:, :length]
+
+    def stream_encoder(self, batch_size: int = 1, lookahead_frames: int | None = None,
+                       block_frames: tuple[int, ...] = DEFAULT_BLOCK_FRAMES) -> StreamEncoder:
+        """A stream of `batch_size` signals at 16 kHz: `push(wav_piece)` returns the codes that became final.
+
+        The codes equal `encode` of the whole signals; `lookahead_frames` below the exact lookahead
+        trades that for latency (see `bigcodec_jax/streaming.py`).
+        """
+        return StreamEncoder(stream_passes_for(self.config, self.dtype).encode, self.params, self.num_quantizers,
+                             batch_size, lookahead_frames, block_frames, self.sample_rate)
+
+    def stream_decoder(self, batch_size: int = 1, lookahead_frames: int | None = None,
+                       block_frames: tuple[int, ...] = DEFAULT_BLOCK_FRAMES) -> StreamDecoder:
+        """A stream of `batch_size` code sequences: `push(codes_piece)` returns the audio that became final.
+
+        The audio equals `decode` of the whole sequences to float32 rounding.
+        """
+        return StreamDecoder(stream_passes_for(self.config, self.dtype).decode, self.params, self.num_quantizers,
+                             self.codebook_size, batch_size, lookahead_frames, block_frames, self.sample_rate)

@@ -1,4 +1,4 @@
-"""`python -m bigcodec_jax.benchmark {infer,...}`: throughput benchmarks, one module per subject.
+"""`python -m bigcodec_jax.benchmark {infer,stream,...}`: throughput benchmarks, one module per subject.
 
 Each subcommand prints seconds of audio per second and peak memory; record results with the
 hardware named in docs/benchmarks.md.
@@ -18,6 +18,7 @@ SUBJECTS = {
     "train": ("train", "GAN training step time and peak memory of the full-size model"),
     "suite": ("suite", "everything within a time budget, to a JSON file (run this first on a lent accelerator)"),
     "profile": ("profile", "per-kernel time of encode and decode, grouped by layer kind"),
+    "stream": ("stream", "streaming encode/decode real-time factor, latency and compile time"),
 }
 
 

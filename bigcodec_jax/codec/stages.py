@@ -32,9 +32,11 @@ class StagedNetwork(nn.Module):
     def features(self, x: jax.Array, lengths: Lengths = None) -> jax.Array:
         return run_layers(self.feature_layers(), x, lengths)
 
-    def recur(self, x: jax.Array, state: RecurState = None) -> tuple[jax.Array, RecurState]:
-        """The LSTM stage from `state` (zeros when None): `(outputs, final state)`."""
-        return self.lstm.run(x, state) if self.lstm is not None else (x, state)
+    def recur(self, x: jax.Array, state: RecurState = None, steps: jax.Array | None = None
+              ) -> tuple[jax.Array, RecurState]:
+        """The LSTM stage from `state` (zeros when None): `(outputs, final state)`, the state after the first
+        `steps` frames when given."""
+        return self.lstm.run(x, state, steps) if self.lstm is not None else (x, state)
 
     def head(self, x: jax.Array, lengths: Lengths = None) -> jax.Array:
         """`lengths` in frames at the LSTM's rate."""

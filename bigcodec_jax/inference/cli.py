@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # imported (with grain) only when a shard directory is decode
     from bigcodec_jax.data.codes_source import CodesSource
 
 CODES_SUFFIX = ".codes.npz"
+STREAM_FRAMES = 8  # code frames per push with decode --stream (100 ms)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=errors.positive_int, default=4,
                        help="threads reading and writing files (default 4)")
         p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+        if name == "decode":
+            p.add_argument("--stream", action="store_true",
+                           help=f"decode as a stream would, as a check and an example: each batch's codes pushed "
+                                f"{STREAM_FRAMES} frames at a time into BigCodec.stream_decoder, as a language model "
+                                "makes them (the same audio as without --stream)")
         if name == "encode":
             p.add_argument("--pack", action="store_true",
                            help="store codes packed to 13 bits each (the codec's true 1.04 kbit/s) instead of "
@@ -189,6 +195,8 @@ class _Command:
         return audio.as_batch(wav, rate)[0], rate
 
     def process(self, items: list[tuple]) -> list:
+        if self.args.command == "decode" and self.args.stream:
+            return _stream_decode(self.codec, items, self.batch.batch_size)
         if self.args.command == "decode":
             return self.batch.decode_batch([c for c, _ in items], [n for _, n in items])
         wavs = [w for w, _ in items]
@@ -204,6 +212,22 @@ class _Command:
                                                                        self.fingerprint, packed=self.args.pack))
         else:
             files.write_atomic(job.output, lambda tmp: write_wav(tmp, result))
+
+
+def _stream_decode(codec: BigCodec, items: list[tuple[np.ndarray, int]], batch_size: int) -> list[np.ndarray]:
+    """Codes `(n_q, frames)` and a length per file -> audio `(length,)` per file, through `batch_size` streams
+    that advance together (rows past the files stay empty, so every batch runs the same compiled step), the
+    codes pushed `STREAM_FRAMES` frames at a time as a language model makes them."""
+    frames = np.zeros(batch_size, np.int64)
+    frames[:len(items)] = [c.shape[1] for c, _ in items]
+    codes = np.zeros((batch_size, codec.num_quantizers, int(frames.max())), np.int32)
+    for row, (c, _) in enumerate(items):
+        codes[row, :, :c.shape[1]] = c
+    stream = codec.stream_decoder(batch_size, block_frames=(STREAM_FRAMES,))
+    pieces = [stream.push(codes[:, :, i:i + STREAM_FRAMES], lengths=np.clip(frames - i, 0, STREAM_FRAMES))
+              for i in range(0, codes.shape[2], STREAM_FRAMES)]
+    wav = np.concatenate(pieces + [stream.flush()], axis=-1)
+    return [wav[row, :length] for row, (_, length) in enumerate(items)]
 
 
 def _foreign_shards(args: argparse.Namespace, fingerprint: str) -> set[str]:

@@ -94,6 +94,22 @@ def _downsample(even: jax.Array, odd: jax.Array) -> jax.Array:
     return _taps(even, RESAMPLING_FILTER[1::2], t) + _taps(odd, RESAMPLING_FILTER[0::2], t)
 
 
+def snake_pairs_valid(x: jax.Array, log_alpha: jax.Array, log_beta: jax.Array) -> jax.Array:
+    """The upsampled signal after SnakeBeta in valid mode, as pairs `(B, T - CONTEXT, 2, C)` (streaming).
+
+    Pair q is `(snake(O[q]), snake(E[q]))`, the upsampled samples at `2q - 5` and `2q - 4` of the
+    frames of `x`, in signal order: both read `x[q : q + 6]`, so a stream emits the pair once those
+    six frames are present and keeps the upsampled signal between its two resampling steps.
+    """
+    even, odd = _phases(x, log_alpha, log_beta)
+    return jnp.stack([odd, even], axis=2)
+
+
+def downsample_pairs_valid(pairs: jax.Array) -> jax.Array:
+    """The downsampler in valid mode on pairs from `snake_pairs_valid`: `(B, T, 2, C)` -> `(B, T - CONTEXT, C)`."""
+    return _downsample(pairs[:, :, 1], pairs[:, :, 0])
+
+
 def anti_aliased_snake_beta_valid(x: jax.Array, log_alpha: jax.Array, log_beta: jax.Array) -> jax.Array:
     """The activation's outputs at input frames `CONTEXT .. T - CONTEXT - 1`: `(B, T - 2 CONTEXT, C)`.
 

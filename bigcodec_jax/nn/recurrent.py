@@ -13,8 +13,12 @@ import jax.numpy as jnp
 LSTMState = tuple[jax.Array, jax.Array]
 
 
-def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState) -> tuple[jax.Array, LSTMState]:
-    """Run one LSTM layer over time given the precomputed input projection `(B, T, 4H)`."""
+def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState, steps: jax.Array | None = None
+               ) -> tuple[jax.Array, LSTMState]:
+    """Run one LSTM layer over time given the precomputed input projection `(B, T, 4H)`.
+
+    `steps` (a scalar, for streaming): the final state is the one after the first `steps` frames.
+    """
 
     def step(carry: LSTMState, gates_x: jax.Array) -> tuple[LSTMState, jax.Array]:
         h, c = carry
@@ -24,7 +28,15 @@ def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState) -> tuple[ja
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
         return (h, c), h
 
-    state, hs = jax.lax.scan(step, state, jnp.swapaxes(x_proj, 0, 1))
+    def step_until(carry: LSTMState, inputs: tuple[jax.Array, jax.Array]) -> tuple[LSTMState, jax.Array]:
+        new, h = step(carry, inputs[0])
+        return jax.tree.map(lambda n, old: jnp.where(inputs[1] < steps, n, old), new, carry), h
+
+    x_proj = jnp.swapaxes(x_proj, 0, 1)
+    if steps is None:
+        state, hs = jax.lax.scan(step, state, x_proj)
+    else:
+        state, hs = jax.lax.scan(step_until, state, (x_proj, jnp.arange(x_proj.shape[0])))
     return jnp.swapaxes(hs, 0, 1), state
 
 
@@ -38,11 +50,13 @@ class ResLSTM(nn.Module):
         return self.run(x)[0]
 
     @nn.compact
-    def run(self, x: jax.Array, state: tuple[LSTMState, ...] | None = None) -> tuple[jax.Array, tuple[LSTMState, ...]]:
+    def run(self, x: jax.Array, state: tuple[LSTMState, ...] | None = None, steps: jax.Array | None = None
+            ) -> tuple[jax.Array, tuple[LSTMState, ...]]:
         """`(y, final (h, c) of every layer)` starting from `state` (zeros when None).
 
         Running a long sequence in consecutive pieces, each from the previous piece's final
-        state, gives the same outputs as running it at once.
+        state, gives the same outputs as running it at once. `steps`: the final state is the one
+        after the first `steps` frames (a stream's block whose later frames have not arrived).
         """
         features = x.shape[-1]
         bound = features ** -0.5  # PyTorch's LSTM initialisation: U(-1/sqrt(H), 1/sqrt(H))
@@ -58,6 +72,6 @@ class ResLSTM(nn.Module):
             w_hh = self.param(f"layer_{k}_kernel_hh", shifted, (features, 4 * features)).astype(self.dtype)
             b_ih = self.param(f"layer_{k}_bias_ih", shifted, (4 * features,)).astype(self.dtype)
             b_hh = self.param(f"layer_{k}_bias_hh", shifted, (4 * features,)).astype(self.dtype)
-            y, layer_state = lstm_layer(y @ w_ih + (b_ih + b_hh), w_hh, state[k])
+            y, layer_state = lstm_layer(y @ w_ih + (b_ih + b_hh), w_hh, state[k], steps)
             final.append(layer_state)
         return y + x, tuple(final)

@@ -87,6 +87,18 @@ class WNConv(nn.Module):
         )
         return y + bias.astype(self.dtype)
 
+    def kernel(self) -> jax.Array:
+        """The weight-normed kernel in the compute dtype, for callers that reuse it (bound modules only)."""
+        params = self.variables["params"]
+        return weight_norm(params["v"], params["g"], gain_axis=-1).astype(self.dtype)
+
+    def valid(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+        """1-d outputs whose every input lies in `x (B, T, C)`, no padding (streaming); `kernel` from `kernel()`."""
+        _, stride, _, dilation = self._geometry()
+        y = jax.lax.conv_general_dilated(x.astype(self.dtype), kernel, window_strides=(stride,), padding=[(0, 0)],
+                                         rhs_dilation=(dilation,), dimension_numbers=_dimension_numbers(1))
+        return y + self.variables["params"]["bias"].astype(self.dtype)
+
 
 class WNConvTranspose1d(nn.Module):
     """Weight-normed PyTorch-style ConvTranspose1d (`padding`, `output_padding`), channels-last.
@@ -130,6 +142,32 @@ class WNConvTranspose1d(nn.Module):
             dimension_numbers=_dimension_numbers(1),
         )
         return y + bias.astype(self.dtype)
+
+    def kernel(self) -> jax.Array:
+        """The weight-normed kernel as `valid` uses it, `(r * in, stride * out)` for `r = kernel_size / stride`
+        (bound modules only): computed once, it serves every call of a stream.
+
+        In polyphase form, output `q * stride + p - padding` (phase p) sums `x[q - j] @ w[p + j * stride]`
+        over `j < r`; row block j and column block p of the result hold `w[p + j * stride]`.
+        """
+        params = self.variables["params"]
+        w = weight_norm(params["v"], params["g"], gain_axis=1).astype(self.dtype)
+        s, r = self.stride, self.kernel_size // self.stride
+        assert r * s == self.kernel_size, "the polyphase form needs a kernel that is a multiple of the stride"
+        _, c, d = w.shape
+        return jnp.transpose(w.reshape(r, s, c, d), (0, 2, 1, 3)).reshape(r * c, s * d)
+
+    def valid(self, x: jax.Array, kernel: jax.Array) -> jax.Array:
+        """Outputs whose every input lies in `x (B, T, C)`, no padding (streaming); `kernel` from `kernel()`.
+
+        These are the `(T - r + 1) * stride` outputs of `q = r - 1 .. T - 1`, in order: one matrix
+        product of the r inputs each reads.
+        """
+        s, r = self.stride, self.kernel_size // self.stride
+        x = x.astype(self.dtype)
+        t = x.shape[1] - r + 1
+        y = jnp.concatenate([x[:, r - 1 - j:r - 1 - j + t] for j in range(r)], axis=-1) @ kernel
+        return y.reshape(x.shape[0], t * s, -1) + self.variables["params"]["bias"].astype(self.dtype)
 
 
 class WNDense(nn.Module):
