@@ -157,9 +157,6 @@ def test_from_pretrained_of_gs_checkpoints(gcs_dir):
     np.testing.assert_array_equal(got.encode(wav), want.encode(wav))
 
 
-@pytest.mark.skipif(not os.environ.get("BIGCODEC_GCS_MULTIPROCESS"), reason=(
-    "set BIGCODEC_GCS_MULTIPROCESS=1 to run it: a 2-process train.py job took 100-130 s on 2 shared cores "
-    "(load 8), past this module's CI budget; tests/test_multiprocess_training.py covers 2 processes locally"))
 def test_two_processes_train_into_one_gs_workdir(bucket):
     """bigcodec_jax.launch: 2 processes (1 CPU device each) write one Orbax checkpoint into a gs:// workdir;
     process 0 alone writes config.json, metrics.jsonl and the TensorBoard events there."""
