@@ -24,7 +24,7 @@ import posixpath
 import re
 import shutil
 import tempfile
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _PACKAGES = {"gs": "gcsfs", "gcs": "gcsfs", "s3": "s3fs"}
@@ -112,36 +112,33 @@ def relative(path: str, folder: str) -> str:
     return path.rstrip("/")[len(folder.rstrip("/")):].lstrip("/")
 
 
-def exists(path: str | os.PathLike) -> bool:
-    """Whether a file or folder (for URLs: an object, or a prefix with objects under it) is there."""
+def _test(path: str | os.PathLike, local: Callable[[str], bool], remote: str) -> bool:
+    """`local(path)` for a local path, else the fsspec filesystem's method named `remote`."""
     path = os.fspath(path)
     if not is_remote(path):
-        return os.path.exists(path)
+        return local(path)
     fs, inner = _fs(path)
-    return fs.exists(inner)
+    return getattr(fs, remote)(inner)
+
+
+def exists(path: str | os.PathLike) -> bool:
+    """Whether a file or folder (for URLs: an object, or a prefix with objects under it) is there."""
+    return _test(path, os.path.exists, "exists")
 
 
 def occupied(path: str | os.PathLike) -> bool:
     """Whether anything is at `path` that writing there would replace, a dangling symbolic link included."""
-    path = os.fspath(path)
-    return os.path.lexists(path) if not is_remote(path) else exists(path)
+    return _test(path, os.path.lexists, "exists")
 
 
 def isdir(path: str | os.PathLike) -> bool:
     """Whether `path` is a folder (for URLs: a prefix with objects under it, or a bucket)."""
-    path = os.fspath(path)
-    if not is_remote(path):
-        return os.path.isdir(path)
-    fs, inner = _fs(path)
-    return fs.isdir(inner)
+    return _test(path, os.path.isdir, "isdir")
 
 
 def isfile(path: str | os.PathLike) -> bool:
-    path = os.fspath(path)
-    if not is_remote(path):
-        return os.path.isfile(path)
-    fs, inner = _fs(path)
-    return fs.isfile(inner)
+    """Whether `path` is a file (for URLs: an object)."""
+    return _test(path, os.path.isfile, "isfile")
 
 
 def makedirs(path: str | os.PathLike) -> None:
