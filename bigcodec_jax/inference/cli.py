@@ -114,7 +114,7 @@ class ShardRecord(NamedTuple):
 
 def _shard_records(directory: str) -> list[tuple[ShardRecord, str]]:
     """(record, its id) of every record of a codes shard directory; its fingerprint is checked against the
-    model's once that is loaded (`_Command.check_shards`)."""
+    model's once that is loaded (`_foreign_shards`)."""
     from bigcodec_jax.data.codes_source import CodesSource  # grain: only for shard directories
 
     try:
