@@ -29,6 +29,8 @@ import threading
 import time
 from typing import BinaryIO
 
+from bigcodec_jax import errors
+
 POLL_SECONDS = 0.05
 DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 
@@ -150,10 +152,10 @@ def _say(message: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bigcodec_jax.launch", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--processes", type=int, required=True, help="how many processes to start")
-    parser.add_argument("--devices-per-process", type=int, default=None, metavar="D",
+    parser = errors.ArgumentParser(prog="python -m bigcodec_jax.launch", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--processes", type=errors.positive_int, required=True, help="how many processes to start")
+    parser.add_argument("--devices-per-process", type=errors.positive_int, default=None, metavar="D",
                         help=f"CPU host devices of each process (sets XLA_FLAGS={DEVICE_COUNT_FLAG}=D; default: "
                              "JAX's, one)")
     parser.add_argument("--grace", type=float, default=5.0,
@@ -164,20 +166,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@errors.command()
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        print("launch: error: no command given (… -- COMMAND ARGS)", file=sys.stderr)
-        return 2
-    if args.processes < 1 or (args.devices_per_process is not None and args.devices_per_process < 1):
-        print("launch: error: --processes and --devices-per-process must be positive", file=sys.stderr)
-        return 2
+    errors.require(bool(command), "no command given (python -m bigcodec_jax.launch --processes N -- COMMAND ARGS)")
     try:
         job = Job(command, args.processes, args.devices_per_process, args.grace, args.kill_after)
     except OSError as e:
-        print(f"launch: error: cannot start {command[0]!r} ({e.strerror})", file=sys.stderr)
-        return 2
+        raise errors.UsageError(f"cannot start {command[0]!r} ({e.strerror})") from e
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, job.forward)
     return job.wait()

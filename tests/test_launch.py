@@ -79,3 +79,14 @@ def test_bad_job_variables_are_named(monkeypatch, variables, message):
         monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
         distributed.initialize()
+
+
+def test_bad_command_lines_get_one_line_errors():
+    for args, expected in ((["--processes", "0", "--", "true"], "--processes: must be a positive integer"),
+                           (["--processes", "2"], "no command given"),
+                           (["--processes", "1", "--", "/no/such/program"], "cannot start '/no/such/program'")):
+        proc = subprocess.run([sys.executable, "-m", "bigcodec_jax.launch", *args], capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stderr.startswith("error: ") and expected in proc.stderr and proc.stderr.count("\n") == 1, \
+            proc.stderr
