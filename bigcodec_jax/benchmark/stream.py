@@ -22,9 +22,10 @@ import os
 import statistics
 import time
 
+import jax
 import numpy as np
 
-from bigcodec_jax import BigCodec, data
+from bigcodec_jax import BigCodec, data, errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import device_line, peak_memory_gib, time_calls
 from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
@@ -38,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--push-ms", type=float, nargs="+", default=[20.0, 80.0, 320.0], help="push intervals")
     p.add_argument("--block-frames", type=int, nargs="+", default=list(DEFAULT_BLOCK_FRAMES),
                    help="block sizes the streams compile (default: the library's)")
+    p.add_argument("--batch-size", type=errors.positive_int, default=1,
+                   help="streams advancing together (the offline calls decode the same batch)")
     p.add_argument("--repeats", type=int, default=1, help="timed repeats of the offline calls")
     p.add_argument("--lookahead-table", metavar="CHECKPOINT",
                    help="instead of timing: the lower-latency mode's agreement with offline for this checkpoint")
@@ -64,6 +67,43 @@ def _stream(s, x: np.ndarray, pieces: list[int], rate: float) -> dict:
     s.flush()
     flush = time.perf_counter() - start
     return dict(total=sum(times) + flush, push_ms=1000.0 * statistics.median(times), first=first)
+
+
+def _weight_bytes(stream_pass, params, network: str) -> int:
+    """Bytes of the prepared kernels a step reads, plus its network's LSTM (read from the parameters)."""
+    arrays = jax.tree.leaves(jax.eval_shape(stream_pass.prepare, params)) + \
+        jax.tree.leaves(params[network].get("lstm", {}))
+    return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in arrays)
+
+
+def _block_costs(name: str, s, x: np.ndarray, rate: int, blocks: tuple[int, ...], offline_frame_s: float,
+                 passes) -> None:
+    """Seconds per push of exactly one block of each size, and the fixed + per-frame cost they fit.
+
+    A stream reads every weight once per call whatever the block size, so a call costs a fixed `F`
+    plus `c` per frame; with `c` near the offline cost per frame, `F` is what small pushes add.
+    """
+    frames = x.shape[-1] // rate
+    start = max(passes.decode.recur_delay, passes.encode.recur_delay) + 1  # past the LSTM's first real frame
+    s.push(x[..., :start * rate])
+    at, costs = start, {}
+    for size in sorted(blocks):
+        times = []
+        for _ in range(3):
+            if at + size > frames:
+                at = start
+            begin = time.perf_counter()
+            s.push(x[..., at * rate:(at + size) * rate])
+            times.append(time.perf_counter() - begin)
+            at += size
+        costs[size] = statistics.median(times)
+    print(f"{name} per push of one block:   " + "   ".join(
+        f"{size} frames {1000 * t:.1f} ms ({1000 * t / size:.2f} ms/frame)" for size, t in costs.items()))
+    if len(costs) > 1:
+        (a, ta), (b, tb) = sorted(costs.items())[-2:]
+        per_frame = (tb - ta) / (b - a)
+        print(f"{name}: fixed {1000 * (tb - per_frame * b):.1f} ms per call + {1000 * per_frame:.2f} ms per frame "
+              f"(blocks of {a} and {b}); offline {1000 * offline_frame_s:.2f} ms per frame", flush=True)
 
 
 def _frame_by_frame(s, x: np.ndarray, frames: np.ndarray, rate: int) -> np.ndarray:
@@ -112,8 +152,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"{device_line()}, model: {args.variant}, clip {args.seconds:.1f} s, blocks {args.block_frames} frames, "
           f"load average at start {os.getloadavg()[0]:.1f}")
     codec = BigCodec.random(args.variant)
-    hop, blocks = codec.hop_length, tuple(args.block_frames)
-    wav = np.random.default_rng(0).uniform(-0.5, 0.5, (1, int(args.seconds * SAMPLE_RATE))).astype(np.float32)
+    hop, blocks, batch = codec.hop_length, tuple(args.block_frames), args.batch_size
+    wav = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, int(args.seconds * SAMPLE_RATE))).astype(np.float32)
     enc_first, enc_s, codes = time_calls(lambda: codec.encode(wav), args.repeats)
     dec_first, dec_s, _ = time_calls(lambda: codec.decode(codes), args.repeats)
     print(f"offline: encode RTF {enc_s / args.seconds:.3f}, decode RTF {dec_s / args.seconds:.3f} "
@@ -122,23 +162,28 @@ def run(args: argparse.Namespace) -> None:
     # Warm-up: one stream per direction whose pushes use every block size compiles all the steps.
     passes = stream_passes_for(codec.config, codec.dtype)
     start = time.perf_counter()
-    _stream(codec.stream_encoder(block_frames=blocks), wav, [b * hop for b in blocks], SAMPLE_RATE)
+    _stream(codec.stream_encoder(batch, block_frames=blocks), wav, [b * hop for b in blocks], SAMPLE_RATE)
     enc_compile = time.perf_counter() - start
     start = time.perf_counter()
-    _stream(codec.stream_decoder(block_frames=blocks), codes, list(blocks), SAMPLE_RATE / hop)
+    _stream(codec.stream_decoder(batch, block_frames=blocks), codes, list(blocks), SAMPLE_RATE / hop)
     dec_compile = time.perf_counter() - start
     print(f"stream warm-up (compiles {passes.encode.step._cache_size()} + {passes.decode.step._cache_size()} "
           f"block steps): encode {enc_compile:.1f} s, decode {dec_compile:.1f} s", flush=True)
 
-    enc_lookahead = codec.stream_encoder(block_frames=blocks).latency_ms
-    dec_lookahead = codec.stream_decoder(block_frames=blocks).latency_ms
+    enc_lookahead = codec.stream_encoder(batch, block_frames=blocks).latency_ms
+    dec_lookahead = codec.stream_decoder(batch, block_frames=blocks).latency_ms
     print(f"lookahead: encode {enc_lookahead:.1f} ms, decode {dec_lookahead:.1f} ms")
+    frame_s = {"encode": enc_s / (wav.shape[1] // hop), "decode": dec_s / codes.shape[2]}
+    for name, stream, x, rate in (("encode", codec.stream_encoder, wav, hop), ("decode", codec.stream_decoder, codes, 1)):
+        weights = _weight_bytes(getattr(passes, name), codec.params, "encoder" if name == "encode" else "decoder")
+        print(f"{name}: {weights / 1e6:.0f} MB of weights read per call")
+        _block_costs(name, stream(batch, block_frames=blocks), x, rate, blocks, frame_s[name], passes)
     print("direction  push ms  RTF     x offline  median push ms  first output after (ms audio + ms compute)")
     results = []
     for push_ms in args.push_ms:
-        e = _stream(codec.stream_encoder(block_frames=blocks), wav, _pieces(wav.shape[1], push_ms * SAMPLE_RATE / 1000),
+        e = _stream(codec.stream_encoder(batch, block_frames=blocks), wav, _pieces(wav.shape[1], push_ms * SAMPLE_RATE / 1000),
                     SAMPLE_RATE)
-        d = _stream(codec.stream_decoder(block_frames=blocks), codes, _pieces(codes.shape[2], push_ms / 1000 * SAMPLE_RATE / hop),
+        d = _stream(codec.stream_decoder(batch, block_frames=blocks), codes, _pieces(codes.shape[2], push_ms / 1000 * SAMPLE_RATE / hop),
                     SAMPLE_RATE / hop)
         results.append((push_ms, e, d))
     _, enc_after, _ = time_calls(lambda: codec.encode(wav), args.repeats)
