@@ -35,8 +35,8 @@ PROG = "train.py"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "--helpfull", "-helpfull", "--helpxml", "-?")
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "A config file (configs/base.py: the paper recipe; configs/debug.py; configs/small.py: "
-    "CPU-sized). Override fields with --config.<key>=<value>.", lock_config=True)
+    "config", None, "A config file, local or gs:// (configs/base.py: the paper recipe; configs/debug.py; "
+    "configs/small.py: CPU-sized). Override fields with --config.<key>=<value>.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, config.json, metrics.jsonl and "
                                "TensorBoard logs; an existing run there is resumed.")
 flags.DEFINE_bool("debug", False, "Show the full traceback of an error.")
