@@ -280,7 +280,9 @@ def local_copy(path: str | os.PathLike) -> Iterator[str]:
 
 
 CACHE_ENV = "BIGCODEC_CACHE_DIR"
-_VERSION_KEYS = ("generation", "md5Hash", "crc32c", "etag", "ETag", "LastModified", "mtime", "created")
+# What tells an object's versions apart, the first kind a store gives: GCS's generation (its etag and `updated`
+# change with metadata too), else an ETag, else a modification time.
+_VERSION_KEYS = (("generation",), ("ETag", "etag"), ("LastModified", "mtime", "created"))
 
 
 def cache_dir() -> str:
@@ -308,14 +310,15 @@ def _matches(local: str, info: dict[str, Any]) -> bool:
         return False
 
 
-def _download(fs, inner: str, local: str) -> None:
-    fs.get_file(inner, local)
-
-
 def _cache_entry(path: str, info: dict[str, Any], root: str) -> str:
     """The local name of the version `info` of the remote file `path`: a folder per URL, a file per version
-    (size, generation, checksums: whatever the store gives)."""
-    version = json.dumps([info["size"], *(str(info[key]) for key in _VERSION_KEYS if key in info)])
+    (size, MD5 and generation, or what else the store gives)."""
+    found: list[str] = []
+    for keys in _VERSION_KEYS:
+        found = [str(info[key]) for key in keys if key in info]
+        if found:
+            break
+    version = json.dumps([info["size"], info.get("md5Hash"), *found])
     return os.path.join(root, "remote", _digest(path, 32), f"{_digest(version, 16)}-{name(path)}")
 
 
@@ -326,7 +329,7 @@ def _fetch(fs, inner: str, path: str, info: dict[str, Any], local: str) -> None:
     os.makedirs(folder, exist_ok=True)
     partial = _new_local_file(folder, "")
     try:
-        _download(fs, inner, partial)
+        fs.get_file(inner, partial)
         if not _matches(partial, info):
             raise OSError(f"{path}: the downloaded copy differs from the object (changed while downloading?); "
                           "run again")
@@ -341,7 +344,7 @@ def _fetch(fs, inner: str, path: str, info: dict[str, Any], local: str) -> None:
 
 def cached_copies(folder: str, names: Sequence[str], cache: str | None = None, workers: int = 8) -> list[str]:
     """Local file names with the content of the files `names` (relative, `/`-separated) in `folder`, for
-    readers that open local files only. Local files are used as they are. Remote ones are listed once and
+    readers that want local files. Local files are used as they are. Remote ones are listed once and
     downloaded once into the cache folder `cache` (default `cache_dir()`), keyed by URL and version; a copy is
     used again while it matches the object (size and MD5, checked on every use), so a partial or corrupted copy
     is downloaded again rather than trusted. Says on stderr, in one line, what it downloads and where (with a
@@ -365,14 +368,15 @@ def cached_copies(folder: str, names: Sequence[str], cache: str | None = None, w
         kept = list(pool.map(_matches, entries, [listing[n] for n in names]))
         todo = [i for i, ok in enumerate(kept) if not ok]
         if not todo:
-            print(f"{folder}: {len(names)} files, cached in {root} ({CACHE_ENV})", file=sys.stderr)
+            print(f"{folder}: using the cached copies of its {len(names)} files in {root} ({CACHE_ENV})",
+                  file=sys.stderr)
             return entries
         size = sum(listing[names[i]]["size"] for i in todo)
         print(f"{folder}: downloading {len(todo)} of {len(names)} files ({size / 1e6:.1f} MB) into the cache "
               f"{root} ({CACHE_ENV})", file=sys.stderr)
         with tqdm.tqdm(total=len(todo), desc="download", unit="file", disable=len(todo) < 2) as bar:
-            fetches = [pool.submit(_fetch, fs, posixpath.join(inner, names[i]), wanted[i], listing[names[i]], entries[i])
-                       for i in todo]
+            fetches = [pool.submit(_fetch, fs, posixpath.join(inner, names[i]), wanted[i], listing[names[i]],
+                                   entries[i]) for i in todo]
             for fetch in fetches:
                 fetch.result()
                 bar.update()

@@ -49,7 +49,8 @@ def _train(workdir, data, processes=1, *extra, config=CONFIG):
     """train.py, as a job of `processes` processes (bigcodec_jax.launch, one CPU device each) when more than 1."""
     env = dict(os.environ, JAX_PLATFORMS="cpu")  # and the session's compilation cache (conftest.py)
     launch = [sys.executable, "-m", "bigcodec_jax.launch", "--processes", str(processes), "--"] if processes > 1 else []
-    proc = subprocess.run([*launch, sys.executable, "train.py", "--config", config, f"--workdir={workdir}", "--config.data.source=dir", f"--config.data.path={data}", *extra],
+    proc = subprocess.run([*launch, sys.executable, "train.py", "--config", config, f"--workdir={workdir}",
+                           "--config.data.source=dir", f"--config.data.path={data}", *extra],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return proc.stdout + proc.stderr

@@ -170,29 +170,29 @@ def _cached_files(cache):
     return found
 
 
-def test_codes_source_reads_gs_shards_through_a_checked_cache(one_process, gcs_dir, tmp_path, monkeypatch):
+def test_codes_source_reads_gs_shards_through_a_checked_cache(one_process, gcs_dir, tmp_path, monkeypatch, capsys):
     """A gs:// shard directory reads as its local copy does; its shards are downloaded once into
-    $BIGCODEC_CACHE_DIR and reused, except a copy that no longer matches the object, or an object that changed."""
+    $BIGCODEC_CACHE_DIR and reused, except a copy that no longer matches the object, or an object that changed.
+    A download is seen in the log line and as a new file (inode) in the cache."""
     remote, cache = paths.join(gcs_dir, "shards"), str(tmp_path / "cache")
     _upload(one_process, remote)
     monkeypatch.setenv(paths.CACHE_ENV, cache)
-    downloads = []
-    download = paths._download
-    monkeypatch.setattr(paths, "_download", lambda fs, inner, local: (downloads.append(inner), download(fs, inner, local)))
+    shards = len(json.load(open(os.path.join(one_process, "index.json")))["shards"])
 
-    def same_as_local():
+    def read_as_local() -> str:
+        """Read the gs:// directory, check it against the local one; what it logged."""
         got, want = _records(remote), _records(one_process)
         assert [r["id"] for r in got] == [r["id"] for r in want]
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a["codes"], b["codes"])
             assert (a["length"], a["sample_rate"]) == (b["length"], b["sample_rate"])
+        return capsys.readouterr().err
 
-    shards = len(json.load(open(os.path.join(one_process, "index.json")))["shards"])
-    same_as_local()
-    assert len(downloads) == shards and len(_cached_files(cache)) == shards
+    assert f"downloading {shards} of {shards} files" in read_as_local()
     copies = _cached_files(cache)
-    same_as_local()
-    assert len(downloads) == shards and _cached_files(cache) == copies  # a rerun downloads nothing
+    assert len(copies) == shards
+    assert f"using the cached copies of its {shards} files in {cache}" in read_as_local()
+    assert _cached_files(cache) == copies  # a rerun downloads nothing
 
     truncated, flipped = sorted(copies)[:2]
     with open(truncated, "r+b") as f:  # a partial copy
@@ -200,13 +200,15 @@ def test_codes_source_reads_gs_shards_through_a_checked_cache(one_process, gcs_d
     data = bytearray(open(flipped, "rb").read())  # a corrupted one, of the right size
     data[len(data) // 2] ^= 0xFF
     open(flipped, "wb").write(bytes(data))
-    same_as_local()
-    assert len(downloads) == shards + 2 and set(_cached_files(cache)) == set(copies)
+    assert f"downloading 2 of {shards} files" in read_as_local()
+    now = _cached_files(cache)
+    assert set(now) == set(copies) and {p for p in now if now[p] != copies[p]} == {truncated, flipped}
 
     first = sorted(n for _, n in paths.list_files(remote) if n.endswith(".array_record"))[0]
     paths.upload(os.path.join(one_process, first), paths.join(remote, first))  # the same bytes: a new generation
-    same_as_local()
-    assert len(downloads) == shards + 3 and len(_cached_files(cache)) == shards  # the old version is gone
+    assert f"downloading 1 of {shards} files" in read_as_local()
+    latest = _cached_files(cache)
+    assert len(latest) == shards and len(set(latest) - set(now)) == 1  # the old version replaced
 
 
 def test_decode_of_gs_shards_writes_the_same_audio_as_of_local_ones(corpus, one_process, gcs_dir, tmp_path,
