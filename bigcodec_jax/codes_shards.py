@@ -13,7 +13,9 @@
   `config`, the weights' `fingerprint` (as in codes files), `shards` (file, records, frames,
   seconds of audio each), the totals `records`, `frames` and `seconds`, and `failed`: the inputs
   that could not be encoded, with the reason.
-`bigcodec_jax.data.CodesSource(OUTPUT)` reads them as a Grain random-access source.
+`bigcodec_jax.data.CodesSource(OUTPUT)` reads them as a Grain random-access source, and `inference.py decode
+OUTPUT` back to audio; OUTPUT may be gs://..., read from local copies of its shards in a cache folder
+(`paths.cached_copies`).
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import time
 import jax
 import ml_collections
 
-from bigcodec_jax import data, errors, evaluation, files
+from bigcodec_jax import data, errors, evaluation, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation import html_report, plots
@@ -75,7 +75,8 @@ def text_table(header: list[str], rows: list[list[str]]) -> str:
 
 def listening(before: Report, after: Report, output: str) -> list[html_report.Listening]:
     """Per held-out utterance: a figure of the input, untrained and trained reconstruction side by side
-    (drawn into OUTPUT/examples/) and their players, linking the wavs each evaluation wrote."""
+    (drawn into the local folder `output`/examples/, OUTPUT or its staged copy) and their players, linking the
+    wavs each evaluation wrote."""
     values = {stage: {u.name: u.values for u in r.utterances} for stage, r in zip(STAGES, (before, after))}
     examples = []
     for old, new in zip(before.examples, after.examples):
@@ -95,7 +96,7 @@ def render_report(config: ml_collections.ConfigDict, before: Report, after: Repo
     reconstruction of every held-out utterance beside its input (figures drawn into OUTPUT/examples/)."""
     model, seconds = after.model, sum(u.samples for u in after.utterances) / SAMPLE_RATE
     crop = config.data.segment_samples / SAMPLE_RATE
-    workdir = os.path.abspath(workdir)
+    workdir = paths.absolute(workdir)
     summary = [
         f"The tiny BigCodec ({model['parameters']:,} generator parameters, {model['num_quantizers']} codebooks of "
         f"{model['codebook_size']} codes, {model['bitrate']:.0f} bit/s) trained from scratch for {steps} steps "
@@ -107,7 +108,7 @@ def render_report(config: ml_collections.ConfigDict, before: Report, after: Repo
         "reconstruction's spectrum (mel distance, MCD) gets closer to the input first, the waveform itself "
         "(SI-SDR) follows.",
         f"The training run (checkpoints, TensorBoard logs with the losses and eval/ metrics) is in {workdir}: "
-        f"tensorboard --logdir {os.path.join(workdir, 'tensorboard')}",
+        f"tensorboard --logdir {paths.join(workdir, 'tensorboard')}",
     ]
     files = [(f"{stage}/{PAGE_FILE}", f"the {stage} codec's evaluation: its page, {METRICS_FILE} and "
               f"{UTTERANCES_FILE} beside it") for stage in STAGES]
@@ -124,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=errors.positive_int, default=presets.cpu_small().num_steps,
                         help="training steps (default %(default)s: a few minutes on 2 CPU cores)")
     parser.add_argument("--output", default=os.path.join("outputs", "demo"),
-                        help="folder for report.html, examples/, untrained/ and trained/ (default %(default)s)")
+                        help="folder for report.html, examples/, untrained/ and trained/, local or gs:// (uploaded "
+                             "at the end, report.html last; default %(default)s)")
     parser.add_argument("--workdir", help="the training run's folder; an existing run there is continued "
                                           "(default OUTPUT/workdir)")
     return parser
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = presets.cpu_small()
     config.num_steps = config.schedule.decay_steps = args.steps  # the learning rate decays over the whole run
-    workdir = args.workdir or os.path.join(args.output, "workdir")
+    workdir = args.workdir or paths.join(args.output, "workdir")
     files.prepare_output_dir(args.output)
     files.prepare_output_dir(workdir, "--workdir")
     batches = data.eval_utterances(config.data)
@@ -153,13 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     print("[3/3] evaluating the trained codec")
     after = measure(config, state.gen_params, batches)
 
-    for stage, report in zip(STAGES, (before, after)):
-        evaluation.write_report(report, os.path.join(args.output, stage))
-    report_path = os.path.join(args.output, PAGE_FILE)
-    html_report.write(report_path, render_report(config, before, after, int(state.step), train_seconds, workdir,
-                                                 args.output))
+    with paths.staged_folder(args.output, last=(PAGE_FILE,)) as folder:  # a gs:// OUTPUT: uploaded at the end
+        for stage, report in zip(STAGES, (before, after)):
+            evaluation.write_report(report, os.path.join(folder, stage))
+        html_report.write(os.path.join(folder, PAGE_FILE), render_report(
+            config, before, after, int(state.step), train_seconds, workdir, folder))
     print(text_table(COMPARISON_HEADER, comparison_rows(before, after)))
-    print(f"report (open it in a browser): {os.path.abspath(report_path)}")
+    print(f"report (open it in a browser): {paths.absolute(paths.join(args.output, PAGE_FILE))}")
     return errors.OK
 
 

@@ -11,7 +11,7 @@ import pytest
 from tensorboardX.proto import event_pb2
 
 import browser
-from bigcodec_jax import demo, evaluation
+from bigcodec_jax import demo, evaluation, paths
 from bigcodec_jax.training import presets
 
 STEPS = 3
@@ -91,3 +91,17 @@ def test_training_logs_heldout_metrics(output):
 def test_steps_must_be_positive(capsys):
     assert demo.main(["--steps", "0"]) == 2
     assert capsys.readouterr().err.startswith("error: argument --steps: must be a positive integer")
+
+
+def test_demo_writes_to_gs(output, gcs_dir, capsys, monkeypatch):
+    """--output gs://...: the report uploaded there, every link resolving (the module's finished run continued,
+    so nothing is trained again, and measured with one metric, which is enough for the files)."""
+    remote = paths.join(gcs_dir, "demo")
+    monkeypatch.setattr(evaluation, "ALL_METRICS", ("mel_distance",))
+    assert demo.main(["--steps", str(STEPS), "--output", remote, "--workdir", str(output / "workdir")]) == 0
+    assert f"report (open it in a browser): {remote}/report.html" in capsys.readouterr().out
+    written = {relative for _, relative in paths.list_files(remote)}
+    assert {"report.html", "untrained/metrics.json", "trained/report.html"} <= written
+    page = paths.read_text(paths.join(remote, "report.html"))
+    links = [html.unescape(link) for link in re.findall(r'(?:src|href)="([^"]+)"', page)]
+    assert len(links) == 6 + 18 + 2 and set(links) <= written

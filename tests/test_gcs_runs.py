@@ -1,7 +1,8 @@
-"""train.py, inference.py, evaluate and BigCodec.from_pretrained with every path on gs://, against the local GCS
-emulator (tests/gcs_emulator.py, one per session): checkpoints, exact resume past a half-written checkpoint,
-TensorBoard events and metrics.jsonl, reruns that skip finished outputs, codes shards, and (opt-in, see below)
-a 2-process run. Tiny shapes (tests/configs/fast.py); most of the module's time is the two train.py runs."""
+"""train.py, inference.py, evaluate and BigCodec.from_pretrained with every path (the config file too) on gs://,
+against the local GCS emulator (tests/gcs_emulator.py, one per session): checkpoints, exact resume past a
+half-written checkpoint, TensorBoard events and metrics.jsonl, reruns that skip finished outputs, codes shards,
+and (opt-in, see below) a 2-process run. Tiny shapes (tests/configs/fast.py); most of the module's time is the
+two train.py runs."""
 import json
 import os
 import subprocess
@@ -18,17 +19,20 @@ from bigcodec_jax.checkpoints import run_dir, store
 from bigcodec_jax.data.corpus import DEFAULT_CORPUS_DIR
 from bigcodec_jax.inference import cli as inference_cli, codes_file
 from bigcodec_jax.inference.cli import CODES_SUFFIX
+from bigcodec_jax.training import cli as training_cli
 from bigcodec_jax.training.writer import read_metrics
 from conftest import reference_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 6  # tests/configs/fast.py: 6 steps, a checkpoint every 3
 AUDIO = ["nested/one.wav", "two.wav", "three.wav"]  # inference and evaluation inputs, copied from the corpus
+CONFIG = os.path.join(ROOT, "tests", "configs", "fast.py")
 
 
 @pytest.fixture(scope="module")
 def bucket(gcs_emulator, tmp_path_factory):
-    """A gs:// prefix holding the corpus's training audio (data/train) and three files for inference (audio/)."""
+    """A gs:// prefix holding the corpus's training audio (data/train), three files for inference (audio/) and
+    the training config (fast.py)."""
     import gcs_emulator as module
 
     root = f"gs://{module.BUCKET}/runs-{os.urandom(4).hex()}"
@@ -37,16 +41,16 @@ def bucket(gcs_emulator, tmp_path_factory):
         paths.upload(local, paths.join(root, "data", "train", relative))
     for (local, _), name in zip(train, AUDIO):
         paths.upload(local, paths.join(root, "audio", name))
+    paths.upload(CONFIG, paths.join(root, "fast.py"))
     return root
 
 
-def _train(workdir, data, processes=1, *extra):
+def _train(workdir, data, processes=1, *extra, config=CONFIG):
     """train.py, as a job of `processes` processes (bigcodec_jax.launch, one CPU device each) when more than 1."""
     env = dict(os.environ, JAX_PLATFORMS="cpu")  # and the session's compilation cache (conftest.py)
     launch = [sys.executable, "-m", "bigcodec_jax.launch", "--processes", str(processes), "--"] if processes > 1 else []
-    proc = subprocess.run([*launch, sys.executable, "train.py", "--config", os.path.join(ROOT, "tests", "configs",
-                                                                                         "fast.py"),
-                           f"--workdir={workdir}", "--config.data.source=dir", f"--config.data.path={data}", *extra],
+    proc = subprocess.run([*launch, sys.executable, "train.py", "--config", config, f"--workdir={workdir}",
+                           "--config.data.source=dir", f"--config.data.path={data}", *extra],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return proc.stdout + proc.stderr
@@ -64,9 +68,9 @@ def _state(workdir, step):
 
 @pytest.fixture(scope="module")
 def run(bucket):
-    """A finished 6-step train.py run with its workdir and data on gs://; (workdir, data)."""
+    """A finished 6-step train.py run with its workdir, data and config file on gs://; (workdir, data)."""
     workdir, data = paths.join(bucket, "run"), paths.join(bucket, "data", "train")
-    _train(workdir, data)
+    _train(workdir, data, config=paths.join(bucket, "fast.py"))
     return workdir, data
 
 
@@ -92,7 +96,7 @@ def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint
     paths.write_bytes(paths.join(step_dir, "state", "_sharding"), kept["state/_sharding"])
     assert run_dir.steps(workdir)[-1] == 3  # the latest complete checkpoint
 
-    out = _train(workdir, data)
+    out = _train(workdir, data)  # the local copy of the config: the same run config
     assert "resumed from step 3" in out
     resumed = _state(workdir, STEPS)
     for name, (a, b) in zip(jax.tree_util.tree_leaves_with_path(straight), zip(jax.tree.leaves(straight),
@@ -101,6 +105,16 @@ def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint
     events = _event_files(workdir)
     assert len(events) == 2 and all(b"loss/gen" in paths.read_bytes(e) for e in events)  # one file per run
     assert [row["step"] for row in read_metrics(workdir)] == list(range(1, STEPS + 1))  # steps 4-6 once each
+
+
+@pytest.mark.parametrize("argv, found", [
+    (["--config", "gs://b/c.py"], (2, "", "gs://b/c.py", "")),
+    (["--config=gs://b/c.py:small"], (1, "--config=", "gs://b/c.py", ":small")),
+    (["--config", "configs/c.py:small"], (2, "", "configs/c.py", ":small")),
+])
+def test_config_file_of_a_url_keeps_its_scheme(argv, found):
+    """config_flags' `path:argument` form: the `:` of `gs://` is not where the argument starts."""
+    assert tuple(training_cli._config_arg(["train.py", *argv])) == found
 
 
 def test_inference_encode_gs_to_gs_skips_finished_outputs(run, bucket, capsys):

@@ -1,7 +1,7 @@
 """Corpus tokenisation into codes shards (`inference.py encode --format arrayrecord`): the index, records
 sorted by duration with exact codes, the same output from 2 processes (bigcodec_jax.launch) as from 1,
 a rerun that finishes what a killed process left, `data.CodesSource` and its fingerprint check, and
-decoding a shard directory."""
+decoding a shard directory; on gs:// (the GCS emulator) both read through a cache of checked local copies."""
 import json
 import os
 import signal
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bigcodec_jax import BigCodec
+from bigcodec_jax import BigCodec, paths
 from bigcodec_jax import config as config_lib
 from bigcodec_jax.data import CodesSource
 from bigcodec_jax.inference import codes_file
@@ -155,3 +155,71 @@ def test_decode_writes_one_wav_per_record(corpus, one_process, capsys):
     other = reference_path(COMMITTED_SET + "_lightning.ckpt")
     assert main(["decode", one_process, "--output", out, *FAST[2:], "--checkpoint", other]) == 1
     assert "made by another model" in capsys.readouterr().err
+
+
+def _upload(folder, url):
+    for local, relative in paths.list_files(folder):
+        paths.upload(local, paths.join(url, relative))
+
+
+def _cached_files(cache):
+    """{path: inode} of the shard copies in the cache folder `cache`."""
+    found = {}
+    for root, _, names in os.walk(cache):
+        found.update({os.path.join(root, n): os.stat(os.path.join(root, n)).st_ino for n in names})
+    return found
+
+
+def test_codes_source_reads_gs_shards_through_a_checked_cache(one_process, gcs_dir, tmp_path, monkeypatch, capsys):
+    """A gs:// shard directory reads as its local copy does; its shards are downloaded once into
+    $BIGCODEC_CACHE_DIR and reused, except a copy that no longer matches the object, or an object that changed.
+    A download is seen in the log line and as a new file (inode) in the cache."""
+    remote, cache = paths.join(gcs_dir, "shards"), str(tmp_path / "cache")
+    _upload(one_process, remote)
+    monkeypatch.setenv(paths.CACHE_ENV, cache)
+    shards = len(json.load(open(os.path.join(one_process, "index.json")))["shards"])
+
+    def read_as_local() -> str:
+        """Read the gs:// directory, check it against the local one; what it logged."""
+        got, want = _records(remote), _records(one_process)
+        assert [r["id"] for r in got] == [r["id"] for r in want]
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a["codes"], b["codes"])
+            assert (a["length"], a["sample_rate"]) == (b["length"], b["sample_rate"])
+        return capsys.readouterr().err
+
+    assert f"downloading {shards} of {shards} files" in read_as_local()
+    copies = _cached_files(cache)
+    assert len(copies) == shards
+    assert f"using the cached copies of its {shards} files in {cache}" in read_as_local()
+    assert _cached_files(cache) == copies  # a rerun downloads nothing
+
+    truncated, flipped = sorted(copies)[:2]
+    with open(truncated, "r+b") as f:  # a partial copy
+        f.truncate(os.path.getsize(truncated) // 2)
+    data = bytearray(open(flipped, "rb").read())  # a corrupted one, of the right size
+    data[len(data) // 2] ^= 0xFF
+    open(flipped, "wb").write(bytes(data))
+    assert f"downloading 2 of {shards} files" in read_as_local()
+    now = _cached_files(cache)
+    assert set(now) == set(copies) and {p for p in now if now[p] != copies[p]} == {truncated, flipped}
+
+    first = sorted(n for _, n in paths.list_files(remote) if n.endswith(".array_record"))[0]
+    paths.upload(os.path.join(one_process, first), paths.join(remote, first))  # the same bytes: a new generation
+    assert f"downloading 1 of {shards} files" in read_as_local()
+    latest = _cached_files(cache)
+    assert len(latest) == shards and len(set(latest) - set(now)) == 1  # the old version replaced
+
+
+def test_decode_of_gs_shards_writes_the_same_audio_as_of_local_ones(corpus, one_process, gcs_dir, tmp_path,
+                                                                    monkeypatch, capsys):
+    remote = paths.join(gcs_dir, "shards")
+    _upload(one_process, remote)
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
+    assert main(["decode", remote, "--output", str(tmp_path / "from_gs"), *FAST]) == 0
+    assert main(["decode", one_process, "--output", str(tmp_path / "from_local"), *FAST]) == 0
+    assert "downloading" in capsys.readouterr().err
+    written = [relative for _, relative in paths.list_files(tmp_path / "from_local")]
+    assert len(written) == len(AUDIO) and [r for _, r in paths.list_files(tmp_path / "from_gs")] == written
+    for relative in written:
+        assert (tmp_path / "from_gs" / relative).read_bytes() == (tmp_path / "from_local" / relative).read_bytes()

@@ -7,7 +7,8 @@ source, for training a speech LM on BigCodec codes.
     dataset = grain.MapDataset.source(source).shuffle(seed=0).map(...)   # global shuffling, checkpointable
 
 Records are numbered across the shards in order (shortest audio first); the source is picklable, so
-Grain worker processes can read it.
+Grain worker processes can read it. The folder may be local or remote (gs://...): remote shards are
+read from local copies in a cache folder, downloaded once (see `CodesSource.__init__`).
 """
 from __future__ import annotations
 
@@ -22,20 +23,23 @@ class CodesSource(grain.sources.RandomAccessDataSource):
     """The records of a codes shard directory; `index` holds its index.json (model config, fingerprint,
     counts, failed inputs)."""
 
-    def __init__(self, path: str, fingerprint: str | None = None):
+    def __init__(self, path: str, fingerprint: str | None = None, cache: str | None = None):
         """`fingerprint` (of the codec that will use the codes, `codes_file.fingerprint(params)`): refuse
-        codes made by other weights with a ValueError saying whose they are."""
+        codes made by other weights with a ValueError saying whose they are. A remote `path` (gs://...) is read
+        from local copies of its shards (random access to records, as Grain shuffles them, wants local
+        files rather than a request per record), downloaded once into the cache
+        folder `cache` (default `paths.cache_dir()`: `$BIGCODEC_CACHE_DIR` or `~/.cache/bigcodec-jax`) and
+        reused while they match the objects (`paths.cached_copies`); every process downloads the whole folder."""
         self.path = path
         self.index = codes_shards.read_index(path, fingerprint)
-        if paths.is_remote(path):  # Grain's ArrayRecord reader opens local files only
-            raise ValueError(f"{path}: codes shards are read from a local (or mounted) folder; copy them there "
-                             f"first, e.g. gcloud storage cp -r {path} .")
-        shards = [paths.join(path, shard["file"]) for shard in self.index["shards"]]
-        missing = [p for p in shards if not paths.isfile(p)]
-        if missing:
-            raise ValueError(f"{path}: {len(missing)} shard files named in {codes_shards.INDEX_FILE} are missing "
-                             f"(first: {paths.name(missing[0])})")
+        try:
+            shards = paths.cached_copies(path, [shard["file"] for shard in self.index["shards"]], cache)
+        except FileNotFoundError as e:
+            raise ValueError(f"{path}: shards named in {codes_shards.INDEX_FILE} are not there: {e}") from None
         self._records = grain.sources.ArrayRecordDataSource(shards) if shards else []
+        if len(self._records) != self.index["records"]:
+            raise ValueError(f"{path}: its shards hold {len(self._records)} records, {codes_shards.INDEX_FILE} "
+                             f"says {self.index['records']}")
 
     @property
     def fingerprint(self) -> str:

@@ -17,9 +17,11 @@ resume with another config).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from typing import Iterator, NamedTuple
 
 import jax
 
@@ -33,8 +35,8 @@ PROG = "train.py"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "--helpfull", "-helpfull", "--helpxml", "-?")
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "A config file (configs/base.py: the paper recipe; configs/debug.py; configs/small.py: "
-    "CPU-sized). Override fields with --config.<key>=<value>.", lock_config=True)
+    "config", None, "A config file, local or gs:// (configs/base.py: the paper recipe; configs/debug.py; "
+    "configs/small.py: CPU-sized). Override fields with --config.<key>=<value>.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, config.json, metrics.jsonl and "
                                "TensorBoard logs; an existing run there is resumed.")
 flags.DEFINE_bool("debug", False, "Show the full traceback of an error.")
@@ -50,23 +52,51 @@ def _missing_key_message(argv: list[str], error: BaseException) -> str:
     return f"the config has no key {key!r}"
 
 
-def _config_file(argv: list[str]) -> str | None:
-    """The path given to --config (without config_flags' `:argument` suffix), if any."""
+class _ConfigArg(NamedTuple):
+    """Where --config's value is in argv: `argv[index] == prefix + path + suffix` (config_flags' `:argument`)."""
+    index: int
+    prefix: str
+    path: str
+    suffix: str
+
+
+def _config_arg(argv: list[str]) -> _ConfigArg | None:
+    """The config file given to --config, if any (a URL's `scheme://` is not taken for the `:argument`)."""
     for i, arg in enumerate(argv):
         if arg in ("--config", "-config") and i + 1 < len(argv):
-            return argv[i + 1].split(":")[0]
-        if arg.startswith(("--config=", "-config=")):
-            return arg.split("=", 1)[1].split(":")[0]
+            index, prefix, value = i + 1, "", argv[i + 1]
+        elif arg.startswith(("--config=", "-config=")):
+            index, (flag, value) = i, arg.split("=", 1)
+            prefix = flag + "="
+        else:
+            continue
+        scheme = value[:value.index("://") + 3] if paths.is_remote(value) else ""
+        path, colon, argument = value[len(scheme):].partition(":")
+        return _ConfigArg(index, prefix, scheme + path, colon + argument)
     return None
+
+
+@contextlib.contextmanager
+def _local_config(argv: list[str], config: _ConfigArg | None) -> Iterator[list[str]]:
+    """argv with a remote --config file (gs://...) replaced by a local copy while the flags are parsed:
+    config_flags imports the file as a module from a local path."""
+    if config is None or not paths.is_remote(config.path):
+        yield argv
+        return
+    with paths.local_copy(config.path) as local:
+        yield [*argv[:config.index], config.prefix + local + config.suffix, *argv[config.index + 1:]]
 
 
 def parse_flags(argv: list[str]) -> list[str]:
     """absl's flag parsing in this package's error style: one `error:` line and status 2 (absl prints its
-    usage and exits 1, and a mistyped config key gave three chained tracebacks); --help exits 0."""
-    path = _config_file(argv)
-    errors.require(path is None or os.path.isfile(path), f"--config {path}: no such file")
+    usage and exits 1, and a mistyped config key gave three chained tracebacks); --help exits 0. The config
+    file may be local or remote (gs://...)."""
+    config = _config_arg(argv)
+    path = config.path if config else None
+    errors.require(path is None or paths.isfile(path), f"--config {path}: no such file")
     try:
-        return flags.FLAGS(argv)
+        with _local_config(argv, config) as local_argv:
+            return flags.FLAGS(local_argv)
     except SystemExit:
         if any(arg.split("=")[0] in HELP_FLAGS for arg in argv[1:]):
             raise SystemExit(errors.OK) from None  # absl's help flags print the help and exit 1

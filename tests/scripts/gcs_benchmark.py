@@ -1,7 +1,8 @@
-"""gs:// against a local disk, on the test GCS emulator (tests/gcs_emulator.py): Orbax checkpoint saves and
-inference.py encode, interleaved repetition by repetition in one process (docs/benchmarks.md).
+"""gs:// against a local disk, on the test GCS emulator (tests/gcs_emulator.py): Orbax checkpoint saves,
+inference.py encode and reading a codes shard directory (CodesSource: cold cache, warm cache, local), interleaved
+repetition by repetition in one process (docs/benchmarks.md).
 
-    python tests/scripts/gcs_benchmark.py [--repeats 3] [--megabytes 16 256]
+    python tests/scripts/gcs_benchmark.py [--repeats 3] [--megabytes 16 256] [--shard-hours 20]
 
 Prints one JSON line per measurement. The emulator serves from memory on 127.0.0.1, so this measures the
 client side (gcsfs, TensorStore, uploads of whole files), not a real bucket's latency or bandwidth.
@@ -48,10 +49,52 @@ def _encode_seconds(inputs: str, output: str, checkpoint: str) -> float:
     return time.perf_counter() - start
 
 
+def _shard_dir(folder: str, hours: int) -> int:
+    """A synthetic codes shard directory as `encode --format arrayrecord` writes it: an hour of 12 s utterances
+    (1 x 960 codes each) per shard; returns the record count."""
+    import numpy as np
+    from array_record.python.array_record_module import ArrayRecordWriter
+
+    from bigcodec_jax import codes_shards
+
+    rng, per_shard, frames = np.random.default_rng(0), 300, 960
+    os.makedirs(folder)
+    shards = []
+    for i in range(hours):
+        name = codes_shards.shard_name(i, hours)
+        writer = ArrayRecordWriter(os.path.join(folder, name), "group_size:1")
+        for j in range(per_shard):
+            writer.write(codes_shards.encode_record(f"{i}/{j}.flac", rng.integers(0, 8192, (1, frames)),
+                                                    frames * 200, 16000))
+        writer.close()
+        shards.append({"file": name, "records": per_shard, "frames": per_shard * frames, "seconds": 3600.0})
+    with open(os.path.join(folder, codes_shards.INDEX_FILE), "w") as f:
+        json.dump({"format": codes_shards.FORMAT, "format_version": codes_shards.FORMAT_VERSION, "config": {},
+                   "fingerprint": "0" * 16, "shards": shards, "records": hours * per_shard,
+                   "frames": hours * per_shard * frames, "seconds": hours * 3600.0, "failed": []}, f)
+    return hours * per_shard
+
+
+def _read_seconds(path: str, cache: str) -> tuple[float, float]:
+    """(seconds to open a CodesSource, then to read every record in a shuffled order)."""
+    import numpy as np
+
+    from bigcodec_jax.data import CodesSource
+
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()):
+        source = CodesSource(path, cache=cache)
+    opened = time.perf_counter()
+    for i in np.random.default_rng(0).permutation(len(source)):
+        source[int(i)]
+    return opened - start, time.perf_counter() - opened
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--megabytes", type=int, nargs="+", default=[16, 256])
+    parser.add_argument("--shard-hours", type=int, default=20, help="hours of audio (shards) in the shard directory")
     parser.add_argument("--checkpoint", default=os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
                                                             "reference", "tiny_train.pt"))
     args = parser.parse_args()
@@ -71,6 +114,20 @@ def main() -> None:
                         seconds = _save_seconds(paths.join(root, f"ckpt-{megabytes}-{repeat}"), tree)
                         print(json.dumps({"checkpoint_save": where, "megabytes": megabytes, "repeat": repeat,
                                           "seconds": round(seconds, 3)}), flush=True)
+
+            shards = os.path.join(tmp, "shards")
+            records = _shard_dir(shards, args.shard_hours)
+            for local, relative in paths.list_files(shards):
+                paths.upload(local, paths.join(remote, "shards", relative))
+            megabytes = sum(os.path.getsize(p) for p, _ in paths.list_files(shards)) / 1e6
+            for repeat in range(args.repeats):
+                cache = os.path.join(tmp, f"cache-{repeat}")
+                for where, path in (("gs, cold cache", paths.join(remote, "shards")),
+                                    ("gs, warm cache", paths.join(remote, "shards")), ("local", shards)):
+                    opened, read = _read_seconds(path, cache)
+                    print(json.dumps({"codes_shards": where, "shards": args.shard_hours, "records": records,
+                                      "megabytes": round(megabytes, 1), "repeat": repeat, "open_s": round(opened, 3),
+                                      "read_all_s": round(read, 3)}), flush=True)
 
             audio = os.path.join(DEFAULT_CORPUS_DIR, "train")
             files = paths.list_files(audio)
