@@ -18,17 +18,16 @@ def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
     # files of 0.5-1 s all pad to the smallest bucket (1 s): one shape for the command, one for the kernel
     output = tmp_path / "e2e.json"
     run = subprocess.run([sys.executable, "-m", "bigcodec_jax.benchmark", "e2e", "--variant", "tiny_train",
-                          "--files", "7", "--min-seconds", "0.5", "--max-seconds", "1", "--batch-size", "2",
+                          "--files", "8", "--min-seconds", "0.5", "--max-seconds", "1", "--batch-size", "2",
                           "--repeats", "1", "--window", "2", "--output", str(output)],
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(output.read_text())
     assert TOP_FIELDS <= set(report), TOP_FIELDS - set(report)
     folder, plan, e2e, kernel = report["folder"], report["plan"], report["e2e"], report["kernel"]
-    assert folder["files"] == 7 and 0.5 <= folder["min_s"] <= folder["max_s"] <= 1.0
-    assert folder["rates"] == {"16000": 3, "44100": 2, "48000": 2}  # resampling is exercised
-    # sorted batches of 2, the odd one first; all in the one-second bucket, so one shape
-    assert plan["batches"] == 4 and plan["partial_batches"] == 1 and plan["shapes"] == [[2, 80]]
+    assert folder["files"] == 8 and 0.5 <= folder["min_s"] <= folder["max_s"] <= 1.0
+    assert folder["rates"] == {"16000": 5, "44100": 2, "48000": 1}  # resampling is exercised
+    assert plan["batches"] == 4 and plan["partial_batches"] == 0 and plan["shapes"] == [[2, 80]]
     assert 0 < plan["efficiency"] <= 1 and plan["padded_frames"] == 4 * 2 * 80
     assert E2E_FIELDS <= set(e2e), E2E_FIELDS - set(e2e)
     assert e2e["pass_compilations"] == 0  # every shape the command ran was compiled ahead of time
