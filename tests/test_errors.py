@@ -389,7 +389,7 @@ def test_sigterm_ends_a_command_with_its_status(recordings, tmp_path, capsys, mo
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(30)
 
-    monkeypatch.setattr(BatchCodec, "encode_batch", terminated)
+    monkeypatch.setattr(BatchCodec, "start_encode", terminated)
     argv = ["encode", str(recordings), "--output", str(tmp_path / "o"), "--checkpoint", TINY]
     assert inference_cli.main(argv) == errors.TERMINATED
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("interrupted (SIGTERM)")

@@ -25,13 +25,19 @@ def codec():
 
 
 def test_bucket_ladder_and_batches(codec):
-    assert bucket_ladder(2400, 80) == [80, 114, 162, 230, 326, 462, 654, 925, 1309, 1852, 2400]
-    assert bucket_ladder(100, 80) == [80, 100] and bucket_ladder(50, 80) == [50]
+    ladder = bucket_ladder(2400, 80)  # 1 s to 30 s in 40 sizes: a clip is padded by less than 9.1 %
+    assert ladder[:6] == [80, 88, 96, 105, 115, 126] and ladder[-3:] == [2101, 2292, 2400] and len(ladder) == 40
+    assert all(a < b < (a + 1) * 1.0906 for a, b in zip(ladder, ladder[1:]))
+    assert bucket_ladder(100, 80) == [80, 88, 96, 100] and bucket_ladder(50, 80) == [50]
     batch = BatchCodec(codec, batch_size=2, window_seconds=2.0)
-    assert batch.buckets == [80, 114, 160]
-    assert [batch.bucket(n) for n in (1, 80, 81, 160, 161)] == [80, 80, 114, 160, None]
-    # grouped by bucket, shortest first, at most batch_size per batch; long clips (None) together
-    assert batch.batches([90, 10, 500, 20, 100, 30, 400]) == [[1, 3], [5], [0, 4], [6, 2]]
+    assert batch.buckets == [80, 88, 96, 105, 115, 126, 138, 151, 160]
+    assert [batch.bucket(n) for n in (1, 80, 81, 160, 161)] == [80, 80, 88, 160, None]
+    # consecutive in length order, at most batch_size per batch, the remainder first (shortest); clips longer
+    # than the window (chunked) apart, last
+    assert batch.batches([90, 10, 500, 20, 100, 30, 400]) == [[1], [3, 5], [0, 4], [6, 2]]
+    assert batch.batches([170, 150, 10]) == [[2, 1], [0]]
+    assert [batch.batch_shape(f) for f in ([10], [20, 30], [90, 100], [400, 500])] == [(1, 80), (2, 80), (2, 105),
+                                                                                        (2, None)]
 
 
 def test_padding_changes_no_code_and_compiles_one_shape(codec):

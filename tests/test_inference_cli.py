@@ -66,22 +66,22 @@ def test_encode_decode_reconstruct(folder, capsys):
 
 def test_an_interrupted_run_resumes(folder, capsys, monkeypatch):
     src, codes = str(folder / "in"), str(folder / "codes")
-    original, calls = BatchCodec.encode_batch, []
+    original, calls = BatchCodec.start_encode, []
 
-    def interrupt_second_batch(self, wavs):
+    def interrupt_third_batch(self, wavs):  # batch 2 is started before batch 1 is written, then batch 3
         calls.append(len(wavs))
-        if len(calls) == 2:
+        if len(calls) == 3:
             raise KeyboardInterrupt
         return original(self, wavs)
 
-    monkeypatch.setattr(BatchCodec, "encode_batch", interrupt_second_batch)
+    monkeypatch.setattr(BatchCodec, "start_encode", interrupt_third_batch)
     assert main(["encode", src, "--output", codes, *FAST]) == errors.INTERRUPTED
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("interrupted (Ctrl-C): ") and "Traceback" not in err
     done = outputs(codes, ".codes.npz")
-    assert len(done) == calls[0] == 2  # the first batch was written before the interruption
+    assert len(done) == calls[0] == 2  # the first batch was written before the interruption, the second lost
     assert not glob.glob(f"{codes}/**/.partial-*", recursive=True)
-    monkeypatch.setattr(BatchCodec, "encode_batch", original)
+    monkeypatch.setattr(BatchCodec, "start_encode", original)
     first = {stem: np.load(f"{codes}/{stem}.codes.npz")["codes"] for stem in done}
     capsys.readouterr()
     assert main(["encode", src, "--output", codes, *FAST]) == 1

@@ -19,6 +19,8 @@ SUBJECTS = {
     "suite": ("suite", "everything within a time budget, to a JSON file (run this first on a lent accelerator)"),
     "profile": ("profile", "per-kernel time of encode and decode, grouped by layer kind"),
     "stream": ("stream", "streaming encode/decode real-time factor, latency and compile time"),
+    "compile": ("compile", "compile time of encode + decode at the passes' options against XLA's defaults"),
+    "e2e": ("e2e", "inference.py reconstruct over a folder of speech files against the kernel's throughput"),
 }
 
 

@@ -1,7 +1,8 @@
 """`BatchCodec`: encode and decode many clips of any length together, each exactly as if alone.
 
-Clips are grouped by length into a fixed ladder of padded sizes (buckets), so only a handful of
-shapes ever compile; each batch is split over the local devices along the `data` axis of a
+Clips are sorted by length and batched in that order, each batch padded to the next size of a
+fixed ladder (buckets), so that a batch pads little, only one batch is partial and a bounded set
+of shapes ever compiles; each batch is split over the local devices along the `data` axis of a
 mesh; clips longer than the window run in chunks (`chunking.py`) whose memory does not grow
 with their length (`codec/passes.py` runs both). Per-example valid lengths make the padding invisible:
 each clip's codes equal `BigCodec.encode` of that clip alone, its audio up to float rounding.
@@ -9,7 +10,7 @@ each clip's codes equal `BigCodec.encode` of that clip alone, its audio up to fl
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import jax
 import numpy as np
@@ -19,7 +20,7 @@ from bigcodec_jax.api import BigCodec
 from bigcodec_jax.codec.passes import Pass
 
 SMALLEST_BUCKET_SECONDS = 1.0
-BUCKET_GROWTH = 2 ** 0.5  # each bucket is about 1.41x the previous one: padding wastes at most 29 %
+BUCKET_GROWTH = 2 ** 0.125  # each bucket is about 1.09x the previous one: a clip is padded by at most 9 %
 
 
 def bucket_ladder(window: int, smallest: int) -> list[int]:
@@ -29,6 +30,21 @@ def bucket_ladder(window: int, smallest: int) -> list[int]:
         sizes.append(size)
         size = math.ceil(size * BUCKET_GROWTH)
     return sizes + [window]
+
+
+# What the `start_*` methods return: call it to wait for the batch's outputs, one per clip.
+Waiting = Callable[[], list[np.ndarray]]
+
+
+def _trimmed(wav: np.ndarray | jax.Array, lengths: Sequence[int]) -> Waiting:
+    """Waits for a batch of audio on the devices and cuts each row to its clip's length."""
+    return lambda: [row[:n] for row, n in zip(np.asarray(wav), lengths)]
+
+
+def _consecutive(items: list[int], size: int) -> list[list[int]]:
+    """`items` cut into runs of `size` in order, the remainder (if any) first."""
+    first = len(items) % size
+    return ([items[:first]] if first else []) + [items[i:i + size] for i in range(first, len(items), size)]
 
 
 class BatchCodec:
@@ -53,26 +69,59 @@ class BatchCodec:
         return next((size for size in self.buckets if size >= frames), None)
 
     def batches(self, frames: Sequence[int]) -> list[list[int]]:
-        """Indices of clips grouped into batches of at most `batch_size` clips sharing a bucket, by length."""
-        groups: dict[int | None, list[int]] = {}
-        for i in sorted(range(len(frames)), key=lambda i: frames[i]):
-            groups.setdefault(self.bucket(frames[i]), []).append(i)
-        return [group[s:s + self.batch_size] for group in groups.values()
-                for s in range(0, len(group), self.batch_size)]
+        """Indices of clips in batches of at most `batch_size`, shortest first: consecutive clips in length order,
+        so that each batch's clips are close in length, with the remainder in the first (shortest) batch; clips
+        longer than the window (chunked) are batched after the others, apart from them."""
+        order = sorted(range(len(frames)), key=lambda i: frames[i])
+        whole = sum(frames[i] <= self.window for i in order)
+        return _consecutive(order[:whole], self.batch_size) + _consecutive(order[whole:], self.batch_size)
+
+    def batch_shape(self, frames: Sequence[int]) -> tuple[int, int | None]:
+        """(rows, padded frames) of the device batch that runs clips of these frames together; frames None when
+        the batch runs in chunks (a clip longer than the window)."""
+        return len(self._rows_of(list(frames))), self.bucket(max(frames))
+
+    def compile(self, shapes: Iterable[tuple[int, int]]) -> None:
+        """Compile encode and decode ahead of time for whole batches of these (rows, padded frames) shapes,
+        so that the first batch of each shape starts at once (benchmarks time compilation apart this way)."""
+        hop, n_q = self.codec.hop_length, self.codec.num_quantizers
+        for rows, size in shapes:
+            lengths = jax.ShapeDtypeStruct((rows,), np.int32, sharding=self._rows)
+            for step, inputs in ((self.passes.encode, ((rows, size * hop), np.float32)),
+                                 (self.passes.decode, ((rows, n_q, size), np.int32))):
+                step.whole.lower(self.params, jax.ShapeDtypeStruct(*inputs, sharding=self._rows), lengths).compile()
 
     def encode_batch(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """At most `batch_size` 16 kHz mono float32 clips -> their codes, `(n_q, frames)` int32 each."""
-        frames = self._rows_of([self.codec.num_frames(len(w)) for w in wavs])
-        codes = self._run(self.passes.encode, wavs, np.float32, frames)
-        return [codes[row, :, :n] for row, n in enumerate(frames[:len(wavs)])]
+        return self.start_encode(wavs)()
 
     def decode_batch(self, codes: Sequence[np.ndarray], lengths: Sequence[int]) -> list[np.ndarray]:
         """At most `batch_size` codes `(n_q, frames)` -> float32 16 kHz audio of the given lengths."""
+        return self.start_decode(codes, lengths)()
+
+    def start_encode(self, wavs: Sequence[np.ndarray]) -> Waiting:
+        """`encode_batch` without waiting for the devices: call the result to wait for the codes."""
+        frames = self._rows_of([self.codec.num_frames(len(w)) for w in wavs])
+        codes = self._start(self.passes.encode, wavs, np.float32, frames)
+        return lambda: [c[:, :n] for c, n in zip(np.asarray(codes), frames[:len(wavs)])]
+
+    def start_decode(self, codes: Sequence[np.ndarray], lengths: Sequence[int]) -> Waiting:
+        """`decode_batch` without waiting for the devices: call the result to wait for the audio."""
         for c, length in zip(codes, lengths):
             self.codec.check_codes(c[None], length)
         frames = self._rows_of([c.shape[-1] for c in codes])
-        wav = self._run(self.passes.decode, codes, np.int32, frames)
-        return [wav[row, :n] for row, n in enumerate(lengths)]
+        return _trimmed(self._start(self.passes.decode, codes, np.int32, frames), lengths)
+
+    def start_reconstruct(self, wavs: Sequence[np.ndarray]) -> Waiting:
+        """Encode then decode at most `batch_size` clips, the codes kept on the devices; call the result to wait
+        for the audio: the same as `decode_batch(encode_batch(wavs), lengths)` (the decoder reads no code past a
+        clip's frames), without a round trip through the host between the two."""
+        frames = self._rows_of([self.codec.num_frames(len(w)) for w in wavs])
+        lengths = [len(w) for w in wavs]
+        if self.bucket(frames.max()) is None:  # chunked: the codes go through the host loop anyway
+            return self.start_decode(self.encode_batch(wavs), lengths)
+        codes = self._start(self.passes.encode, wavs, np.float32, frames)
+        return _trimmed(self.passes.decode.start(self.params, codes, frames, self.to_devices), lengths)
 
     def encode(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Any number of 16 kHz mono clips of any lengths -> their codes, in order."""
@@ -100,13 +149,14 @@ class BatchCodec:
         rows = devices * 2 ** math.ceil(math.log2(math.ceil(len(frames) / devices)))
         return np.array(frames + [0] * (min(rows, self.batch_size) - len(frames)), np.int32)
 
-    def _run(self, step: Pass, clips: Sequence[np.ndarray], dtype: type, frames: np.ndarray) -> np.ndarray:
-        """Pad clips (time last) into one batch of their bucket's size (or the longest, if chunked) and run it."""
+    def _start(self, step: Pass, clips: Sequence[np.ndarray], dtype: type, frames: np.ndarray
+               ) -> np.ndarray | jax.Array:
+        """Pad clips (time last) into one batch of their bucket's size (or the longest, if chunked) and start it."""
         size = self.bucket(frames.max()) or frames.max()
         batch = np.zeros((len(frames), *clips[0].shape[:-1], size * step.rate_in), dtype)
         for row, clip in enumerate(clips):
             batch[row, ..., :clip.shape[-1]] = clip
-        return step.run(self.params, batch, frames, self.to_devices)
+        return step.start(self.params, batch, frames, self.to_devices)
 
     def to_devices(self, x: np.ndarray) -> jax.Array:
         """A host array on the devices, split along its first (batch) axis."""

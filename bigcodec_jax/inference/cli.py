@@ -31,7 +31,7 @@ import argparse
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import jax
 import numpy as np
@@ -41,7 +41,7 @@ from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
 from bigcodec_jax.inference import codes_file, tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.pipeline import Job, run_batches
+from bigcodec_jax.inference.pipeline import Job, Timings, run_batches
 
 if TYPE_CHECKING:  # imported (with grain) only when a shard directory is decoded
     from bigcodec_jax.data.codes_source import CodesSource
@@ -194,16 +194,18 @@ class _Command:
         wav, rate = read_audio(job.source)
         return audio.as_batch(wav, rate)[0], rate
 
-    def process(self, items: list[tuple]) -> list:
+    def process(self, items: list[tuple]) -> Callable[[], list]:
+        """Start a batch; returns a function that waits for its results (`pipeline.run_batches`)."""
         if self.args.command == "decode" and self.args.stream:
-            return _stream_decode(self.codec, items, self.batch.batch_size)
+            results = _stream_decode(self.codec, items, self.batch.batch_size)
+            return lambda: results
         if self.args.command == "decode":
-            return self.batch.decode_batch([c for c, _ in items], [n for _, n in items])
+            return self.batch.start_decode([c for c, _ in items], [n for _, n in items])
         wavs = [w for w, _ in items]
-        codes = self.batch.encode_batch(wavs)
-        if self.args.command == "encode":
-            return [(c, len(w), rate) for c, (w, rate) in zip(codes, items)]
-        return self.batch.decode_batch(codes, [len(w) for w in wavs])
+        if self.args.command == "reconstruct":
+            return self.batch.start_reconstruct(wavs)
+        codes = self.batch.start_encode(wavs)
+        return lambda: [(c, len(w), rate) for c, (w, rate) in zip(codes(), items)]
 
     def write(self, job: Job, result) -> None:
         if self.args.command == "encode":
@@ -264,7 +266,9 @@ def _tokenise(args: argparse.Namespace, devices: list[jax.Device]) -> int:
 
 
 @errors.command(interrupted="every output written so far is complete; rerun the same command to continue")
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, timings: Timings | None = None) -> int:
+    """The command line; `timings` (in-process callers, e.g. `benchmark e2e`) receives where the batch loop's
+    wall time went (`pipeline.Timings`)."""
     args = _parser().parse_args(argv)
     how = distributed.initialize()
     if jax.process_count() > 1:
@@ -300,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         pool.shutdown(wait=False, cancel_futures=True)
     seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
     failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
-                           command.write, args.workers, args.command)
+                           command.write, args.workers, args.command, timings)
     failed += [str(job.source) for job, _ in failures]
     print(f"{args.command}: {len(jobs) - len(failures)} written, {skipped} already done, {len(failed)} failed"
           + (f" ({', '.join(failed)})" if failed else ""))

@@ -23,7 +23,7 @@ import hashlib
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -170,9 +170,9 @@ class Tokeniser:
             wav, rate = read_audio(job.source)
             return audio.as_batch(wav, rate)[0], rate
 
-        def process(items: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, int, int]]:
-            codes = self.batch.encode_batch([wav for wav, _ in items])
-            return [(c, len(wav), rate) for c, (wav, rate) in zip(codes, items)]
+        def process(items: list[tuple[np.ndarray, int]]) -> Callable[[], list[tuple[np.ndarray, int, int]]]:
+            codes = self.batch.start_encode([wav for wav, _ in items])
+            return lambda: [(c, len(wav), rate) for c, (wav, rate) in zip(codes(), items)]
 
         positions = {job: n for n, job in enumerate(jobs)}
         failures = run_batches(jobs, self.batch.batches(frames), [e.length / audio.SAMPLE_RATE for e in entries],

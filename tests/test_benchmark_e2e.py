@@ -1,0 +1,44 @@
+"""`benchmark e2e` on CPU at a tiny size: inference.py reconstruct over a generated folder against the kernel."""
+import json
+import math
+import subprocess
+import sys
+
+TOP_FIELDS = {"command", "settings", "machine", "folder", "plan", "compile", "kernel", "e2e", "ratio", "loop_ratio",
+              "losses", "peak_memory_gib", "peak_memory_kind", "load_average_end"}
+E2E_FIELDS = {"command_s", "command_audio_per_s", "loop_s", "loop_audio_per_s", "starting_s",
+              "waiting_for_results_s", "waiting_for_inputs_s", "waiting_for_outputs_s", "batches", "pass_compilations", "other_compilations",
+              "compile_s",
+              "load_average_before", "load_average_after"}
+LOSS_FIELDS = {"kernel_s", "padding_s", "batches_beyond_kernel_s", "waiting_for_inputs_s", "waiting_for_outputs_s",
+               "loop_other_s", "start_up_s"}
+
+
+def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
+    # files of 0.5-1 s all pad to the smallest bucket (1 s): one shape for the command, one for the kernel
+    output = tmp_path / "e2e.json"
+    run = subprocess.run([sys.executable, "-m", "bigcodec_jax.benchmark", "e2e", "--variant", "tiny_train",
+                          "--files", "8", "--min-seconds", "0.5", "--max-seconds", "1", "--batch-size", "2",
+                          "--repeats", "1", "--window", "2", "--output", str(output)],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert TOP_FIELDS <= set(report), TOP_FIELDS - set(report)
+    folder, plan, e2e, kernel = report["folder"], report["plan"], report["e2e"], report["kernel"]
+    assert folder["files"] == 8 and 0.5 <= folder["min_s"] <= folder["max_s"] <= 1.0
+    assert folder["rates"] == {"16000": 5, "44100": 2, "48000": 1}  # resampling is exercised
+    assert plan["batches"] == 4 and plan["partial_batches"] == 0 and plan["shapes"] == [[2, 80]]
+    assert 0 < plan["efficiency"] <= 1 and plan["padded_frames"] == 4 * 2 * 80
+    assert E2E_FIELDS <= set(e2e), E2E_FIELDS - set(e2e)
+    assert e2e["pass_compilations"] == 0  # every shape the command ran was compiled ahead of time
+    assert e2e["batches"] == 4 and 0 < e2e["starting_s"] + e2e["waiting_for_results_s"] <= e2e["loop_s"]
+    assert e2e["loop_s"] <= e2e["command_s"]
+    assert kernel["batch"] == 2 and kernel["both_audio_per_s"] > 0 and report["compile"]["kernel_s"] > 0
+    assert e2e["command_audio_per_s"] == folder["audio_s"] / e2e["command_s"]
+    assert report["ratio"] == e2e["command_audio_per_s"] / kernel["both_audio_per_s"] > 0
+    losses = report["losses"]
+    assert LOSS_FIELDS <= set(losses)
+    assert math.isclose(sum(losses.values()), e2e["command_s"], rel_tol=1e-6)  # every second accounted for
+    assert losses["padding_s"] > 0 and losses["start_up_s"] > 0
+    for line in ("kernel:", "end to end:", "ratio to the kernel:", "padding at the kernel's rate"):
+        assert line in run.stdout, run.stdout
