@@ -5,13 +5,15 @@ import subprocess
 import sys
 
 TOP_FIELDS = {"command", "settings", "machine", "folder", "plan", "compile", "kernel", "e2e", "ratio", "loop_ratio",
-              "losses", "peak_memory_gib", "peak_memory_kind", "load_average_end"}
-E2E_FIELDS = {"command_s", "command_audio_per_s", "loop_s", "loop_audio_per_s", "starting_s",
+              "cpu_ratio", "loop_cpu_ratio", "losses", "peak_memory_gib", "peak_memory_kind", "load_average_end"}
+E2E_FIELDS = {"command_s", "command_audio_per_s", "loop_s", "loop_audio_per_s", "command_cpu_s", "loop_cpu_s",
+              "command_cpu_s_per_audio_s", "loop_cpu_s_per_audio_s", "starting_s",
               "waiting_for_results_s", "waiting_for_inputs_s", "waiting_for_outputs_s", "batches", "pass_compilations", "other_compilations",
               "compile_s",
               "load_average_before", "load_average_after"}
-LOSS_FIELDS = {"kernel_s", "padding_s", "batches_beyond_kernel_s", "waiting_for_inputs_s", "waiting_for_outputs_s",
+WALL_LOSSES = {"kernel_s", "padding_s", "batches_beyond_kernel_s", "waiting_for_inputs_s", "waiting_for_outputs_s",
                "loop_other_s", "start_up_s"}
+CPU_LOSSES = {"cpu_kernel_s", "cpu_padding_s", "cpu_loop_beyond_kernel_s", "cpu_start_up_s"}
 
 
 def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
@@ -36,9 +38,13 @@ def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
     assert kernel["batch"] == 2 and kernel["both_audio_per_s"] > 0 and report["compile"]["kernel_s"] > 0
     assert e2e["command_audio_per_s"] == folder["audio_s"] / e2e["command_s"]
     assert report["ratio"] == e2e["command_audio_per_s"] / kernel["both_audio_per_s"] > 0
+    assert report["cpu_ratio"] == kernel["both_cpu_s_per_audio_s"] / e2e["command_cpu_s_per_audio_s"] > 0
+    assert 0 < e2e["loop_cpu_s"] <= e2e["command_cpu_s"]
     losses = report["losses"]
-    assert LOSS_FIELDS <= set(losses)
-    assert math.isclose(sum(losses.values()), e2e["command_s"], rel_tol=1e-6)  # every second accounted for
-    assert losses["padding_s"] > 0 and losses["start_up_s"] > 0
+    assert set(losses) == WALL_LOSSES | CPU_LOSSES
+    # every second accounted for
+    assert math.isclose(sum(losses[k] for k in WALL_LOSSES), e2e["command_s"], rel_tol=1e-6)
+    assert math.isclose(sum(losses[k] for k in CPU_LOSSES), e2e["command_cpu_s"], rel_tol=1e-6)
+    assert losses["padding_s"] > 0 and losses["start_up_s"] > 0 and losses["cpu_start_up_s"] > 0
     for line in ("kernel:", "end to end:", "ratio to the kernel:", "padding at the kernel's rate"):
         assert line in run.stdout, run.stdout

@@ -166,7 +166,11 @@ def run(args: argparse.Namespace) -> None:
         result["plan"] = planned = plan(batch, frames)
         start = time.perf_counter()
         batch.compile(shape for shape in planned["shapes"])
-        result["compile"] = {"e2e_shapes": len(planned["shapes"]), "e2e_s": time.perf_counter() - start}
+        result["compile"] = {"e2e_shapes": len(planned["shapes"]), "e2e_s": time.perf_counter() - start,
+                             "persistent_cache": jax.config.jax_compilation_cache_dir}
+        if jax.config.jax_compilation_cache_dir:
+            print(f"(a persistent compilation cache is set, {jax.config.jax_compilation_cache_dir}: compile times "
+                  "may be loads from it)")
         print(f"plan: {planned['batches']} batches ({planned['partial_batches']} partial), "
               f"{len(planned['shapes'])} shapes compiled in {result['compile']['e2e_s']:.1f} s; padded frames "
               f"{planned['padded_frames'] / planned['real_frames'] - 1:.1%} over the real ones "
@@ -187,9 +191,9 @@ def run(args: argparse.Namespace) -> None:
                 str(args.window)]
         load_before = load_average()
         compiles.active = True
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         status = cli.main(argv, timings=timings)
-        command_s = time.perf_counter() - start
+        command_s, command_cpu_s = time.perf_counter() - start, time.process_time() - cpu
         compiles.active = False
         written = sum(len(fs) for _, _, fs in os.walk(out))
         errors.require(status == 0 and written == args.files,
@@ -200,9 +204,12 @@ def run(args: argparse.Namespace) -> None:
         result["kernel"] = kernel = {"batch": args.batch_size, "seconds": kernel_seconds, "before": before,
                                      "after": after, "both_audio_per_s": statistics.mean(
                                          [before["both_audio_per_s"], after["both_audio_per_s"]])}
-        result["e2e"] = e2e = end_to_end(result, timings, command_s, compiles, load_before)
+        kernel["both_cpu_s_per_audio_s"] = statistics.mean([before["both_cpu_s"], after["both_cpu_s"]]) / timer.audio_s
+        result["e2e"] = e2e = end_to_end(result, timings, command_s, command_cpu_s, compiles, load_before)
         result["ratio"] = e2e["command_audio_per_s"] / kernel["both_audio_per_s"]
         result["loop_ratio"] = e2e["loop_audio_per_s"] / kernel["both_audio_per_s"]
+        result["cpu_ratio"] = kernel["both_cpu_s_per_audio_s"] / e2e["command_cpu_s_per_audio_s"]
+        result["loop_cpu_ratio"] = kernel["both_cpu_s_per_audio_s"] / e2e["loop_cpu_s_per_audio_s"]
         result["losses"] = losses(result, timings, command_s)
         result["peak_memory_gib"], result["peak_memory_kind"] = peak_memory()
         result["load_average_end"] = load_average()
@@ -213,10 +220,13 @@ def run(args: argparse.Namespace) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def end_to_end(result: dict, timings: Timings, command_s: float, compiles: CompileCounter, load_before) -> dict:
+def end_to_end(result: dict, timings: Timings, command_s: float, command_cpu_s: float, compiles: CompileCounter,
+               load_before) -> dict:
     audio_s = result["folder"]["audio_s"]
     return {"command_s": command_s, "command_audio_per_s": audio_s / command_s, "loop_s": timings.wall,
-            "loop_audio_per_s": audio_s / timings.wall, "starting_s": timings.starting,
+            "loop_audio_per_s": audio_s / timings.wall, "command_cpu_s": command_cpu_s,
+            "command_cpu_s_per_audio_s": command_cpu_s / audio_s, "loop_cpu_s": timings.cpu,
+            "loop_cpu_s_per_audio_s": timings.cpu / audio_s, "starting_s": timings.starting,
             "waiting_for_results_s": timings.waiting_for_results, "waiting_for_inputs_s": timings.waiting_for_inputs,
             "waiting_for_outputs_s": timings.waiting_for_outputs,
             "batches": timings.batches, "pass_compilations": compiles.passes,
@@ -227,18 +237,25 @@ def end_to_end(result: dict, timings: Timings, command_s: float, compiles: Compi
 def losses(result: dict, timings: Timings, command_s: float) -> dict:
     """The end-to-end command's time against the kernel's for the same audio, split by cause (seconds).
 
-    The batches' time (starting them and waiting for their results) is what the kernel would take for
-    the padded frames, plus the rest (`batches_beyond_kernel_s`: masking the padding, host work between
-    batches that the device did not hide, shapes slower than the kernel's).
+    Wall seconds: the batches' time (starting them and waiting for their results) is what the kernel
+    would take for the padded frames plus the rest (`batches_beyond_kernel_s`: masking the padding,
+    host work between batches that the device did not hide, shapes slower than the kernel's), then
+    the loop's waits, its own work and the command's start-up. CPU seconds (`cpu_*`), which other
+    work on a shared machine changes much less: the kernel's for the audio and for the padding, the
+    rest of the batch loop (on a CPU the host's reading, resampling and writing share the cores with
+    the "device" work and cannot be hidden behind it), the start-up.
     """
-    rate, planned = result["kernel"]["both_audio_per_s"], result["plan"]
-    ideal = result["folder"]["audio_s"] / rate
-    padded_device = ideal * planned["padded_frames"] / planned["real_frames"]
+    kernel, planned, e2e = result["kernel"], result["plan"], result["e2e"]
+    audio_s, padded = result["folder"]["audio_s"], planned["padded_frames"] / planned["real_frames"]
+    ideal, ideal_cpu = audio_s / kernel["both_audio_per_s"], audio_s * kernel["both_cpu_s_per_audio_s"]
     batches = timings.starting + timings.waiting_for_results
-    return {"kernel_s": ideal, "padding_s": padded_device - ideal, "batches_beyond_kernel_s": batches - padded_device,
+    return {"kernel_s": ideal, "padding_s": ideal * (padded - 1), "batches_beyond_kernel_s": batches - ideal * padded,
             "waiting_for_inputs_s": timings.waiting_for_inputs, "waiting_for_outputs_s": timings.waiting_for_outputs,
             "loop_other_s": timings.wall - batches - timings.waiting_for_inputs - timings.waiting_for_outputs,
-            "start_up_s": command_s - timings.wall}
+            "start_up_s": command_s - timings.wall,
+            "cpu_kernel_s": ideal_cpu, "cpu_padding_s": ideal_cpu * (padded - 1),
+            "cpu_loop_beyond_kernel_s": e2e["loop_cpu_s"] - ideal_cpu * padded,
+            "cpu_start_up_s": e2e["command_cpu_s"] - e2e["loop_cpu_s"]}
 
 
 def machine_line(m: dict) -> str:
@@ -253,15 +270,25 @@ def report(result: dict) -> None:
           f"{e2e['loop_audio_per_s']:.2f} s/s for its batch loop ({e2e['loop_s']:.1f} s); "
           f"compilations during it: {e2e['pass_compilations']} of the codec's passes, {e2e['other_compilations']} "
           f"others ({e2e['compile_s']:.1f} s in all)")
-    print(f"ratio to the kernel: {result['ratio']:.1%} (command), {result['loop_ratio']:.1%} (batch loop)")
-    print("where the command's time goes, seconds (the kernel's time for this audio first):")
+    print(f"ratio to the kernel: {result['ratio']:.1%} (command), {result['loop_ratio']:.1%} (batch loop); in CPU "
+          f"seconds per second of audio ({kernel['both_cpu_s_per_audio_s']:.3f} for the kernel, "
+          f"{e2e['command_cpu_s_per_audio_s']:.3f} for the command, {e2e['loop_cpu_s_per_audio_s']:.3f} for its loop; "
+          f"what counts on a shared machine): {result['cpu_ratio']:.1%} (command), {result['loop_cpu_ratio']:.1%} "
+          "(batch loop)")
+    print("where the command's time goes, wall seconds (the kernel's time for this audio first):")
     for key, label in (("kernel_s", "the kernel at its measured rate"), ("padding_s", "padding at the kernel's rate"),
                        ("batches_beyond_kernel_s", "batches beyond the kernel's rate (masking, host work "
-                                                   "between batches, shapes)"),
+                                                   "between batches, shapes, other load)"),
                        ("waiting_for_inputs_s", "waiting for inputs (read, resample)"),
                        ("waiting_for_outputs_s", "waiting for outputs after the last batch"),
                        ("loop_other_s", "the loop's own work"),
                        ("start_up_s", "start-up (checkpoint, headers)")):
+        print(f"  {loss[key]:9.1f}  {label}")
+    print("and CPU seconds:")
+    for key, label in (("cpu_kernel_s", "the kernel's for this audio"), ("cpu_padding_s", "the kernel's for the padding"),
+                       ("cpu_loop_beyond_kernel_s", "the rest of the batch loop (masking, reading, resampling, "
+                                                    "writing, shapes)"),
+                       ("cpu_start_up_s", "start-up (checkpoint, headers)")):
         print(f"  {loss[key]:9.1f}  {label}")
     print(f"load average at the end: {result['load_average_end']}")
 

@@ -35,6 +35,7 @@ class Timings:
     starting: float = 0.0             # in `process`: padding, transfers to the devices, dispatch
     waiting_for_results: float = 0.0  # for a batch's results (the device work not yet done, transfers back)
     waiting_for_outputs: float = 0.0  # after the last batch, until every output is written
+    cpu: float = 0.0                  # this process's CPU seconds (all threads) over `wall`
     batches: int = 0
 
 
@@ -74,7 +75,7 @@ def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequ
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="write") as writers, \
                 tqdm(total=len(jobs), desc=desc, unit="file") as bar:
-            start, audio = time.perf_counter(), 0.0
+            start, cpu, audio = time.perf_counter(), time.process_time(), 0.0
 
             def finish(batch: list[int], good: list[int], results: Callable[[], list] | None) -> None:
                 nonlocal audio
@@ -112,6 +113,7 @@ def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequ
                 future.exception()  # wait
             end = time.perf_counter()
             timings.waiting_for_outputs, timings.wall = end - waited, end - start
+            timings.cpu = time.process_time() - cpu
     finally:
         readers.shutdown(wait=False, cancel_futures=True)
     for job, future in writes:
