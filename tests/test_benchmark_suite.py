@@ -4,11 +4,13 @@ import subprocess
 import sys
 import time
 
+from bigcodec_jax.benchmark.suite import skip_reason
+
 INFERENCE_FIELDS = {
     "dtype", "batch", "seconds", "status", "encode_s", "decode_s", "both_s", "encode_audio_per_s",
     "decode_audio_per_s", "both_audio_per_s", "runs", "compile_s", "peak_memory_gib", "peak_memory_kind",
     "compiled_memory_gib", "gflop_per_call", "gflops_per_s", "fraction_of_matmul_rate", "load_average",
-    "estimated_s", "left_s", "both_cpu_s",
+    "estimated_s", "left_s", "both_cpu_s", "init_s",
 }
 TOP_FIELDS = {"schema", "started", "finished", "complete", "command", "budget_seconds", "elapsed_seconds",
               "settings", "machine", "matmul", "inference", "training", "skipped", "errors"}
@@ -59,3 +61,13 @@ def test_suite_stops_within_a_small_budget(tmp_path):
         if row["status"] == "skipped":
             assert row["reason"]
     assert len(report["skipped"]) == sum(row["status"] == "skipped" for row in rows) >= 1
+
+
+def test_a_groups_first_measurement_needs_only_the_suites_time():
+    # nothing measured in the group yet: the suite's time left decides, not the group's share
+    assert skip_reason(100.0, measured_before=False, group_left=30.0, suite_left=200.0) is None
+    assert "left of the suite" in skip_reason(300.0, measured_before=False, group_left=30.0, suite_left=200.0)
+    # after a figure: the group's share decides
+    assert "this group's share" in skip_reason(100.0, measured_before=True, group_left=30.0, suite_left=200.0)
+    assert skip_reason(20.0, measured_before=True, group_left=30.0, suite_left=200.0) is None
+    assert skip_reason(None, measured_before=True, group_left=-5.0, suite_left=1.0) is None  # unknown cost: tried

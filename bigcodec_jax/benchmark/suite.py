@@ -1,18 +1,22 @@
 """Everything at once, within a time budget: the accelerator suite (one call on a lent machine).
 
 In order: this machine's matmul rate (float32, and bfloat16 on accelerators); inference (encode,
-decode, both; compile time, FLOP rate, memory) for every dtype and batch size, largest batch
-first; training steps for every dtype and batch size. With `--torch-ref`, the official PyTorch
-model runs interleaved with our float32 inference on the same clip sizes.
+decode, both; compile time, FLOP rate, memory) for every dtype and batch size, batch 8 first (the
+cheapest useful point, whose compile and run times then price the others); training steps for
+every dtype and batch size. With `--torch-ref`, the official PyTorch model runs interleaved with
+our float32 inference on the same clip sizes.
 
 Budget: each group (matmul, inference per dtype, training per dtype) runs in its own process (so
 that its peak memory is its own and a crash or an out-of-memory error loses only that group)
-with a deadline that gives it a share of the time left; time a group does not use goes to the
-next ones. Before each measurement the worker estimates its cost (compile time and runs, from
-the measurements before it, or a prior for the first) and skips it, saying why, when the
-estimate exceeds the time left; a group still running at its deadline is stopped. Every result
-and every skip is written to the JSON at once (atomically), so a run that is killed still
-leaves what it measured; the JSON's `complete` says whether the suite finished.
+with a share of the time left; time a group does not use goes to the next ones. Before each
+measurement the worker estimates its cost (compile time and runs, from the measurements before
+it, or a prior for the first) and skips it, saying why, when the estimate exceeds its group's
+share left, or for a group's first measurement the whole suite's time left (one figure per group
+is worth more than the share's fairness). A measurement once started runs to its end: only the
+suite's own end stops it (a killed measurement is time lost for nothing; on a GPU one compile
+with autotuning can take minutes). Every result and every skip is written to the JSON at once
+(atomically), so a run that is killed still leaves what it measured; the JSON's `complete` says
+whether the suite finished.
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, help="JSON file written after every result")
     p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
     p.add_argument("--seconds", type=float, default=10.0, help="inference clip length")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 32, 8, 1],
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 64, 32, 1],
                    help="inference batch sizes, in the order they are measured")
     p.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"], choices=["float32", "bfloat16"])
     p.add_argument("--train-batch-sizes", type=int, nargs="*", default=[8, 32],
@@ -155,15 +159,26 @@ def _forward_lines(stream, lines: queue.Queue) -> None:
     lines.put(None)
 
 
-def _run_group(spec: dict, report: Report, deadline: float) -> None:
-    """Run one worker until it finishes or `deadline` (monotonic) passes; record what it says."""
+def _worker_env(spec: dict) -> dict:
+    """The worker's environment: when the official model shares the accelerator, JAX must not take
+    most of its memory up front (its default), or the official model runs out of memory."""
+    env = dict(os.environ)
+    if spec.get("torch_ref") and spec.get("dtype") == "float32" and spec.get("torch_device", "cpu") != "cpu":
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    return env
+
+
+def _run_group(spec: dict, report: Report, deadline: float, stop: float) -> None:
+    """Run one worker with `deadline` (monotonic) for starting measurements, until it finishes or the
+    suite's end `stop` passes; record what it says."""
     section = SECTIONS[spec["kind"]]
     rates = {r["dtype"]: r["gflops_per_s"] for r in report.data["matmul"] if r.get("status") == "ok"}
-    spec = {**spec, "deadline_in_s": deadline - time.monotonic(), "priors": _priors(report),
-            "matmul_gflops": rates.get(spec.get("dtype"), rates.get("float32"))}
+    spec = {**spec, "deadline_in_s": deadline - time.monotonic(), "stop_in_s": stop - time.monotonic(),
+            "priors": _priors(report), "matmul_gflops": rates.get(spec.get("dtype"), rates.get("float32"))}
     with tempfile.TemporaryFile("w+") as stderr:
         process = subprocess.Popen([sys.executable, "-m", "bigcodec_jax.benchmark.suite", "--worker", json.dumps(spec)],
-                                   stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True,
+                                   env=_worker_env(spec))
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=_forward_lines, args=(process.stdout, lines), daemon=True).start()
         reported = []
@@ -171,7 +186,7 @@ def _run_group(spec: dict, report: Report, deadline: float) -> None:
         try:
             while True:
                 try:
-                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                    line = lines.get(timeout=max(0.0, stop - time.monotonic()))
                 except queue.Empty:
                     killed = True
                     break
@@ -186,7 +201,7 @@ def _run_group(spec: dict, report: Report, deadline: float) -> None:
                     reported.append(row.get("batch", row.get("dtype")))
                     report.add(section, row)
                     _print_row(section, row)
-        finally:  # the deadline, or the suite itself interrupted: the worker (and its children) go too
+        finally:  # the suite's end, or the suite itself interrupted: the worker (and its children) go too
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -195,8 +210,8 @@ def _run_group(spec: dict, report: Report, deadline: float) -> None:
     if killed:
         pending = [b for b in spec.get("batches", []) if b not in reported]
         for i, batch in enumerate(pending):
-            reason = (f"stopped at the group's deadline ({spec['deadline_in_s']:.0f} s) while measuring it" if i == 0
-                      else f"not started: the group's deadline passed while measuring batch {pending[0]}")
+            reason = (f"stopped at the suite's end ({spec['stop_in_s']:.0f} s after the group started) while "
+                      "measuring it" if i == 0 else f"not started: the suite ended while measuring batch {pending[0]}")
             report.add(section, {"dtype": spec["dtype"], "batch": batch, "seconds": spec["seconds"],
                                  "status": "skipped", "reason": reason})
             _print_row(section, report.data[section][-1])
@@ -239,7 +254,7 @@ def run(args: argparse.Namespace) -> None:
                                                     "status": "skipped", "reason": "no time left in the budget"})
                 _print_row(SECTIONS[spec["kind"]], report.data[SECTIONS[spec["kind"]]][-1])
             continue
-        _run_group(spec, report, deadline)
+        _run_group(spec, report, deadline, end)
     report.data.update(finished=_now(), complete=True)
     report.data["machine"]["load_average_end"] = _load()
     report.write()
@@ -272,18 +287,42 @@ def _estimate(spec: dict, priors: dict, rows: list[dict], batch: int) -> float |
     return compile_s + (runs * audio * per_audio if per_audio else 0.0)
 
 
-def _watchdog(deadline: float) -> None:
-    """Exit when the suite that started this worker is gone, or well past the deadline it set."""
+def skip_reason(estimate: float | None, measured_before: bool, group_left: float, suite_left: float) -> str | None:
+    """Why a measurement estimated at `estimate` seconds is not started, or None to start it.
+
+    A group's first measurement needs only the suite's time left: one figure per group is worth
+    more than keeping to the group's share. The others must fit the group's share left.
+    """
+    if estimate is None:
+        return None
+    if not measured_before:
+        if estimate > suite_left:
+            return f"estimated {estimate:.0f} s does not fit the {suite_left:.0f} s left of the suite"
+        return None
+    if estimate > group_left:
+        return f"estimated {estimate:.0f} s does not fit the {max(group_left, 0.0):.0f} s left of this group's share"
+    return None
+
+
+def _tail(text: str, size: int) -> str:
+    """The end of `text` (an error's last lines say what went wrong; its first are often warnings)."""
+    return text if len(text) <= size else "..." + text[-size:]
+
+
+def _watchdog(stop: float) -> None:
+    """Exit when the suite that started this worker is gone, or well past the end it set."""
     parent = os.getppid()
-    while os.getppid() == parent and time.monotonic() < deadline + 30:
+    while os.getppid() == parent and time.monotonic() < stop + 30:
         time.sleep(1)
     os._exit(3)
 
 
 def worker(spec: dict) -> None:
-    """Measure one group, printing a RESULT line per measurement or skip, within `deadline_in_s`."""
-    deadline = time.monotonic() + spec["deadline_in_s"]
-    threading.Thread(target=_watchdog, args=(deadline,), daemon=True).start()
+    """Measure one group, printing a RESULT line per measurement or skip; start a measurement only when
+    its estimate fits (`skip_reason`)."""
+    now = time.monotonic()
+    deadline, stop = now + spec["deadline_in_s"], now + spec["stop_in_s"]
+    threading.Thread(target=_watchdog, args=(stop,), daemon=True).start()
     from bigcodec_jax.benchmark import common
 
     _emit({"machine": common.machine()})
@@ -293,20 +332,28 @@ def worker(spec: dict) -> None:
         for dtype in ["float32"] + (["bfloat16"] if jax.default_backend() != "cpu" else []):
             _emit({**common.matmul_rate(dtype), "status": "ok"})
         return
+    import jax
+
     from bigcodec_jax import BigCodec
     from bigcodec_jax.benchmark import infer, train
     from bigcodec_jax.benchmark.official_torch import OfficialModel
 
     priors, rows = spec["priors"], []
-    codec = BigCodec.random(spec["variant"], dtype=spec["dtype"]) if spec["kind"] == "infer" else None
+    codec, init_s = None, None
+    if spec["kind"] == "infer":  # random weights, made once for the group (timed: on a GPU it compiles too)
+        start = time.perf_counter()
+        codec = BigCodec.random(spec["variant"], dtype=spec["dtype"])
+        jax.block_until_ready(codec.params)
+        init_s = time.perf_counter() - start
     for batch in spec["batches"]:
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         estimate = _estimate(spec, priors, rows, batch)
         base = {"dtype": spec["dtype"], "batch": batch, "seconds": spec["seconds"], "estimated_s": estimate,
                 "left_s": left}
-        if estimate is not None and estimate > left:
-            _emit({**base, "status": "skipped",
-                   "reason": f"estimated {estimate:.0f} s does not fit the {left:.0f} s left of this group"})
+        reason = skip_reason(estimate, bool(rows), left, stop - now)
+        if reason:
+            _emit({**base, "status": "skipped", "reason": reason})
             continue
         official = None
         try:
@@ -319,12 +366,14 @@ def worker(spec: dict) -> None:
             else:
                 row = train.measure(spec["variant"], spec["dtype"], batch, spec["seconds"], spec["repeats"])
         except Exception as error:  # noqa: BLE001 - recorded (out of memory, ...) and the next one tried
-            _emit({**base, "status": "failed", "reason": f"{type(error).__name__}: {str(error)[:500]}"})
+            _emit({**base, "status": "failed", "reason": f"{type(error).__name__}: {_tail(str(error), 1500)}"})
             continue
         finally:
             if official:
                 official.close()
         row.update(estimated_s=estimate, left_s=left)
+        if spec["kind"] == "infer" and not rows:
+            row["init_s"] = init_s
         rows.append(row)
         _emit(row)
 
