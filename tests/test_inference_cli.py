@@ -161,3 +161,27 @@ def test_help_explains_every_option(capsys):
     for option in ("--checkpoint", "--output", "--batch-size", "--dtype", "--devices", "--window", "--workers",
                    "--overwrite", "--pack"):
         assert option in text
+
+
+def test_a_rerun_loads_its_compiled_shapes_from_the_persistent_cache(tmp_path):
+    """inference.py keeps what it compiles in $BIGCODEC_CACHE_DIR/jax-compilation-cache (no cache chosen by the user):
+    a second run over the same shapes, in a new process, adds nothing to it (every shape is loaded)."""
+    import subprocess
+    import sys
+
+    sf.write(tmp_path / "a.wav", (0.1 * np.random.default_rng(0).standard_normal(5000)).astype(np.float32), 16000)
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    env.update(BIGCODEC_CACHE_DIR=str(tmp_path / "cache"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    cache = tmp_path / "cache" / "jax-compilation-cache"
+
+    def run(output):
+        done = subprocess.run([sys.executable, "inference.py", "reconstruct", str(tmp_path / "a.wav"), "--output",
+                               str(tmp_path / output), *FAST], env=env, capture_output=True, text=True, timeout=600,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert os.path.exists(tmp_path / output / "a.wav")
+        return sorted(os.listdir(cache))
+
+    first = run("first")
+    assert any(name.startswith("jit_codec_pass") for name in first), first
+    assert run("second") == first

@@ -19,6 +19,10 @@ already done are found with one listing of --output. The codes file format (vers
 2, plain or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py, codes
 shards in bigcodec_jax/codes_shards.py.
 
+Each padded batch size is compiled once (seconds per size at full size on a CPU) and kept in JAX's
+persistent compilation cache ($JAX_COMPILATION_CACHE_DIR, else jax-compilation-cache in
+$BIGCODEC_CACHE_DIR or ~/.cache/bigcodec-jax), so a rerun over the same sizes starts at once.
+
 Several processes (`python -m bigcodec_jax.launch --processes N -- python inference.py ...`, or the
 same command on every host of a cluster, see bigcodec_jax/distributed.py) share the work: with
 --format arrayrecord each encodes whole shards (bigcodec_jax/inference/tokenise.py) and the output
@@ -36,7 +40,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 import jax
 import numpy as np
 
-from bigcodec_jax import audio, codes_shards, distributed, errors, files, paths
+from bigcodec_jax import audio, codes_shards, compile_cache, distributed, errors, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
 from bigcodec_jax.inference import codes_file, tokenise
@@ -270,6 +274,7 @@ def main(argv: list[str] | None = None, timings: Timings | None = None) -> int:
     """The command line; `timings` (in-process callers, e.g. `benchmark e2e`) receives where the batch loop's
     wall time went (`pipeline.Timings`)."""
     args = _parser().parse_args(argv)
+    compile_cache.use_persistent_cache()
     how = distributed.initialize()
     if jax.process_count() > 1:
         print(f"inference.py: {how}", file=sys.stderr)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 from typing import Iterator, NamedTuple
 
@@ -29,7 +28,7 @@ from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
-from bigcodec_jax import errors, files, paths
+from bigcodec_jax import compile_cache, errors, files, paths
 
 PROG = "train.py"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "--helpfull", "-helpfull", "--helpxml", "-?")
@@ -133,8 +132,8 @@ def _train(argv: list[str]) -> int:
         raise errors.Failure(str(e)) from None
     if jax.process_index() != 0:  # only process 0 logs
         logging.getLogger("bigcodec_jax").setLevel(logging.WARNING)
-    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):  # restarts after preemption skip recompiling
-        jax.config.update("jax_compilation_cache_dir", paths.join(paths.absolute(_WORKDIR.value), "compile_cache"))
+    # restarts after preemption skip recompiling
+    compile_cache.use_persistent_cache(paths.join(paths.absolute(_WORKDIR.value), "compile_cache"))
     try:
         trainer.train(_CONFIG.value, _WORKDIR.value)
     except Preempted as e:
