@@ -10,7 +10,8 @@ that had to be pushed before the first output came (the lookahead plus up to one
 compute of that push.
 
 `--lookahead-table CHECKPOINT` measures the lower-latency mode instead: on the packaged corpus's
-held-out utterances, each stream pushed frame by frame (so every frame has exactly k frames of
+held-out utterances (or the audio files of `--speech FOLDER`, resampled to 16 kHz), each stream
+pushed frame by frame (so every frame has exactly k frames of
 lookahead), the codes' agreement with offline `encode` and the SI-SDR and mel distance of the
 decoded audio against the offline reconstruction, for the decoder alone (offline codes) and for
 encoder and decoder both streaming at k.
@@ -25,7 +26,7 @@ import time
 import jax
 import numpy as np
 
-from bigcodec_jax import BigCodec, data, errors
+from bigcodec_jax import BigCodec, audio, audio_io, data, errors, files
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import device_line, peak_memory_gib, time_calls
 from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
@@ -45,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lookahead-table", metavar="CHECKPOINT",
                    help="instead of timing: the lower-latency mode's agreement with offline for this checkpoint")
     p.add_argument("--lookaheads", type=int, nargs="+", default=[0, 2, 4, 8, 16], help="k for --lookahead-table")
+    p.add_argument("--speech", metavar="FOLDER",
+                   help="--lookahead-table on these audio files (any rate) instead of the packaged corpus's held-out "
+                        "utterances")
 
 
 def _pieces(total: int, per_tick: float) -> list[int]:
@@ -113,19 +117,35 @@ def _frame_by_frame(s, x: np.ndarray, frames: np.ndarray, rate: int) -> np.ndarr
     return np.concatenate(out + [s.flush()], axis=-1)
 
 
+def _utterances(folder: str | None) -> tuple[list[tuple[np.ndarray, str]], str]:
+    """(16 kHz audio, name) of every audio file under `folder`, or of the packaged corpus's held-out
+    utterances when None; and a description of them."""
+    if folder is None:
+        return ([(w[:n], name) for b in data.eval_utterances(data.default_config())
+                 for w, n, name in zip(b.wav, b.lengths, b.names)], "held-out utterances of the packaged corpus")
+    utterances = []
+    for path, name in files.expand_inputs([folder], audio_io.AUDIO_EXTENSIONS):
+        try:
+            wav, rate = audio_io.read_audio(path)
+        except ValueError as e:
+            raise errors.UsageError(f"{path}: {e}") from None
+        utterances.append((audio.resample(wav, rate), name))
+    errors.require(utterances, f"--speech {folder}: no audio files ({', '.join(audio_io.AUDIO_EXTENSIONS)})")
+    return utterances, f"files of {folder}"
+
+
 def lookahead_table(args: argparse.Namespace) -> None:
     codec = BigCodec.from_pretrained(args.lookahead_table)
     hop = codec.hop_length
-    utterances = [(w[:n], name) for b in data.eval_utterances(data.default_config())
-                  for w, n, name in zip(b.wav, b.lengths, b.names)]
+    utterances, described = _utterances(args.speech)
     frames = np.array([-(-len(w) // hop) for w, _ in utterances])
     wav = np.zeros((len(utterances), frames.max() * hop), np.float32)
     for row, (w, _) in enumerate(utterances):
         wav[row, :len(w)] = w
     codes = codec.passes.encode.run(codec.params, wav, frames)
     recon = codec.passes.decode.run(codec.params, codes, frames)
-    print(f"{len(utterances)} held-out utterances of the packaged corpus ({wav.shape[1] / SAMPLE_RATE:.1f} s "
-          f"longest), {args.lookahead_table}; frame-by-frame pushes")
+    print(f"{len(utterances)} {described} ({sum(map(len, (w for w, _ in utterances))) / SAMPLE_RATE:.1f} s, "
+          f"{wav.shape[1] / SAMPLE_RATE:.1f} s longest), {args.lookahead_table}; frame-by-frame pushes")
     print("| lookahead | latency | codes = offline | decoder alone: SI-SDR | mel distance | "
           "encoder + decoder: SI-SDR | mel distance |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -139,8 +159,8 @@ def lookahead_table(args: argparse.Namespace) -> None:
         row = ([f"exact ({exact[0]} / {exact[1]} frames)", f"{ms * exact[0]:.0f} / {ms * exact[1]:.0f} ms"]
                if k is None else [f"{k} frames", f"{ms * k:.1f} ms"]) + [f"{100 * agree:.1f} %"]
         for c in (codes, streamed):
-            audio = _frame_by_frame(codec.stream_decoder(batch, lookahead_frames=k), c, frames, 1)
-            pairs = [(recon[r, :len(w)], audio[r, :len(w)]) for r, (w, _) in enumerate(utterances)]
+            decoded = _frame_by_frame(codec.stream_decoder(batch, lookahead_frames=k), c, frames, 1)
+            pairs = [(recon[r, :len(w)], decoded[r, :len(w)]) for r, (w, _) in enumerate(utterances)]
             row += [f"{np.mean([si_sdr(a, b) for a, b in pairs]):.1f} dB",
                     f"{np.mean([mel_distance(a, b) for a, b in pairs]):.3f}"]
         print("| " + " | ".join(row) + " |", flush=True)
