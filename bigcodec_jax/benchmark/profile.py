@@ -1,10 +1,13 @@
 """Where the time goes: per-kernel time of one encode and one decode call, grouped by layer kind.
 
 Runs the jitted encode and decode once under the JAX profiler (XLA CPU emits one trace event per
-executed kernel when `--xla_cpu_enable_xprof_traceme` is set, which this command does) and maps
-every kernel back to the layer that produced it through the `op_name` metadata of the compiled
-HLO. Prints the time per layer kind (activation, dilated convolution, 1x1 convolution, strided
-and transposed convolutions, LSTM, quantiser, other) and the slowest kernels.
+executed kernel when `--xla_cpu_enable_xprof_traceme` is set, which this command does; on a GPU
+the device's kernels are traced with the HLO instruction each runs) and maps every kernel back
+to the layer that produced it through the `op_name` metadata of the compiled HLO. Prints each
+call's unprofiled time, the time per layer kind (activation, dilated convolution, 1x1
+convolution, strided and transposed convolutions, LSTM, quantiser, other) and the slowest
+kernels; on an accelerator also the share of the call the device was busy (the rest: waiting
+for kernel launches, as in a loop of small steps).
 """
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ import gzip
 import json
 import os
 import re
+import statistics
 import tempfile
+import time
 
 from bigcodec_jax.audio import SAMPLE_RATE
 
@@ -51,13 +56,7 @@ def layer_kind(op_name: str) -> str:
 
 
 def kernel_times(fn, folder: str) -> collections.Counter:
-    """Wall-clock microseconds charged to each kernel while running `fn()` once under the profiler.
-
-    XLA's CPU runtime traces a kernel from its launch to an `end: NAME` event when it completes
-    asynchronously (convolutions and dots run on the thread pool). Each moment of the call is
-    shared equally among the kernels running then; a loop (`while`, the LSTM) is charged only the
-    moments when none of its body's kernels runs. The charges add up to the call's wall time.
-    """
+    """Microseconds charged to each kernel (HLO instruction) while running `fn()` once under the profiler."""
     import jax
 
     jax.profiler.start_trace(folder, create_perfetto_trace=True)
@@ -66,11 +65,34 @@ def kernel_times(fn, folder: str) -> collections.Counter:
     path = sorted(glob.glob(os.path.join(folder, "**", "*.trace.json.gz"), recursive=True))[-1]
     with gzip.open(path) as f:
         trace = json.load(f)
-    events = [e for e in (trace["traceEvents"] if isinstance(trace, dict) else trace) if e.get("ph") == "X"]
+    return charged_times(trace["traceEvents"] if isinstance(trace, dict) else trace)
+
+
+def _device_pids(events: list[dict]) -> set:
+    """The trace's accelerator processes (`/device:GPU:0`, `/device:TPU:0`, ...), from its metadata events."""
+    return {e["pid"] for e in events if e.get("ph") == "M" and e.get("name") == "process_name"
+            and re.match(r"/device:(?!CPU)", str(e.get("args", {}).get("name", "")))}
+
+
+def charged_times(events: list[dict]) -> collections.Counter:
+    """Microseconds charged to each HLO instruction from a trace's events.
+
+    On an accelerator: its kernels (events of the device's processes), each under the instruction
+    it runs (`args.hlo_op`; the event's own name is the CUDA kernel's); time between kernels (the
+    device idle, waiting for launches) is charged to nothing. On a CPU: XLA's runtime traces a
+    kernel from its launch to an `end: NAME` event when it completes asynchronously (convolutions
+    and dots run on the thread pool), and the charges add up to the call's wall time. Either way
+    each moment is shared equally among the kernels running then, and a loop (`while`, the LSTM)
+    is charged only the moments when none of its body's kernels runs.
+    """
+    devices = _device_pids(events)
     starts, ends = collections.defaultdict(list), collections.defaultdict(list)
     for event in events:
-        if event.get("args", {}).get("hlo_op"):
-            starts[event["name"]].append((event["ts"], event["ts"] + event.get("dur", 0)))
+        if event.get("ph") != "X" or (devices and event.get("pid") not in devices):
+            continue
+        op = event.get("args", {}).get("hlo_op")
+        if op:
+            starts[op if devices else event["name"]].append((event["ts"], event["ts"] + event.get("dur", 0)))
         elif event["name"].startswith("end: "):
             ends[event["name"][5:]].append(event["ts"])
     boundaries = []  # (time, +1 start / -1 stop, kernel)
@@ -83,12 +105,12 @@ def kernel_times(fn, folder: str) -> collections.Counter:
     times: collections.Counter = collections.Counter()
     active: collections.Counter = collections.Counter()
     previous = None
-    for time, change, name in boundaries:
-        if previous is not None and time > previous and active:
+    for moment, change, name in boundaries:
+        if previous is not None and moment > previous and active:
             inner = [n for n in active if not n.startswith("while")] or list(active)
             for n in inner:
-                times[n] += (time - previous) / len(inner)
-        previous = time
+                times[n] += (moment - previous) / len(inner)
+        previous = moment
         active[name] += change
         if active[name] <= 0:
             del active[name]
@@ -125,6 +147,12 @@ def profile(compiled, call, folder: str) -> tuple[dict[str, float], list[tuple[f
     return dict(kinds), kernels, sum(kinds.values())
 
 
+def _timed(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
 def _call(compiled, params, inputs) -> None:
     import jax
 
@@ -151,9 +179,11 @@ def run(args: argparse.Namespace) -> None:
         jax.block_until_ready(compiled(codec.params, inputs, None))
         calls[what] = compiled, functools.partial(_call, compiled, codec.params, inputs)
     for what, (compiled, call) in calls.items():
+        wall = statistics.median(_timed(call) for _ in range(3))
         with tempfile.TemporaryDirectory(prefix="bigcodec-profile-") as folder:
             kinds, kernels, total = profile(compiled, call, folder)
-        print(f"\n{what}: {total:.3f} s")
+        print(f"\n{what}: {wall:.3f} s a call (median of 3, unprofiled); kernels charged {total:.3f} s"
+              + ("" if jax.default_backend() == "cpu" else f", the device busy {min(total / wall, 1.0):.0%} of the call"))
         print(f"  {'layer kind':40s} {'seconds':>8s} {'share':>6s}")
         for kind, seconds in sorted(kinds.items(), key=lambda kv: -kv[1]):
             print(f"  {kind:40s} {seconds:8.3f} {seconds / total:6.1%}")
