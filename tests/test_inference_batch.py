@@ -40,6 +40,27 @@ def test_bucket_ladder_and_batches(codec):
                                                                                         (2, None)]
 
 
+
+def test_fit_ladder_pads_less_within_the_default_ladders_number_of_sizes(codec, monkeypatch):
+    from bigcodec_jax.inference import batch_codec
+
+    batch = BatchCodec(codec, batch_size=2, window_seconds=30.0)  # 2400 frames: the default ladder has 40 sizes
+    rng = np.random.default_rng(0)
+    few = sorted(rng.integers(80, 2400, 40).tolist())  # 20 batches: 20 sizes at most, whatever the ladder
+
+    def padded(frames):
+        return sum(len(b) * batch.bucket(max(frames[i] for i in b)) for b in batch.batches(frames))
+
+    default = padded(few)
+    assert batch.fit_ladder(few) == bucket_ladder(2400, 80, 2 ** (1 / 32)) == batch.buckets  # the finest
+    assert sum(few) <= padded(few) < default
+    many = rng.integers(80, 2400, 2000).tolist()  # 1000 batches: the finest ladder would need ~157 sizes
+    assert batch.fit_ladder(many) == bucket_ladder(2400, 80)  # only the default ladder keeps within 40
+    monkeypatch.setattr(batch_codec, "MAX_SIZES", 80)
+    assert batch.fit_ladder(many) == bucket_ladder(2400, 80, 2 ** (1 / 16))  # 79 sizes
+    assert len({batch.bucket(max(many[i] for i in b)) for b in batch.batches(many)}) <= 80
+
+
 def test_padding_changes_no_code_and_compiles_one_shape(codec):
     batch = BatchCodec(codec, batch_size=2, window_seconds=1.0)
     lengths = [300, 1234, 2222, 4001, 9000, 15999]  # six lengths, one bucket (80 frames), three batches

@@ -98,7 +98,9 @@ def write_speech_folder(folder: str, lengths: np.ndarray, seed: int) -> list[str
 
 
 def plan(batch: BatchCodec, frames: list[int]) -> dict:
-    """The batches `inference.py` will run for clips of these frames, and what their padding costs."""
+    """The batches `inference.py` will run for clips of these frames (on the ladder it fits to them), and what
+    their padding costs."""
+    batch.fit_ladder(frames)
     batches = batch.batches(frames)
     shapes = [batch.batch_shape([frames[i] for i in b]) for b in batches]
     real = sum(frames)

@@ -308,6 +308,7 @@ def main(argv: list[str] | None = None, timings: Timings | None = None) -> int:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
+    command.batch.fit_ladder(frames)  # the whole run's lengths are known: pad as little as the sizes allow
     failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
                            command.write, args.workers, args.command, timings)
     failed += [str(job.source) for job, _ in failures]
