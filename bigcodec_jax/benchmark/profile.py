@@ -19,11 +19,10 @@ import gzip
 import json
 import os
 import re
-import statistics
 import tempfile
-import time
 
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.benchmark.common import time_calls
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -147,12 +146,6 @@ def profile(compiled, call, folder: str) -> tuple[dict[str, float], list[tuple[f
     return dict(kinds), kernels, sum(kinds.values())
 
 
-def _timed(call) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
-
-
 def _call(compiled, params, inputs) -> None:
     import jax
 
@@ -179,7 +172,7 @@ def run(args: argparse.Namespace) -> None:
         jax.block_until_ready(compiled(codec.params, inputs, None))
         calls[what] = compiled, functools.partial(_call, compiled, codec.params, inputs)
     for what, (compiled, call) in calls.items():
-        wall = statistics.median(_timed(call) for _ in range(3))
+        wall = time_calls(call, 3)[1]
         with tempfile.TemporaryDirectory(prefix="bigcodec-profile-") as folder:
             kinds, kernels, total = profile(compiled, call, folder)
         print(f"\n{what}: {wall:.3f} s a call (median of 3, unprofiled); kernels charged {total:.3f} s"

@@ -125,11 +125,10 @@ def _utterances(folder: str | None) -> tuple[list[tuple[np.ndarray, str]], str]:
                  for w, n, name in zip(b.wav, b.lengths, b.names)], "held-out utterances of the packaged corpus")
     utterances = []
     for path, name in files.expand_inputs([folder], audio_io.AUDIO_EXTENSIONS):
-        try:
-            wav, rate = audio_io.read_audio(path)
+        try:  # read, checked and resampled as inference.py does
+            utterances.append((audio.as_batch(*audio_io.read_audio(path))[0], name))
         except ValueError as e:
             raise errors.UsageError(f"{path}: {e}") from None
-        utterances.append((audio.resample(wav, rate), name))
     errors.require(utterances, f"--speech {folder}: no audio files ({', '.join(audio_io.AUDIO_EXTENSIONS)})")
     return utterances, f"files of {folder}"
 

@@ -159,11 +159,16 @@ def _forward_lines(stream, lines: queue.Queue) -> None:
     lines.put(None)
 
 
+def _runs_official(spec: dict) -> bool:
+    """Whether the group runs the official model beside ours (float32 inference with `--torch-ref`)."""
+    return spec["kind"] == "infer" and bool(spec.get("torch_ref")) and spec["dtype"] == "float32"
+
+
 def _worker_env(spec: dict) -> dict:
     """The worker's environment: when the official model shares the accelerator, JAX must not take
     most of its memory up front (its default), or the official model runs out of memory."""
     env = dict(os.environ)
-    if spec.get("torch_ref") and spec.get("dtype") == "float32" and spec.get("torch_device", "cpu") != "cpu":
+    if _runs_official(spec) and spec["torch_device"] != "cpu":
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     return env
 
@@ -278,7 +283,7 @@ def _estimate(spec: dict, priors: dict, rows: list[dict], batch: int) -> float |
         compile_s = rows[-1]["compile_s"] if rows else priors["infer_compile_s"]
         per_audio = (min(r["both_s"] / (r["batch"] * r["seconds"]) for r in rows) if rows
                      else priors.get("infer_s_per_audio_s"))
-        if spec.get("torch_ref") and spec["dtype"] == "float32":
+        if _runs_official(spec):
             runs *= 3  # the official model runs interleaved and is slower than ours
         return compile_s + (runs * audio * per_audio if per_audio else 0.0)
     compile_s = rows[-1]["compile_s"] if rows else priors["train_compile_s"]
@@ -358,7 +363,7 @@ def worker(spec: dict) -> None:
         official = None
         try:
             if spec["kind"] == "infer":
-                if spec.get("torch_ref") and spec["dtype"] == "float32":
+                if _runs_official(spec):
                     official = OfficialModel(spec["torch_python"], spec["torch_ref"], batch, spec["seconds"],
                                              spec["torch_device"])
                 row = infer.measure(codec, batch, spec["seconds"], spec["repeats"], official,

@@ -70,7 +70,8 @@ class BatchCodec:
         self.params = jax.device_put(codec.params, NamedSharding(self.mesh, PartitionSpec()))
         self.batch_size = math.ceil(batch_size / len(devices)) * len(devices)
         self.window = codec.seconds_to_frames(window_seconds)  # longer clips are chunked
-        self.buckets = bucket_ladder(self.window, codec.seconds_to_frames(SMALLEST_BUCKET_SECONDS))
+        self.smallest = codec.seconds_to_frames(SMALLEST_BUCKET_SECONDS)  # the first size of every ladder
+        self.buckets = bucket_ladder(self.window, self.smallest)
         self._rows = NamedSharding(self.mesh, PartitionSpec("data"))
 
     def bucket(self, frames: int) -> int | None:
@@ -83,9 +84,8 @@ class BatchCodec:
         rounding costs about 4 % of the work on a large one) and never compiles more sizes than the default
         ladder could. The `batches` themselves do not depend on the ladder."""
         maxima = {max(frames[i] for i in batch) for batch in self.batches(frames)}
-        smallest = self.codec.seconds_to_frames(SMALLEST_BUCKET_SECONDS)
         for growth in FINER_GROWTHS:
-            ladder = bucket_ladder(self.window, smallest, growth)
+            ladder = bucket_ladder(self.window, self.smallest, growth)
             if len({_bucket(ladder, m) for m in maxima} - {None}) <= MAX_SIZES:
                 break
         self.buckets = ladder
