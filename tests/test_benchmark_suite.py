@@ -4,6 +4,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from bigcodec_jax.benchmark.suite import skip_reason
 
 INFERENCE_FIELDS = {
@@ -42,6 +44,12 @@ def test_suite_measures_what_fits_and_records_what_does_not(tmp_path):
     assert measured["batch"] == 1 and measured["encode_audio_per_s"] > 0 and measured["compile_s"] > 0
     assert measured["gflop_per_call"] > 0 and 0 < measured["fraction_of_matmul_rate"]
     assert "resident" in measured["peak_memory_kind"]  # CPU: the process's RSS, labelled as such
+    for what in ("encode", "decode"):  # the group's first measurement is profiled, from its own executables
+        profile = measured["profile"][what]
+        assert profile["wall_s"] == measured[f"{what}_s"] and profile["device_busy"] is None  # CPU: no device
+        assert profile["kernels_s"] > 0 and sum(profile["kinds"].values()) == pytest.approx(profile["kernels_s"])
+        assert "activation (anti-aliased SnakeBeta)" in profile["kinds"] and len(profile["top"]) == 10
+    assert "profile, decode: " in stdout
     assert big["status"] == "skipped" and big["estimated_s"] > big["left_s"] and "does not fit" in big["reason"]
     (train,) = report["training"]
     assert train["status"] == "skipped" and train["estimated_s"] > train["left_s"]
@@ -55,6 +63,7 @@ def test_suite_stops_within_a_small_budget(tmp_path):
     assert report["complete"]
     assert report["elapsed_seconds"] < 20 + 5 and elapsed < 20 + 120  # + the suite's own start-up
     rows = report["inference"] + report["training"]
+    assert not any("profile" in row for row in rows[1:])  # only a group's first measurement is profiled
     assert len(rows) == 3  # every planned measurement is accounted for: measured, or skipped with a reason
     for row in rows:
         assert row["status"] in ("ok", "skipped")

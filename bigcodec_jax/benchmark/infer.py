@@ -76,6 +76,22 @@ class CodecTimer:
         self.memory_gib = max(memory) if None not in memory else None
         self.once()  # warm-up: first-run allocations are not part of the timings
 
+    def profile(self, encode_s: float, decode_s: float) -> dict:
+        """Where one encode and one decode call spend their time (`profile.summary`), each traced once;
+        `encode_s` / `decode_s`: their unprofiled times. An error is recorded, not raised: the profile
+        must not cost the row it belongs to."""
+        from bigcodec_jax.benchmark import profile
+
+        calls = {"encode": (self._encode, self._wav, encode_s), "decode": (self._decode, self._codes, decode_s)}
+        out = {}
+        for what, (compiled, inputs, wall) in calls.items():
+            call = lambda: jax.block_until_ready(compiled(self._codec.params, inputs, None))  # noqa: E731
+            try:
+                out[what] = profile.summary(compiled, call, wall)
+            except Exception as error:  # noqa: BLE001 - no profiler on this machine, a trace it cannot read, ...
+                out[what] = {"error": f"{type(error).__name__}: {str(error)[-500:]}"}
+        return out
+
     def once(self) -> tuple[float, float, float]:
         """(encode seconds, decode seconds, this process's CPU seconds for both) of one run each."""
         start, cpu = time.perf_counter(), time.process_time()
@@ -99,8 +115,9 @@ def summary(audio_s: float, encode_runs: list[float], decode_runs: list[float], 
 
 
 def measure(codec: BigCodec, batch: int, seconds: float, repeats: int, official: OfficialModel | None = None,
-            matmul_gflops: float | None = None) -> dict:
-    """One row: ours (and the official model's, interleaved run by run, when given) for `batch` x `seconds`."""
+            matmul_gflops: float | None = None, profile: bool = False) -> dict:
+    """One row: ours (and the official model's, interleaved run by run, when given) for `batch` x `seconds`;
+    with `profile`, also where our calls spend their time (`CodecTimer.profile`, after the timed runs)."""
     timer = CodecTimer(codec, batch, seconds)
     ours, theirs = ([], [], []), ([], [], [])
     for _ in range(repeats):
@@ -121,6 +138,8 @@ def measure(codec: BigCodec, batch: int, seconds: float, repeats: int, official:
         row["ratio_to_official"] = row["both_audio_per_s"] / row["official"]["both_audio_per_s"]
         row["cpu_ratio_to_official"] = row["official"]["both_cpu_s"] / row["both_cpu_s"]
     row["load_average"] = load_average()
+    if profile:
+        row["profile"] = timer.profile(row["encode_s"], row["decode_s"])
     return row
 
 

@@ -146,6 +146,37 @@ def profile(compiled, call, folder: str) -> tuple[dict[str, float], list[tuple[f
     return dict(kinds), kernels, sum(kinds.values())
 
 
+def summary(compiled, call, wall_s: float, top: int = 10) -> dict:
+    """Where one call's time goes, as JSON: `wall_s` (its unprofiled time, measured by the caller),
+    `kernels_s` (charged to kernels), `device_busy` (on an accelerator: kernels_s / wall_s, the rest
+    waiting for launches; None on CPU), `kinds` (seconds per layer kind) and the `top` slowest kernels
+    as [seconds, kernel, the end of its layer path]."""
+    import jax
+
+    with tempfile.TemporaryDirectory(prefix="bigcodec-profile-") as folder:
+        kinds, kernels, total = profile(compiled, call, folder)
+    return {"wall_s": wall_s, "kernels_s": total,
+            "device_busy": None if jax.default_backend() == "cpu" else min(total / wall_s, 1.0),
+            "kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+            "top": [[seconds, name, op_name.split("/", 2)[-1][-80:]] for seconds, name, op_name in kernels[:top]]}
+
+
+def enable_cpu_kernel_traces(env: dict) -> dict:
+    """`env` with XLA's per-kernel trace events on CPU switched on (read when JAX starts; no cost untraced)."""
+    return {**env, "XLA_FLAGS": (env.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true").strip()}
+
+
+def format_summary(what: str, s: dict) -> str:
+    """A few lines: the call's time, the device's busy share, the time per layer kind, the slowest kernels."""
+    lines = [f"{what}: {s['wall_s']:.3f} s a call (unprofiled); kernels charged {s['kernels_s']:.3f} s"
+             + ("" if s["device_busy"] is None else f", the device busy {s['device_busy']:.0%} of the call"),
+             f"  {'layer kind':40s} {'seconds':>8s} {'share':>6s}"]
+    lines += [f"  {kind:40s} {seconds:8.3f} {seconds / s['kernels_s']:6.1%}" for kind, seconds in s["kinds"].items()]
+    lines.append("  slowest kernels:")
+    lines += [f"  {seconds:8.4f} s  {name:34s} {path}" for seconds, name, path in s["top"]]
+    return "\n".join(lines)
+
+
 def _call(compiled, params, inputs) -> None:
     import jax
 
@@ -153,7 +184,7 @@ def _call(compiled, params, inputs) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true"
+    os.environ.update(enable_cpu_kernel_traces(os.environ))
     import jax
     import numpy as np
 
@@ -173,13 +204,4 @@ def run(args: argparse.Namespace) -> None:
         calls[what] = compiled, functools.partial(_call, compiled, codec.params, inputs)
     for what, (compiled, call) in calls.items():
         wall = time_calls(call, 3)[1]
-        with tempfile.TemporaryDirectory(prefix="bigcodec-profile-") as folder:
-            kinds, kernels, total = profile(compiled, call, folder)
-        print(f"\n{what}: {wall:.3f} s a call (median of 3, unprofiled); kernels charged {total:.3f} s"
-              + ("" if jax.default_backend() == "cpu" else f", the device busy {min(total / wall, 1.0):.0%} of the call"))
-        print(f"  {'layer kind':40s} {'seconds':>8s} {'share':>6s}")
-        for kind, seconds in sorted(kinds.items(), key=lambda kv: -kv[1]):
-            print(f"  {kind:40s} {seconds:8.3f} {seconds / total:6.1%}")
-        print("  slowest kernels:")
-        for seconds, name, op_name in kernels[:args.top]:
-            print(f"  {seconds:8.4f} s  {name:34s} {op_name.split('/', 2)[-1][-80:]}")
+        print("\n" + format_summary(what, summary(compiled, call, wall, args.top)))

@@ -4,7 +4,10 @@ In order: this machine's matmul rate (float32, and bfloat16 on accelerators); in
 decode, both; compile time, FLOP rate, memory) for every dtype and batch size, batch 8 first (the
 cheapest useful point, whose compile and run times then price the others); training steps for
 every dtype and batch size. With `--torch-ref`, the official PyTorch model runs interleaved with
-our float32 inference on the same clip sizes.
+our float32 inference on the same clip sizes. The first inference measurement of each dtype also
+records where its calls spend their time (`benchmark profile`'s summary: time per layer kind, the
+slowest kernels, on an accelerator the share of the call the device was busy), traced from the
+executables already compiled, so a lent machine gives the profile in the same call.
 
 Budget: each group (matmul, inference per dtype, training per dtype) runs in its own process (so
 that its peak memory is its own and a crash or an out-of-memory error loses only that group)
@@ -55,6 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="training batch sizes, in order (none: no training)")
     p.add_argument("--train-seconds", type=float, default=1.0, help="training crop length")
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each measurement after a warm-up")
+    p.add_argument("--no-profile", dest="profile", action="store_false",
+                   help="do not profile the first inference measurement of each dtype")
     from bigcodec_jax.benchmark.infer import add_torch_arguments
 
     add_torch_arguments(p)
@@ -73,7 +78,8 @@ class Report:
             "settings": {"variant": args.variant, "seconds": args.seconds, "batch_sizes": args.batch_sizes,
                          "dtypes": args.dtypes, "train_batch_sizes": args.train_batch_sizes,
                          "train_seconds": args.train_seconds, "repeats": args.repeats,
-                         "torch_ref": args.torch_ref, "torch_device": args.torch_device},
+                         "torch_ref": args.torch_ref, "torch_device": args.torch_device,
+                         "profile": args.profile},
             "machine": {"load_average_start": _load()}, "matmul": [], "inference": [], "training": [],
             "skipped": [], "errors": [],
         }
@@ -114,7 +120,8 @@ def _groups(args: argparse.Namespace) -> list[dict]:
                            "seconds": args.train_seconds})
     for g in groups:
         g.update(variant=args.variant, repeats=args.repeats, torch_ref=args.torch_ref,
-                 torch_python=args.torch_python, torch_device=args.torch_device)
+                 torch_python=args.torch_python, torch_device=args.torch_device,
+                 profile=args.profile and g["kind"] == "infer")
     return groups
 
 
@@ -149,8 +156,20 @@ def _print_row(section: str, row: dict) -> None:
         print(f"matmul {row['dtype']}: {row['gflops_per_s']:.0f} GFLOP/s ({row['n']}^3)", flush=True)
     elif section == "inference":
         print(infer.format_row(row), flush=True)
+        for what, summary in row.get("profile", {}).items():
+            print(f"  profile, {what}: {_profile_line(summary)}", flush=True)
     else:
         print(train.format_row(row), flush=True)
+
+
+def _profile_line(summary: dict) -> str:
+    """One line of a profile summary: the device's busy share and the three largest layer kinds."""
+    if "error" in summary:
+        return f"failed: {summary['error'][-200:]}"
+    busy = "" if summary["device_busy"] is None else f"device busy {summary['device_busy']:.0%}; "
+    kinds = ", ".join(f"{kind} {seconds / summary['kernels_s']:.0%}"
+                      for kind, seconds in list(summary["kinds"].items())[:3])
+    return busy + kinds
 
 
 def _forward_lines(stream, lines: queue.Queue) -> None:
@@ -166,8 +185,11 @@ def _runs_official(spec: dict) -> bool:
 
 def _worker_env(spec: dict) -> dict:
     """The worker's environment: when the official model shares the accelerator, JAX must not take
-    most of its memory up front (its default), or the official model runs out of memory."""
-    env = dict(os.environ)
+    most of its memory up front (its default), or the official model runs out of memory. A group that
+    profiles needs XLA's per-kernel trace events on CPU, switched on when JAX starts."""
+    from bigcodec_jax.benchmark.profile import enable_cpu_kernel_traces
+
+    env = enable_cpu_kernel_traces(os.environ) if spec.get("profile") else dict(os.environ)
     if _runs_official(spec) and spec["torch_device"] != "cpu":
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     return env
@@ -285,6 +307,8 @@ def _estimate(spec: dict, priors: dict, rows: list[dict], batch: int) -> float |
                      else priors.get("infer_s_per_audio_s"))
         if _runs_official(spec):
             runs *= 3  # the official model runs interleaved and is slower than ours
+        if spec.get("profile") and not rows:
+            runs += 1  # the traced call of the group's first measurement (and reading its trace)
         return compile_s + (runs * audio * per_audio if per_audio else 0.0)
     compile_s = rows[-1]["compile_s"] if rows else priors["train_compile_s"]
     per_audio = (min(r["step_s"] / (r["batch"] * r["seconds"]) for r in rows) if rows
@@ -367,7 +391,7 @@ def worker(spec: dict) -> None:
                     official = OfficialModel(spec["torch_python"], spec["torch_ref"], batch, spec["seconds"],
                                              spec["torch_device"])
                 row = infer.measure(codec, batch, spec["seconds"], spec["repeats"], official,
-                                    spec.get("matmul_gflops"))
+                                    spec.get("matmul_gflops"), profile=spec.get("profile", False) and not rows)
             else:
                 row = train.measure(spec["variant"], spec["dtype"], batch, spec["seconds"], spec["repeats"])
         except Exception as error:  # noqa: BLE001 - recorded (out of memory, ...) and the next one tried
