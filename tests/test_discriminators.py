@@ -1,4 +1,7 @@
 """Discriminators, spectrograms and GAN losses against the official PyTorch forward passes."""
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,6 +62,24 @@ def test_mel_spectrograms_and_loss(golden):
         got = np.asarray(mel_spectrogram(data["wav"], cfg.sample_rate, n_fft, n_mels)).transpose(0, 2, 1)
         assert relative_error(got, data[f"mel_{i}"]) < 1e-5, i
     np.testing.assert_allclose(float(spectral.mel_distance(data["recon"], data["wav"], cfg)), data["mel_loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("sample_rate", [16000, 22050, 24000])
+def test_mel_filterbank_equals_librosas_without_importing_it(sample_rate):
+    librosa = pytest.importorskip("librosa")
+    for n_fft, n_mels in [(32, 5), (256, 40), (1024, 80), (2048, 320), (2048, 128)]:
+        ref = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2,
+                                  htk=False, norm="slaney", dtype=np.float64).T.astype(np.float32)
+        np.testing.assert_array_equal(spectral.mel_filterbank(sample_rate, n_fft, n_mels), ref)
+
+
+def test_the_mel_loss_needs_no_audio_library():
+    """Training's mel loss builds its filterbank in numpy: a machine without librosa can train."""
+    code = ("import sys, numpy as np; from bigcodec_jax.nn import spectral; "
+            "spectral.mel_distance(np.zeros((1, 4000), np.float32), np.ones((1, 4000), np.float32), "
+            "spectral.mel_distance_config()); assert 'librosa' not in sys.modules, 'librosa imported'")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_gradients_finite_on_silence():

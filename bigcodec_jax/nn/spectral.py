@@ -26,13 +26,38 @@ def hann_window(win_length: int, n_fft: int) -> np.ndarray:
     return np.pad(window, (left, n_fft - win_length - left)).astype(np.float32)
 
 
+# The Slaney mel scale: linear (3 mels per 200 Hz) below 1 kHz, logarithmic above (27 mels per factor 6.4).
+_LINEAR_HZ_PER_MEL, _LOG_START_HZ, _LOG_MELS_PER_NEPER = 200.0 / 3.0, 1000.0, 27.0 / np.log(6.4)
+_LOG_START_MEL = _LOG_START_HZ / _LINEAR_HZ_PER_MEL
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, np.float64)
+    log_part = _LOG_START_MEL + np.log(np.maximum(hz, _LOG_START_HZ) / _LOG_START_HZ) * _LOG_MELS_PER_NEPER
+    return np.where(hz >= _LOG_START_HZ, log_part, hz / _LINEAR_HZ_PER_MEL)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, np.float64)
+    log_part = _LOG_START_HZ * np.exp((np.maximum(mel, _LOG_START_MEL) - _LOG_START_MEL) / _LOG_MELS_PER_NEPER)
+    return np.where(mel >= _LOG_START_MEL, log_part, mel * _LINEAR_HZ_PER_MEL)
+
+
 @functools.lru_cache(maxsize=None)
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """`(n_fft // 2 + 1, n_mels)` Slaney-scale, Slaney-normalised triangles from 0 Hz to Nyquist."""
-    import librosa  # imported lazily: slow to import, needed only to build the (cached) matrix
+    """`(n_fft // 2 + 1, n_mels)` Slaney-scale, Slaney-normalised triangles from 0 Hz to Nyquist.
 
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2,
-                               htk=False, norm="slaney", dtype=np.float64).T.astype(np.float32)
+    Band k rises from edge k to edge k + 1 and falls to edge k + 2, the `n_mels + 2` edges equally
+    spaced in mels; each triangle is scaled to area 1 in Hz (`2 / (edge k + 2 - edge k)`). This is
+    what the official model's torchaudio / librosa filterbank computes, here in float64 numpy so that
+    training needs no audio library.
+    """
+    bins = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), n_mels + 2))
+    rise = (bins[None, :] - edges[:-2, None]) / np.diff(edges)[:-1, None]
+    fall = (edges[2:, None] - bins[None, :]) / np.diff(edges)[1:, None]
+    triangles = np.maximum(0.0, np.minimum(rise, fall)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return triangles.T.astype(np.float32)
 
 
 def stft_power(x: jax.Array, n_fft: int, hop: int, win_length: int | None = None) -> jax.Array:
