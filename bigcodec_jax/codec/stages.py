@@ -34,8 +34,8 @@ class StagedNetwork(nn.Module):
 
     def recur(self, x: jax.Array, state: RecurState = None, steps: jax.Array | None = None
               ) -> tuple[jax.Array, RecurState]:
-        """The LSTM stage from `state` (zeros when None): `(outputs, final state)`, the state after the first
-        `steps` frames when given."""
+        """The LSTM stage from `state` (zeros when None): `(outputs, final state)`; with `steps`, only the
+        first `steps` frames run and the state is the one after them (the outputs after them are filler)."""
         return self.lstm.run(x, state, steps) if self.lstm is not None else (x, state)
 
     def head(self, x: jax.Array, lengths: Lengths = None) -> jax.Array:

@@ -129,8 +129,11 @@ class _Residual:
 class _Recur:
     """The LSTM of a staged network at the frame rate: no lag, the state carries over.
 
-    Frames before the start must not enter the state: a block whose input lies wholly before it
-    keeps the (zero) state, and the caller never runs a block that straddles the start.
+    It steps only through the frames whose outputs can be real (one sequential step each, so the
+    rest of the block is not paid for): none while the block's input lies before the start (frames
+    there must not enter the state; the caller never runs a block that straddles the start), else
+    the block's real frames up to the last row's end (a flush's later frames are past every end,
+    where the next stages pad instead of reading the LSTM).
     """
 
     def __init__(self, net: StagedNetwork, d_in: int, rate: int):
@@ -141,11 +144,13 @@ class _Recur:
         return None
 
     def step(self, const: None, state: Any, x: jax.Array, edges: Edges) -> tuple[Any, jax.Array]:
-        y, new = self.net.recur(x, state, edges.count)
-        if state is not None:
-            before_start = edges.start < self.d_out
-            new = jax.tree.map(lambda old, cur: jnp.where(before_start, old, cur), state, new)
-        return new, y
+        # the block's input frame i is the stream's frame start - d_out + i, before a row's end while
+        # i < until_end + d_out
+        until_last_end = jnp.max(edges.until_end) + self.d_out
+        steps = jnp.clip(jnp.minimum(edges.count, until_last_end), 0, x.shape[1])
+        steps = jnp.where(edges.start < self.d_out, 0, steps)
+        y, state = self.net.recur(x, state, steps)
+        return state, y
 
 
 class _Sequence:

@@ -17,7 +17,9 @@ def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState, steps: jax.
                ) -> tuple[jax.Array, LSTMState]:
     """Run one LSTM layer over time given the precomputed input projection `(B, T, 4H)`.
 
-    `steps` (a scalar, for streaming): the final state is the one after the first `steps` frames.
+    `steps` (a scalar in `0..T`, for streaming): only the first `steps` frames run, one loop step
+    each (the rest of a stream's block is filler, and the recurrence is paid per step); their
+    outputs follow, zeros after them, and the final state is the one after them.
     """
 
     def step(carry: LSTMState, gates_x: jax.Array) -> tuple[LSTMState, jax.Array]:
@@ -28,15 +30,17 @@ def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState, steps: jax.
         h = jax.nn.sigmoid(o) * jnp.tanh(c)
         return (h, c), h
 
-    def step_until(carry: LSTMState, inputs: tuple[jax.Array, jax.Array]) -> tuple[LSTMState, jax.Array]:
-        new, h = step(carry, inputs[0])
-        return jax.tree.map(lambda n, old: jnp.where(inputs[1] < steps, n, old), new, carry), h
+    def step_at(t: jax.Array, carry: tuple[LSTMState, jax.Array]) -> tuple[LSTMState, jax.Array]:
+        state, hs = carry
+        state, h = step(state, x_proj[t])
+        return state, hs.at[t].set(h)
 
     x_proj = jnp.swapaxes(x_proj, 0, 1)
     if steps is None:
         state, hs = jax.lax.scan(step, state, x_proj)
     else:
-        state, hs = jax.lax.scan(step_until, state, (x_proj, jnp.arange(x_proj.shape[0])))
+        hs = jnp.zeros(x_proj.shape[:2] + state[0].shape[-1:], state[0].dtype)
+        state, hs = jax.lax.fori_loop(0, steps, step_at, (state, hs))
     return jnp.swapaxes(hs, 0, 1), state
 
 
@@ -55,8 +59,8 @@ class ResLSTM(nn.Module):
         """`(y, final (h, c) of every layer)` starting from `state` (zeros when None).
 
         Running a long sequence in consecutive pieces, each from the previous piece's final
-        state, gives the same outputs as running it at once. `steps`: the final state is the one
-        after the first `steps` frames (a stream's block whose later frames have not arrived).
+        state, gives the same outputs as running it at once. `steps`: only the first `steps` frames
+        run (a stream's block whose later frames are filler); the final state is the one after them.
         """
         features = x.shape[-1]
         bound = features ** -0.5  # PyTorch's LSTM initialisation: U(-1/sqrt(H), 1/sqrt(H))
