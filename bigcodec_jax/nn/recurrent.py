@@ -2,7 +2,7 @@
 
 The input projection `x W_ih + b_ih + b_hh` is computed for all frames at once (one large
 matmul) before the scan; only `h W_hh` stays inside the loop. Gate order is PyTorch's:
-input, forget, cell, output.
+input, forget, cell, output. A stream's block loops over its real frames only (`steps`).
 """
 from __future__ import annotations
 
