@@ -44,3 +44,11 @@ def test_profile_runs_on_cpu_and_accounts_for_the_call():
         shares = [float(m) for m in re.findall(r"\s([\d.]+)%\n", block + "\n")]
         assert "activation (anti-aliased SnakeBeta)" in block and abs(sum(shares) - 100) < 0.5, block
         assert len(re.findall(r"^\s+[\d.]+ s  \S+", block, flags=re.M)) == 3  # the slowest kernels, --top 3
+
+
+def test_a_trace_without_kernel_events_is_an_error_not_a_division_by_zero(monkeypatch):
+    from bigcodec_jax.benchmark import profile
+
+    monkeypatch.setattr(profile, "profile", lambda compiled, call, folder: ({}, [], 0.0))
+    with pytest.raises(ValueError, match="no kernel events"):
+        profile.summary(None, lambda: None, wall_s=0.5)

@@ -15,6 +15,7 @@ and the ratio.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -85,7 +86,7 @@ class CodecTimer:
         calls = {"encode": (self._encode, self._wav, encode_s), "decode": (self._decode, self._codes, decode_s)}
         out = {}
         for what, (compiled, inputs, wall) in calls.items():
-            call = lambda: jax.block_until_ready(compiled(self._codec.params, inputs, None))  # noqa: E731
+            call = functools.partial(profile.call_once, compiled, self._codec.params, inputs)
             try:
                 out[what] = profile.summary(compiled, call, wall)
             except Exception as error:  # noqa: BLE001 - no profiler on this machine, a trace it cannot read, ...

@@ -155,6 +155,8 @@ def summary(compiled, call, wall_s: float, top: int = 10) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="bigcodec-profile-") as folder:
         kinds, kernels, total = profile(compiled, call, folder)
+    if total <= 0:  # every share below divides by it
+        raise ValueError("the trace has no kernel events (no per-kernel tracing on this backend?)")
     return {"wall_s": wall_s, "kernels_s": total,
             "device_busy": None if jax.default_backend() == "cpu" else min(total / wall_s, 1.0),
             "kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
@@ -177,7 +179,8 @@ def format_summary(what: str, s: dict) -> str:
     return "\n".join(lines)
 
 
-def _call(compiled, params, inputs) -> None:
+def call_once(compiled, params, inputs) -> None:
+    """One call of a compiled codec pass (`(params, inputs, valid lengths)`), waited for."""
     import jax
 
     jax.block_until_ready(compiled(params, inputs, None))
@@ -201,7 +204,7 @@ def run(args: argparse.Namespace) -> None:
                                    ("decode", codec.passes.decode.whole, codes)):
         compiled = function.lower(codec.params, inputs, None).compile()
         jax.block_until_ready(compiled(codec.params, inputs, None))
-        calls[what] = compiled, functools.partial(_call, compiled, codec.params, inputs)
+        calls[what] = compiled, functools.partial(call_once, compiled, codec.params, inputs)
     for what, (compiled, call) in calls.items():
         wall = time_calls(call, 3)[1]
         print("\n" + format_summary(what, summary(compiled, call, wall, args.top)))
