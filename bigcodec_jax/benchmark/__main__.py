@@ -21,6 +21,7 @@ SUBJECTS = {
     "stream": ("stream", "streaming encode/decode real-time factor, latency and compile time"),
     "compile": ("compile", "compile time of encode + decode at the passes' options against XLA's defaults"),
     "e2e": ("e2e", "inference.py reconstruct over a folder of speech files against the kernel's throughput"),
+    "recurrence": ("recurrence", "the LSTM alone, the model's scan against three other ways (unrolled, wavefront, cuDNN)"),
 }
 
 
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     for name, (module, help_text) in SUBJECTS.items():
         mod = importlib.import_module(f"bigcodec_jax.benchmark.{module}")
-        mod.add_arguments(sub.add_parser(name, help=help_text, description=mod.__doc__))
+        mod.add_arguments(sub.add_parser(name, help=help_text, description=mod.__doc__,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
     importlib.import_module(f"bigcodec_jax.benchmark.{SUBJECTS[args.what][0]}").run(args)
     return errors.OK

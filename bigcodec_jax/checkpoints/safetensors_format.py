@@ -22,7 +22,6 @@ from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SE
 from bigcodec_jax.checkpoints.official import CONFIG_KEY
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
-SUFFIX = ".safetensors"
 METADATA = {"format": "pt"}  # the tensors are PyTorch state dicts (the convention of safetensors' torch API)
 _SECTIONS = GENERATOR_SECTIONS + DISCRIMINATOR_SECTIONS
 _MAX_HEADER = 100 * 2 ** 20  # safetensors' own limit on the JSON header
