@@ -110,6 +110,7 @@ def test_sigterm_checkpoints_then_resumes_exactly(straight, tmp_path, env):
     ("batch_size", 0, "config.batch_size"),
     ("compute_dtype", "float16", "config.compute_dtype"),
     ("num_steps", -1, "config.num_steps"),
+    ("eval_every_steps", -1, "config.eval_every_steps: must be a positive integer, or 0 for never"),
 ])
 def test_bad_config_values_are_named(key, value, message):
     config = train_config.recipe("tiny_train")
@@ -152,6 +153,19 @@ def test_trains_from_a_folder_and_a_file_list(tmp_path, env, source, relative):
     _finish(_start(str(tmp_path), env, f"--config.data.source={source}", f"--config.data.path={path}",
                    "--config.num_steps=2"))
     assert _checkpoint_steps(str(tmp_path)) == [1, 2]
+
+
+def test_examples_and_evaluation_set_to_0_never_run_and_need_no_held_out_data(tmp_path, env):
+    workdir, missing = str(tmp_path / "run"), str(tmp_path / "no_such_folder")
+    _finish(_start(workdir, env, "--config.num_steps=2", "--config.examples_every_steps=0",
+                   "--config.eval_every_steps=0", "--config.data.eval.source=dir", f"--config.data.eval.path={missing}"))
+    assert _checkpoint_steps(workdir) == [1, 2]
+    logged = open(os.path.join(workdir, "metrics.jsonl")).read()
+    assert '"loss/gen"' in logged and "eval/" not in logged
+    # the same held-out folder is an error as soon as it is needed
+    proc = _start(str(tmp_path / "other"), env, "--config.num_steps=2", "--config.eval_every_steps=2",
+                  "--config.data.eval.source=dir", f"--config.data.eval.path={missing}")
+    assert "no_such_folder" in _finish(proc, status=1)
 
 
 def test_trains_from_tfds_mock_data(tmp_path):

@@ -45,8 +45,8 @@ def recipe(variant: str = "full") -> ml_collections.ConfigDict:
     c.data = data.default_config()   # data.segment_samples: 1 s crops (a multiple of the hop length)
     c.checkpoint = ml_collections.ConfigDict(dict(every_steps=5000, keep=3, async_save=True))
     c.log_every_steps = 50
-    c.examples_every_steps = 5000    # audio + mel images of the held-out batch in TensorBoard
-    c.eval_every_steps = 5000        # fast metrics of the held-out utterances (data.eval) as eval/... scalars
+    c.examples_every_steps = 5000    # audio + mel images of the held-out batch in TensorBoard (0: never)
+    c.eval_every_steps = 5000        # fast metrics of the held-out utterances (data.eval) as eval/... (0: never)
     c.max_consecutive_nonfinite = 20  # skipped updates in a row before the run stops
     return c
 
@@ -61,10 +61,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         model_config_lib.validate(config.model)
     except ValueError as e:
         raise ValueError(f"config.model: {e}") from None
-    for key in ("batch_size", "num_steps", "log_every_steps", "examples_every_steps", "eval_every_steps",
-                "max_consecutive_nonfinite"):
+    for key in ("batch_size", "num_steps", "log_every_steps", "max_consecutive_nonfinite"):
         if not isinstance(config[key], int) or config[key] <= 0:
             _fail(key, f"must be a positive integer, got {config[key]!r}")
+    for key in ("examples_every_steps", "eval_every_steps"):
+        if not isinstance(config[key], int) or config[key] < 0:
+            _fail(key, f"must be a positive integer, or 0 for never, got {config[key]!r}")
     try:
         data_config_lib.validate(config.data)
     except ValueError as e:

@@ -111,6 +111,11 @@ def _log_examples(writer: MetricWriter, step: int, reconstruct, gen_params, wav:
         writer.image(step, f"examples/{i}/mel", mel_comparison_image(wav[i], recon[i]))
 
 
+def _due(step: int, every: int) -> bool:
+    """Whether a periodic action set to run every `every` steps (0: never) runs at `step`."""
+    return every > 0 and step % every == 0
+
+
 def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     """Train until `config.num_steps`; returns the final state. On SIGTERM/SIGINT (to any process) every
     process checkpoints the same step and `Preempted` is raised."""
@@ -136,8 +141,9 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     step = int(state.step)  # counted on the host from here on: reading it from the devices would wait for them
     step_fn = compiled_train_step(models, config, mesh, abstract_state, state_shardings)
     writer = MetricWriter(workdir, start_step=step)
-    evaluate_heldout = HeldOutEvaluation(config)
-    examples = _example_batch(config) if main else None
+    # the held-out data is read only when it is used: with both set to 0 a run needs none
+    evaluate_heldout = HeldOutEvaluation(config) if config.eval_every_steps else None
+    examples = _example_batch(config) if main and config.examples_every_steps else None
     reconstruct = jax.jit(lambda p, w: models.generator.apply({"params": p}, w).recon)
     stop = StopSignal()
     audio_per_step = config.batch_size * config.data.segment_samples / SAMPLE_RATE
@@ -165,11 +171,11 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
                     bar.set_postfix(gen=f"{values['loss/gen']:.3f}", disc=f"{values['loss/disc']:.3f}",
                                     mel=f"{values['loss/mel']:.3f}", lr=f"{values['lr']:.2e}",
                                     audio_s_per_s=f"{values['perf/audio_s_per_s']:.1f}")
-                if step % config.examples_every_steps == 0:
+                if _due(step, config.examples_every_steps):
                     gen_params = host_params(state.gen_params)  # every process takes part in gathering them
                     if main:
                         _log_examples(writer, step, reconstruct, gen_params, examples)
-                if step % config.eval_every_steps == 0:
+                if _due(step, config.eval_every_steps):
                     values.update(evaluate_heldout(state.gen_params))
                 if values:
                     writer.scalars(step, values)
