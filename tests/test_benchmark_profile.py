@@ -26,10 +26,12 @@ def test_accelerator_trace_counts_device_kernels_under_their_instructions():
         {"ph": "X", "pid": 1, "name": "loop_multiply_fusion", "ts": 0, "dur": 10, "args": {"hlo_op": "fusion.3"}},
         {"ph": "X", "pid": 1, "name": "sm90_xmma_gemm_bf16", "ts": 30, "dur": 5, "args": {"hlo_op": "custom-call.1"}},
         {"ph": "X", "pid": 1, "name": "loop_multiply_fusion", "ts": 40, "dur": 10, "args": {"hlo_op": "fusion.3"}},
+        # a kernel of a loop's body, under its nested annotation stack: charged to the body's instruction
+        {"ph": "X", "pid": 1, "name": "loop_add_fusion", "ts": 60, "dur": 4, "args": {"hlo_op": "while.2::fusion.7"}},
         {"ph": "X", "pid": 2, "name": "ThunkExecute", "ts": 0, "dur": 100, "args": {"hlo_op": "fusion.3"}},  # host
     ]
     # the host's launch events are not device time, and the idle gaps (10..30, 35..40) are charged to nothing
-    assert charged_times(events) == pytest.approx({"fusion.3": 20, "custom-call.1": 5})
+    assert charged_times(events) == pytest.approx({"fusion.3": 20, "custom-call.1": 5, "fusion.7": 4})
 
 
 def test_profile_runs_on_cpu_and_accounts_for_the_call():

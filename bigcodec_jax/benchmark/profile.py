@@ -77,7 +77,8 @@ def charged_times(events: list[dict]) -> collections.Counter:
     """Microseconds charged to each HLO instruction from a trace's events.
 
     On an accelerator: its kernels (events of the device's processes), each under the instruction
-    it runs (`args.hlo_op`; the event's own name is the CUDA kernel's); time between kernels (the
+    it runs (`args.hlo_op`, the innermost of a nested stack such as a loop body's
+    `while.1::fusion.3`; the event's own name is the CUDA kernel's); time between kernels (the
     device idle, waiting for launches) is charged to nothing. On a CPU: XLA's runtime traces a
     kernel from its launch to an `end: NAME` event when it completes asynchronously (convolutions
     and dots run on the thread pool), and the charges add up to the call's wall time. Either way
@@ -90,8 +91,9 @@ def charged_times(events: list[dict]) -> collections.Counter:
         if event.get("ph") != "X" or (devices and event.get("pid") not in devices):
             continue
         op = event.get("args", {}).get("hlo_op")
-        if op:
-            starts[op if devices else event["name"]].append((event["ts"], event["ts"] + event.get("dur", 0)))
+        if op:  # a device kernel's may be a nested annotation stack, "outer::inner": the kernel's own is the last
+            name = op.split("::")[-1] if devices else event["name"]
+            starts[name].append((event["ts"], event["ts"] + event.get("dur", 0)))
         elif event["name"].startswith("end: "):
             ends[event["name"][5:]].append(event["ts"])
     boundaries = []  # (time, +1 start / -1 stop, kernel)
