@@ -38,6 +38,7 @@ import numpy as np
 from bigcodec_jax import errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import device_line, machine, time_calls
+from bigcodec_jax.codec.passes import compiler_options
 from bigcodec_jax.config import VARIANTS, hop_length, model_config
 from bigcodec_jax.nn.recurrent import ResLSTM, lstm_cell
 
@@ -47,7 +48,7 @@ COMPILE_PRIOR_S = 10.0  # a first compile's estimate before anything is measured
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="full", choices=VARIANTS, help="model variant (default: the released full size)")
-    p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="clip length (80 frames a second)")
+    p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="clip length (the released model: 80 frames a second)")
     p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[8, 64])
     p.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"], choices=["float32", "bfloat16"])
     p.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="which ways to time (scan is the model's)")
@@ -57,6 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _weight(params: dict, name: str, k: int, dtype) -> jax.Array:
+    """Layer `k`'s tensor `name` (`kernel_ih`, `bias_hh`, ...) in `dtype`, as `ResLSTM` casts it."""
     return params[f"layer_{k}_{name}"].astype(dtype)
 
 
@@ -153,8 +155,6 @@ def measure(name: str, params: dict, x: jax.Array, num_layers: int, dtype: str, 
             reference: np.ndarray | None) -> tuple[dict, np.ndarray]:
     """(timings, output) of one way; the timings include its largest difference from `reference` (the
     scan's output) relative to the reference's peak."""
-    from bigcodec_jax.codec.passes import compiler_options
-
     jitted = jax.jit(way(name, num_layers, jnp.dtype(dtype)))
     start = time.perf_counter()
     compiled = jitted.lower(params, x).compile(compiler_options=compiler_options())
