@@ -46,18 +46,20 @@ def test_cudnn_weights_are_in_the_layout_jax_unpacks_and_give_the_models_lstm():
 def test_runs_on_cpu_within_its_budget_and_writes_every_row(tmp_path):
     out = tmp_path / "rec.json"
     run = subprocess.run([sys.executable, "-m", "bigcodec_jax.benchmark", "recurrence", "--variant", "mini_default",
-                          "--seconds", "0.5", "--batch-sizes", "2", "--dtypes", "float32", "--repeats", "1",
+                          "--seconds", "0.5", "--batch-sizes", "2", "3", "--dtypes", "float32", "--repeats", "1",
                           "--budget-seconds", "120", "--output", str(out)], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(out.read_text())
     assert (report["width"], report["layers"], report["frames"]) == (256, 2, 40)
-    rows = {row["way"]: row for row in report["rows"]}
-    assert list(rows) == list(recurrence.WAYS)
-    assert rows["cudnn"]["status"] == "skipped" and "GPU" in rows["cudnn"]["reason"]
-    for name in ("scan", "unroll8", "wavefront"):
-        assert rows[name]["status"] == "ok" and rows[name]["call_s"] > 0 and rows[name]["compile_s"] > 0
-    for name in ("unroll8", "wavefront"):
-        assert rows[name]["max_diff"] < 1e-5
+    # each way at every batch size, the model's scan first and cuDNN last
+    assert [(row["way"], row["batch"]) for row in report["rows"]] == [(w, b) for w in recurrence.WAYS for b in (2, 3)]
+    for row in report["rows"]:
+        if row["way"] == "cudnn":
+            assert row["status"] == "skipped" and "GPU" in row["reason"]
+            continue
+        assert row["status"] == "ok" and row["call_s"] > 0 and row["compile_s"] > 0
+        if row["way"] != "scan":  # compared with the scan's output at the same shape
+            assert row["max_diff"] < 1e-5
     assert "wavefront" in run.stdout
 
 

@@ -18,8 +18,10 @@ and inputs, and reports each one's largest difference from the model's:
   TF32 products).
 
 Each is jitted with the passes' compiler options, compiled once (timed), then timed as the median of
-`--repeats` calls after a warm-up. Measurements that would not fit `--budget-seconds` are skipped and
-say so. Run it on a lent accelerator before the suite (docs/benchmarks.md): a minute says whether the
+`--repeats` calls after a warm-up. The ways run in that order, each at every dtype and batch size: the
+model's scan (whether the LSTM bounds a call at all) comes first, and cuDNN, the one outside XLA, comes
+last, so that a crash in it loses nothing else. Measurements that would not fit `--budget-seconds` are
+skipped and say so. Run it on a lent accelerator before the suite (docs/benchmarks.md): a minute says whether the
 LSTM bounds a pass there and which way removes it.
 """
 from __future__ import annotations
@@ -178,21 +180,26 @@ def run(args: argparse.Namespace) -> None:
     rows: list[dict] = []
     report = {"machine": machine(), "variant": args.variant, "width": width, "layers": num_layers,
               "frames": frames, "rows": rows}
-    for dtype in args.dtypes:
-        for batch in args.batch_sizes:
-            x = jax.device_put(np.random.default_rng(batch).normal(0, 0.5, (batch, frames, width)).astype(np.float32))
-            reference = None
-            for name in args.ways:
+    inputs: dict[int, jax.Array] = {}  # by batch size, the same for every dtype and way
+    references: dict[tuple[str, int], np.ndarray] = {}  # the scan's outputs, by (dtype, batch)
+    for name in args.ways:  # each way at every shape: the scan's figures come first, cuDNN's last
+        for dtype in args.dtypes:
+            for batch in args.batch_sizes:
                 row = {"dtype": dtype, "batch": batch, "way": name, "status": "ok"}
                 reason = unavailable(name) or _over_budget(rows, name, batch, end)
                 if reason:
                     row.update(status="skipped", reason=reason)
                 else:
+                    if batch not in inputs:
+                        noise = np.random.default_rng(batch).normal(0, 0.5, (batch, frames, width))
+                        inputs[batch] = jax.device_put(noise.astype(np.float32))
                     try:
-                        measured, out = measure(name, params, x, num_layers, dtype, args.repeats, reference)
+                        measured, out = measure(name, params, inputs[batch], num_layers, dtype, args.repeats,
+                                                references.get((dtype, batch)))
                         row.update(measured)
-                        reference = out if name == "scan" else reference
-                    except Exception as error:  # noqa: BLE001 - recorded, and the next way tried
+                        if name == "scan":
+                            references[(dtype, batch)] = out
+                    except Exception as error:  # noqa: BLE001 - recorded, and the next one tried
                         row.update(status="failed", reason=f"{type(error).__name__}: {str(error)[-500:]}")
                 rows.append(row)
                 _print(row)
