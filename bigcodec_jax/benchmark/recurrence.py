@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from typing import Callable
 
@@ -37,9 +36,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bigcodec_jax import errors
+from bigcodec_jax import errors, paths
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.benchmark.common import device_line, machine, time_calls
+from bigcodec_jax.benchmark.common import compile_timed, device_line, machine, time_calls
 from bigcodec_jax.codec.passes import compiler_options
 from bigcodec_jax.config import VARIANTS, hop_length, model_config
 from bigcodec_jax.nn.recurrent import ResLSTM, lstm_cell
@@ -157,10 +156,8 @@ def measure(name: str, params: dict, x: jax.Array, num_layers: int, dtype: str, 
             reference: np.ndarray | None) -> tuple[dict, np.ndarray]:
     """(timings, output) of one way; the timings include its largest difference from `reference` (the
     scan's output) relative to the reference's peak."""
-    jitted = jax.jit(way(name, num_layers, jnp.dtype(dtype)))
-    start = time.perf_counter()
-    compiled = jitted.lower(params, x).compile(compiler_options=compiler_options())
-    compile_s = time.perf_counter() - start
+    jitted = jax.jit(way(name, num_layers, jnp.dtype(dtype)), compiler_options=compiler_options())  # as the passes
+    compiled, compile_s = compile_timed(jitted, params, x)
     _, call_s, out = time_calls(lambda: jax.block_until_ready(compiled(params, x)), repeats)
     out = np.asarray(out, np.float32)
     row = {"call_s": call_s, "compile_s": compile_s, "us_per_frame": call_s / x.shape[1] * 1e6}
@@ -204,7 +201,7 @@ def run(args: argparse.Namespace) -> None:
                 rows.append(row)
                 _print(row)
                 if args.output:
-                    _write(args.output, report)
+                    paths.write_text(args.output, json.dumps(report, indent=1))  # whole or not at all
 
 
 def _over_budget(rows: list[dict], name: str, batch: int, end: float) -> str | None:
@@ -229,9 +226,3 @@ def _print(row: dict) -> None:
         return
     diff = f"{row['max_diff']:9.1e}" if "max_diff" in row else f"{'':9s}"
     print(f"{head} {row['call_s'] * 1e3:9.2f} {row['us_per_frame']:9.1f} {row['compile_s']:9.1f} {diff}", flush=True)
-
-
-def _write(path: str, report: dict) -> None:
-    with open(path + ".tmp", "w") as f:
-        json.dump(report, f, indent=1)
-    os.replace(path + ".tmp", path)

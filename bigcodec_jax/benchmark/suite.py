@@ -93,12 +93,10 @@ class Report:
         self.write()
 
     def write(self) -> None:
+        from bigcodec_jax import paths
+
         self.data["elapsed_seconds"] = round(time.monotonic() - self.started, 1)
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
-            json.dump(self.data, f, indent=1)
-        os.replace(f.name, self.path)
+        paths.write_text(self.path, json.dumps(self.data, indent=1))  # whole or not at all
 
 
 def _now() -> str:
