@@ -1,11 +1,13 @@
 """SnakeBeta and the polyphase anti-aliased activation against the official op sequence in numpy."""
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from bigcodec_jax.checkpoints import torch_zip
+from bigcodec_jax.nn import activations
 from bigcodec_jax.nn.activations import (CONTEXT, RESAMPLING_FILTER, anti_aliased_snake_beta,
                                         anti_aliased_snake_beta_valid, sin_squared, snake_beta)
 from conftest import COMMITTED_SET, reference_path
@@ -117,3 +119,24 @@ def test_sin_squared_against_float64():
     special = np.asarray(sin_squared(np.float32([0.0, -0.0, np.inf, -np.inf, np.nan, np.pi / 2])))
     assert special[0] == 0 and special[1] == 0 and np.isnan(special[2:5]).all() and abs(special[5] - 1) < 1e-7
     assert sin_squared(np.float32([1.0]).astype(jnp.bfloat16)).dtype == jnp.bfloat16
+
+
+def _saved_bytes_and_gradients(x, alpha, beta, lengths):
+    """(bytes the activation's VJP keeps from its forward pass, its gradients for a random cotangent)."""
+    _, backward = jax.vjp(lambda *args: anti_aliased_snake_beta(*args, lengths), x, alpha, beta)
+    saved = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(backward))
+    return saved, backward(np.random.default_rng(1).standard_normal(x.shape).astype(np.float32))
+
+
+def test_backward_recomputes_snake_beta_instead_of_keeping_its_intermediates(monkeypatch):
+    """Training memory: the backward keeps the two phases before SnakeBeta (and masks), 3x the input's bytes, not
+    the polynomial's intermediates (18x, before SnakeBeta was checkpointed); the gradients are the same."""
+    x, alpha, beta = activation_inputs(200)
+    lengths = np.array([200, 150])
+    saved, grads = _saved_bytes_and_gradients(x, alpha, beta, lengths)
+    assert saved <= 4 * x.nbytes, saved / x.nbytes
+    monkeypatch.setattr(activations, "snake_beta", activations.snake_beta.__wrapped__)  # not checkpointed
+    saved_plain, grads_plain = _saved_bytes_and_gradients(x, alpha, beta, lengths)
+    assert saved_plain > 10 * x.nbytes  # what the test would see if the checkpoint were lost
+    for got, want in zip(grads, grads_plain):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-6)
