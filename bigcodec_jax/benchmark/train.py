@@ -6,6 +6,11 @@ weights; it is compiled ahead of time and timed apart from the median of later s
 loop's own work per step (the preemption check and the checkpoint schedule, which wait for neither
 the devices nor the other processes) is timed too. Under `bigcodec_jax.launch` (or on a pod) it runs
 as one multi-process job.
+
+`--compile-only` compiles each step from shapes alone (no weights are made, nothing runs) and reports
+the memory a step needs by XLA's analysis of the compiled program, and its FLOP count: whether a
+batch fits a device, answered on the device's kind of backend in a minute, even on a CPU for the
+full-size model (whose steps would take minutes there).
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import numpy as np
 from bigcodec_jax import distributed, errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.config import VARIANTS
-from bigcodec_jax.benchmark.common import (compile_timed, compiled_memory_gib, device_line, flops, load_average,
+from bigcodec_jax.benchmark.common import (compiled_memory_gib, device_line, flops, load_average,
                                            peak_memory, time_calls)
 from bigcodec_jax.training import sharding, trainer
 from bigcodec_jax.training.checkpointing import Checkpointer
@@ -35,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=errors.positive_seconds, default=1.0, help="crop length (the recipe's is 1 s)")
     p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     p.add_argument("--repeats", type=errors.positive_int, default=5)
+    p.add_argument("--compile-only", action="store_true",
+                   help="compile each step from shapes and report its memory and FLOPs by XLA's analysis; run nothing")
 
 LOOP_CALLS = 10_000
 
@@ -54,8 +61,9 @@ def loop_overhead_us(variant: str) -> float:
             checkpointer.close()
 
 
-def measure(variant: str, dtype: str, batch: int, seconds: float, repeats: int) -> dict:
-    """One row: step seconds (median of `repeats` after a warm-up step), compile seconds, memory."""
+def measure(variant: str, dtype: str, batch: int, seconds: float, repeats: int, compile_only: bool = False) -> dict:
+    """One row: step seconds (median of `repeats` after a warm-up step), compile seconds, memory; with
+    `compile_only`, the compiled step's memory and FLOPs alone (status "compiled", no step time)."""
     config = recipe(variant)
     config.compute_dtype = dtype
     config.matmul_precision = "highest" if dtype == "float32" else "default"
@@ -63,26 +71,29 @@ def measure(variant: str, dtype: str, batch: int, seconds: float, repeats: int) 
     config.data.segment_samples = samples = int(seconds * SAMPLE_RATE)
     models = build_models(config)
     mesh = sharding.make_mesh(config)
-    _, shardings = trainer.state_layout(models, config, mesh)
+    abstract, shardings = trainer.state_layout(models, config, mesh)
+    start = time.perf_counter()
+    step = trainer.compiled_train_step(models, config, mesh, abstract, shardings)  # every process, then a barrier
+    compile_s = time.perf_counter() - start
+    count = flops(step)
+    row = {"dtype": dtype, "batch": batch, "seconds": seconds, "compile_s": compile_s,
+           "compiled_memory_gib": compiled_memory_gib(step), "gflop_per_step": count and count / 1e9,
+           "load_average": load_average()}
+    if compile_only:
+        return {**row, "status": "compiled"}
     holder = [trainer.initial_state(models, config, None, shardings)]
     rows = batch // jax.process_count()  # this process's slice of the global batch
     wav = sharding.global_batch(
         np.random.default_rng(jax.process_index()).uniform(-0.5, 0.5, (rows, samples)).astype(np.float32), mesh)
-    with jax.default_matmul_precision(config.matmul_precision):
-        step, compile_s = compile_timed(trainer.sharded_train_step(models, config, mesh, shardings), holder[0], wav)
-        distributed.barrier("benchmark_train_step_compiled")  # gloo collectives time out on a late process
 
-        def one_step():
-            holder[0], metrics = step(holder[0], wav)
-            return jax.block_until_ready(metrics)
+    def one_step():
+        holder[0], metrics = step(holder[0], wav)
+        return jax.block_until_ready(metrics)
 
-        _, median, _ = time_calls(one_step, repeats)
+    _, median, _ = time_calls(one_step, repeats)
     peak, kind = peak_memory()
-    count = flops(step)
-    return {"dtype": dtype, "batch": batch, "seconds": seconds, "status": "ok", "step_s": median,
-            "audio_per_s": batch * seconds / median, "compile_s": compile_s, "runs": repeats,
-            "peak_memory_gib": peak, "peak_memory_kind": kind, "compiled_memory_gib": compiled_memory_gib(step),
-            "gflop_per_step": count and count / 1e9, "gflops_per_s": count and count / median / 1e9,
+    return {**row, "status": "ok", "step_s": median, "audio_per_s": batch * seconds / median, "runs": repeats,
+            "peak_memory_gib": peak, "peak_memory_kind": kind, "gflops_per_s": count and count / median / 1e9,
             "load_average": load_average()}
 
 
@@ -90,17 +101,22 @@ HEADER = "dtype     batch  seconds  step s  audio s/s  compile s  peak GiB  comp
 
 
 def format_row(row: dict) -> str:
-    compiled = row.get("compiled_memory_gib")
-    return (f"{row['dtype']:9s} {row['batch']:5d} {row['seconds']:8.1f} {row['step_s']:7.3f} "
-            f"{row['audio_per_s']:10.2f} {row['compile_s']:10.1f} {row['peak_memory_gib']:9.2f} "
-            f"{compiled if compiled is not None else float('nan'):13.2f}")
+    def number(key: str, width: int, digits: int) -> str:
+        value = row.get(key)
+        return f"{value:{width}.{digits}f}" if value is not None else f"{'-':>{width}s}"
+
+    return (f"{row['dtype']:9s} {row['batch']:5d} {row['seconds']:8.1f} {number('step_s', 7, 3)} "
+            f"{number('audio_per_s', 10, 2)} {number('compile_s', 10, 1)} {number('peak_memory_gib', 9, 2)} "
+            f"{number('compiled_memory_gib', 13, 2)}")
 
 
 def run(args: argparse.Namespace) -> None:
     distributed.initialize()
     print(f"{device_line()}, {jax.process_count()} process(es), model: {args.variant}")
-    print(f"training loop's own work per step: {loop_overhead_us(args.variant):.1f} us")
+    if not args.compile_only:
+        print(f"training loop's own work per step: {loop_overhead_us(args.variant):.1f} us")
     print(HEADER)
     for dtype in args.dtypes:
         for batch in args.batch_sizes:
-            print(format_row(measure(args.variant, dtype, batch, args.seconds, args.repeats)), flush=True)
+            row = measure(args.variant, dtype, batch, args.seconds, args.repeats, args.compile_only)
+            print(format_row(row), flush=True)
