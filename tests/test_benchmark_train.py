@@ -2,6 +2,7 @@
 (`--compile-only`) that reports the same program's memory and FLOPs without running it."""
 import pytest
 
+from bigcodec_jax import errors
 from bigcodec_jax.benchmark import train
 from configs.fast import get_config as fast_config
 
@@ -22,3 +23,8 @@ def test_compile_only_reports_the_memory_of_the_step_it_would_run(fast_recipe):
     assert measured["audio_per_s"] == pytest.approx(2 * 0.25 / measured["step_s"])
     for key in ("compiled_memory_gib", "gflop_per_step"):  # the same program
         assert measured[key] == compiled[key], key
+
+
+def test_a_crop_that_is_not_whole_frames_is_a_usage_error_before_compiling(fast_recipe):
+    with pytest.raises(errors.UsageError, match=r"not a multiple of the hop length 200 \(from --seconds 0.0123"):
+        train.measure("tiny_train", "float32", 2, 0.0123, 1, compile_only=True)

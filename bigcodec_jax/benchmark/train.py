@@ -28,7 +28,7 @@ from bigcodec_jax.benchmark.common import (compiled_memory_gib, device_line, flo
                                            peak_memory, time_calls)
 from bigcodec_jax.training import sharding, trainer
 from bigcodec_jax.training.checkpointing import Checkpointer
-from bigcodec_jax.training.config import recipe
+from bigcodec_jax.training.config import recipe, validate
 from bigcodec_jax.training.preemption import StopSignal
 from bigcodec_jax.training.state import build_models
 
@@ -69,6 +69,10 @@ def measure(variant: str, dtype: str, batch: int, seconds: float, repeats: int, 
     config.matmul_precision = "highest" if dtype == "float32" else "default"
     config.batch_size = batch
     config.data.segment_samples = samples = int(seconds * SAMPLE_RATE)
+    try:
+        validate(config)  # what train.py checks: a crop of whole frames, ...
+    except ValueError as e:
+        raise errors.UsageError(f"{e} (from --seconds {seconds:g} and batch {batch})") from None
     models = build_models(config)
     mesh = sharding.make_mesh(config)
     abstract, shardings = trainer.state_layout(models, config, mesh)
