@@ -47,21 +47,26 @@ FIRST_COMPILE_PRIOR_S = 20.0  # prior for the first measurement of all (nothing 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget-seconds", type=float, default=420.0, help="wall-clock budget of the whole suite")
+    from bigcodec_jax import errors
+    from bigcodec_jax.benchmark.infer import add_torch_arguments
+    from bigcodec_jax.config import VARIANTS
+
+    p.add_argument("--budget-seconds", type=errors.positive_seconds, default=420.0,
+                   help="wall-clock budget of the whole suite")
     p.add_argument("--output", required=True, help="JSON file written after every result")
-    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
-    p.add_argument("--seconds", type=float, default=10.0, help="inference clip length")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 64, 32, 1],
+    p.add_argument("--variant", default="full", choices=VARIANTS,
+                   help="model variant (default: the released full size)")
+    p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="inference clip length")
+    p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[8, 64, 32, 1],
                    help="inference batch sizes, in the order they are measured")
     p.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"], choices=["float32", "bfloat16"])
-    p.add_argument("--train-batch-sizes", type=int, nargs="*", default=[8, 32],
+    p.add_argument("--train-batch-sizes", type=errors.positive_int, nargs="*", default=[8, 32],
                    help="training batch sizes, in order (none: no training)")
-    p.add_argument("--train-seconds", type=float, default=1.0, help="training crop length")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs of each measurement after a warm-up")
+    p.add_argument("--train-seconds", type=errors.positive_seconds, default=1.0, help="training crop length")
+    p.add_argument("--repeats", type=errors.positive_int, default=3,
+                   help="timed runs of each measurement after a warm-up")
     p.add_argument("--no-profile", dest="profile", action="store_false",
                    help="do not profile the first inference measurement of each dtype")
-    from bigcodec_jax.benchmark.infer import add_torch_arguments
-
     add_torch_arguments(p)
 
 
