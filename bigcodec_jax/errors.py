@@ -96,6 +96,7 @@ def _type(convert: Callable[[str], Any], check: Callable[[Any], bool], what: str
 positive_int = _type(int, lambda v: v > 0, "a positive integer")
 non_negative_int = _type(int, lambda v: v >= 0, "an integer >= 0")
 positive_seconds = _type(float, lambda v: math.isfinite(v) and v > 0, "a positive number of seconds")
+positive_milliseconds = _type(float, lambda v: math.isfinite(v) and v > 0, "a positive number of milliseconds")
 
 
 def require(condition: bool, message: str) -> None:

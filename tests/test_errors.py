@@ -457,6 +457,9 @@ def test_every_command_reports_usage_errors_in_one_line(tmp_path, capsys, no_mod
         (demo.main, ["--output", str(tmp_path / "file")], "is a file"),
         (benchmark_main, ["infer", "--seconds", "-1"], "--seconds"),
         (benchmark_main, ["train", "--variant", "huge"], "invalid choice"),
+        (benchmark_main, ["suite", "--output", str(tmp_path / "s.json"), "--budget-seconds", "0"], "--budget-seconds"),
+        (benchmark_main, ["profile", "--batch-size", "0"], "--batch-size"),
+        (benchmark_main, ["stream", "--push-ms", "-20"], "milliseconds"),
         (benchmark_main, ["data", "--path", str(tmp_path / "missing")], "not a folder"),
         (inference_cli.main, [], "required"),
     ]

@@ -21,16 +21,19 @@ import os
 import re
 import tempfile
 
+from bigcodec_jax import errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import time_calls
+from bigcodec_jax.config import VARIANTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
-    p.add_argument("--batch-size", type=int, default=2)
-    p.add_argument("--seconds", type=float, default=4.0, help="clip length")
+    p.add_argument("--variant", default="full", choices=VARIANTS,
+                   help="model variant (default: the released full size)")
+    p.add_argument("--batch-size", type=errors.positive_int, default=2)
+    p.add_argument("--seconds", type=errors.positive_seconds, default=4.0, help="clip length")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    p.add_argument("--top", type=int, default=15, help="slowest kernels listed")
+    p.add_argument("--top", type=errors.positive_int, default=15, help="slowest kernels listed")
 
 
 # (regular expression on the last module names of an op's path, layer kind); first match wins.

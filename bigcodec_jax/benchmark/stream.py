@@ -28,6 +28,7 @@ import numpy as np
 
 from bigcodec_jax import BigCodec, audio, audio_io, data, errors, files
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.config import VARIANTS
 from bigcodec_jax.benchmark.common import device_line, peak_memory_gib, time_calls
 from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
 from bigcodec_jax.codec.streaming import stream_passes_for
@@ -35,17 +36,20 @@ from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", help="model variant (default: the released full size)")
-    p.add_argument("--seconds", type=float, default=4.0, help="clip length")
-    p.add_argument("--push-ms", type=float, nargs="+", default=[20.0, 80.0, 320.0], help="push intervals")
-    p.add_argument("--block-frames", type=int, nargs="+", default=list(DEFAULT_BLOCK_FRAMES),
+    p.add_argument("--variant", default="full", choices=VARIANTS,
+                   help="model variant (default: the released full size)")
+    p.add_argument("--seconds", type=errors.positive_seconds, default=4.0, help="clip length")
+    p.add_argument("--push-ms", type=errors.positive_milliseconds, nargs="+", default=[20.0, 80.0, 320.0],
+                   help="push intervals")
+    p.add_argument("--block-frames", type=errors.positive_int, nargs="+", default=list(DEFAULT_BLOCK_FRAMES),
                    help="block sizes the streams compile (default: the library's)")
     p.add_argument("--batch-size", type=errors.positive_int, default=1,
                    help="streams advancing together (the offline calls decode the same batch)")
-    p.add_argument("--repeats", type=int, default=1, help="timed repeats of the offline calls")
+    p.add_argument("--repeats", type=errors.positive_int, default=1, help="timed repeats of the offline calls")
     p.add_argument("--lookahead-table", metavar="CHECKPOINT",
                    help="instead of timing: the lower-latency mode's agreement with offline for this checkpoint")
-    p.add_argument("--lookaheads", type=int, nargs="+", default=[0, 2, 4, 8, 16], help="k for --lookahead-table")
+    p.add_argument("--lookaheads", type=errors.non_negative_int, nargs="+", default=[0, 2, 4, 8, 16],
+                   help="k for --lookahead-table")
     p.add_argument("--speech", metavar="FOLDER",
                    help="--lookahead-table on these audio files (any rate) instead of the packaged corpus's held-out "
                         "utterances")
