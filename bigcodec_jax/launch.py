@@ -93,13 +93,21 @@ def describe(returncode: int) -> str:
 class Job:
     """N processes of one command; forwards signals, stops all when one fails."""
 
-    def __init__(self, command: list[str], count: int, devices: int | None, grace: float, kill_after: float):
+    def __init__(self, grace: float, kill_after: float):
         self.grace, self.kill_after = grace, kill_after
+        self.processes: list[subprocess.Popen] = []
+        self.signalled: int | None = None  # the last signal forwarded ...
+        self.reached = 0  # ... and to how many processes: one starting meanwhile gets it from `start`
+
+    def start(self, command: list[str], count: int, devices: int | None) -> None:
+        """Start the processes; call it once `forward` handles the signals, so that none is lost meanwhile."""
         port = free_port()
-        self.processes = [subprocess.Popen(command, env=process_env(i, count, port, devices), stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, start_new_session=True,
-                                           preexec_fn=_die_with_parent)
-                          for i in range(count)]
+        for i in range(count):
+            self.processes.append(subprocess.Popen(command, env=process_env(i, count, port, devices),
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                   start_new_session=True, preexec_fn=_die_with_parent))
+            if self.signalled is not None and self.reached < len(self.processes):  # came while it was starting
+                self.processes[-1].send_signal(self.signalled)
         lock = threading.Lock()
         self.copiers = [threading.Thread(target=_copy_lines, args=(stream, sink, f"[{i}] ".encode(), lock), daemon=True)
                         for i, p in enumerate(self.processes)
@@ -108,6 +116,7 @@ class Job:
             thread.start()
 
     def forward(self, signum, frame) -> None:
+        self.signalled, self.reached = signum, len(self.processes)
         for p in self.processes:
             if p.poll() is None:
                 p.send_signal(signum)
@@ -171,12 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     errors.require(bool(command), "no command given (python -m bigcodec_jax.launch --processes N -- COMMAND ARGS)")
+    job = Job(args.grace, args.kill_after)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before the first process starts: a signal is never lost
+        signal.signal(signum, job.forward)
     try:
-        job = Job(command, args.processes, args.devices_per_process, args.grace, args.kill_after)
+        job.start(command, args.processes, args.devices_per_process)
     except OSError as e:
         raise errors.UsageError(f"cannot start {command[0]!r} ({e.strerror})") from e
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, job.forward)
     return job.wait()
 
 
