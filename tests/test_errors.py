@@ -458,6 +458,8 @@ def test_every_command_reports_usage_errors_in_one_line(tmp_path, capsys, no_mod
         (benchmark_main, ["infer", "--seconds", "-1"], "--seconds"),
         (benchmark_main, ["train", "--variant", "huge"], "invalid choice"),
         (benchmark_main, ["suite", "--output", str(tmp_path / "s.json"), "--budget-seconds", "0"], "--budget-seconds"),
+        (benchmark_main, ["suite", "--output", str(tmp_path / "s.json"), "--train-seconds", "0.01"],
+         "--train-seconds 0.01"),  # not whole frames: refused before the suite starts, no JSON written
         (benchmark_main, ["profile", "--batch-size", "0"], "--batch-size"),
         (benchmark_main, ["stream", "--push-ms", "-20"], "milliseconds"),
         (benchmark_main, ["data", "--path", str(tmp_path / "missing")], "not a folder"),
@@ -466,6 +468,7 @@ def test_every_command_reports_usage_errors_in_one_line(tmp_path, capsys, no_mod
     for main, argv, words in cases:
         assert main(argv) == errors.USAGE, argv
         one_line_error(capsys.readouterr().err, words)
+    assert not (tmp_path / "s.json").exists()  # the suite refused its settings before it started
 
 
 def test_evaluate_with_an_unusable_checkpoint_is_one_line(tmp_path, capsys):

@@ -258,6 +258,11 @@ def _interrupted(signum, _frame) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from bigcodec_jax.benchmark import train
+
+    for dtype in args.dtypes:  # bad training settings are refused now, not found by a worker minutes later
+        for batch in args.train_batch_sizes:
+            train.step_config(args.variant, dtype, batch, args.train_seconds, "--train-seconds")
     signal.signal(signal.SIGTERM, _interrupted)  # so that the running worker is stopped too
     start = time.monotonic()
     end = start + args.budget_seconds

@@ -61,18 +61,26 @@ def loop_overhead_us(variant: str) -> float:
             checkpointer.close()
 
 
-def measure(variant: str, dtype: str, batch: int, seconds: float, repeats: int, compile_only: bool = False) -> dict:
-    """One row: step seconds (median of `repeats` after a warm-up step), compile seconds, memory; with
-    `compile_only`, the compiled step's memory and FLOPs alone (status "compiled", no step time)."""
+def step_config(variant: str, dtype: str, batch: int, seconds: float, option: str = "--seconds"):
+    """The training settings of one measured step, checked as train.py checks them (a crop of whole
+    frames, ...): a bad value is a UsageError naming the command's `option` for the crop length."""
     config = recipe(variant)
     config.compute_dtype = dtype
     config.matmul_precision = "highest" if dtype == "float32" else "default"
     config.batch_size = batch
-    config.data.segment_samples = samples = int(seconds * SAMPLE_RATE)
+    config.data.segment_samples = int(seconds * SAMPLE_RATE)
     try:
-        validate(config)  # what train.py checks: a crop of whole frames, ...
+        validate(config)
     except ValueError as e:
-        raise errors.UsageError(f"{e} (from --seconds {seconds:g} and batch {batch})") from None
+        raise errors.UsageError(f"{e} (from {option} {seconds:g} and batch {batch})") from None
+    return config
+
+
+def measure(variant: str, dtype: str, batch: int, seconds: float, repeats: int, compile_only: bool = False) -> dict:
+    """One row: step seconds (median of `repeats` after a warm-up step), compile seconds, memory; with
+    `compile_only`, the compiled step's memory and FLOPs alone (status "compiled", no step time)."""
+    config = step_config(variant, dtype, batch, seconds)
+    samples = config.data.segment_samples
     models = build_models(config)
     mesh = sharding.make_mesh(config)
     abstract, shardings = trainer.state_layout(models, config, mesh)
