@@ -19,6 +19,20 @@ def test_cpu_trace_shares_overlapping_kernels_and_charges_a_loop_only_between_it
     assert charged_times(events) == pytest.approx({"conv.1": 6, "fusion.2": 2, "while.1": 8, "fusion.5": 2})
 
 
+def test_cpu_kernel_completed_when_its_thread_ran_the_next_kernel_not_at_its_late_end_event():
+    # the copy's completion callback on thread 2 ran the loop inline: its `end:` event comes after the
+    # loop, but the copy had completed when thread 2 started the loop
+    events = [
+        {"ph": "X", "tid": 1, "name": "copy.1", "ts": 0, "dur": 2, "args": {"hlo_op": "copy.1"}},
+        {"ph": "X", "tid": 2, "name": "while.1", "ts": 4, "dur": 10, "args": {"hlo_op": "while.1"}},
+        {"ph": "X", "tid": 2, "name": "dot.2", "ts": 4, "dur": 10, "args": {"hlo_op": "dot.2"}},
+        {"ph": "X", "tid": 2, "name": "end: copy.1", "ts": 15, "dur": 0},
+        {"ph": "X", "tid": 3, "name": "conv.3", "ts": 20, "dur": 1, "args": {"hlo_op": "conv.3"}},
+        {"ph": "X", "tid": 4, "name": "end: conv.3", "ts": 26, "dur": 0},  # thread 4 ran nothing else: as before
+    ]
+    assert charged_times(events) == pytest.approx({"copy.1": 4, "dot.2": 10, "conv.3": 6})
+
+
 def test_accelerator_trace_counts_device_kernels_under_their_instructions():
     events = [
         {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/device:GPU:0 (NVIDIA H100)"}},

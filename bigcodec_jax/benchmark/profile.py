@@ -12,6 +12,7 @@ for kernel launches, as in a loop of small steps).
 from __future__ import annotations
 
 import argparse
+import bisect
 import collections
 import functools
 import glob
@@ -84,12 +85,14 @@ def charged_times(events: list[dict]) -> collections.Counter:
     `while.1::fusion.3`; the event's own name is the CUDA kernel's); time between kernels (the
     device idle, waiting for launches) is charged to nothing. On a CPU: XLA's runtime traces a
     kernel from its launch to an `end: NAME` event when it completes asynchronously (convolutions
-    and dots run on the thread pool), and the charges add up to the call's wall time. Either way
+    and dots run on the thread pool; `_completion` says when that event is late), and the charges
+    add up to the call's wall time. Either way
     each moment is shared equally among the kernels running then, and a loop (`while`, the LSTM)
     is charged only the moments when none of its body's kernels runs.
     """
     devices = _device_pids(events)
     starts, ends = collections.defaultdict(list), collections.defaultdict(list)
+    launches = collections.defaultdict(list)  # thread -> start times of the kernels it ran
     for event in events:
         if event.get("ph") != "X" or (devices and event.get("pid") not in devices):
             continue
@@ -97,13 +100,17 @@ def charged_times(events: list[dict]) -> collections.Counter:
         if op:  # a device kernel's may be a nested annotation stack, "outer::inner": the kernel's own is the last
             name = op.split("::")[-1] if devices else event["name"]
             starts[name].append((event["ts"], event["ts"] + event.get("dur", 0)))
+            launches[event.get("tid")].append(event["ts"])
         elif event["name"].startswith("end: "):
-            ends[event["name"][5:]].append(event["ts"])
+            ends[event["name"][5:]].append((event["ts"], event.get("tid")))
+    for times in launches.values():
+        times.sort()
     boundaries = []  # (time, +1 start / -1 stop, kernel)
     for name, spans in starts.items():
         done = sorted(ends.get(name, []))
         for i, (start, stop) in enumerate(sorted(spans)):
-            stop = max(stop, done[i]) if i < len(done) else stop
+            if i < len(done):
+                stop = max(stop, _completion(start, *done[i], launches))
             boundaries += [(start, 1, name), (stop, -1, name)]
     boundaries.sort(key=lambda b: (b[0], b[1]))
     times: collections.Counter = collections.Counter()
@@ -119,6 +126,19 @@ def charged_times(events: list[dict]) -> collections.Counter:
         if active[name] <= 0:
             del active[name]
     return times
+
+
+def _completion(start: float, end: float, thread, launches: dict) -> float:
+    """When a CPU kernel started at `start` completed, from its `end:` event (at `end`, on `thread`).
+
+    The runtime writes that event when the completing thread leaves the kernel's completion
+    callback, which first runs the successors that became ready, inline (a whole LSTM loop after
+    the copy of its inputs): the kernel had completed by the first kernel that thread started
+    after `start`.
+    """
+    later = launches.get(thread, [])
+    first = bisect.bisect_right(later, start)
+    return min(end, later[first]) if thread is not None and first < len(later) else end
 
 
 def instruction_layers(hlo_text: str) -> dict[str, str]:
