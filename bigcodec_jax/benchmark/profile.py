@@ -86,9 +86,9 @@ def charged_times(events: list[dict]) -> collections.Counter:
     device idle, waiting for launches) is charged to nothing. On a CPU: XLA's runtime traces a
     kernel from its launch to an `end: NAME` event when it completes asynchronously (convolutions
     and dots run on the thread pool; `_completion` says when that event is late), and the charges
-    add up to the call's wall time. Either way
-    each moment is shared equally among the kernels running then, and a loop (`while`, the LSTM)
-    is charged only the moments when none of its body's kernels runs.
+    add up to the call's wall time. Either way each moment is shared equally among the kernels
+    running then, and a loop (`while`, the LSTM) is charged only the moments when none of its
+    body's kernels runs.
     """
     devices = _device_pids(events)
     starts, ends = collections.defaultdict(list), collections.defaultdict(list)
@@ -107,7 +107,7 @@ def charged_times(events: list[dict]) -> collections.Counter:
         times.sort()
     boundaries = []  # (time, +1 start / -1 stop, kernel)
     for name, spans in starts.items():
-        done = sorted(ends.get(name, []))
+        done = sorted(ends.get(name, []), key=lambda end: end[0])  # (time, thread)
         for i, (start, stop) in enumerate(sorted(spans)):
             if i < len(done):
                 stop = max(stop, _completion(start, *done[i], launches))

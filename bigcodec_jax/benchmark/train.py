@@ -19,6 +19,7 @@ import tempfile
 import time
 
 import jax
+import ml_collections
 import numpy as np
 
 from bigcodec_jax import distributed, errors
@@ -61,7 +62,8 @@ def loop_overhead_us(variant: str) -> float:
             checkpointer.close()
 
 
-def step_config(variant: str, dtype: str, batch: int, seconds: float, option: str = "--seconds"):
+def step_config(variant: str, dtype: str, batch: int, seconds: float,
+                option: str = "--seconds") -> ml_collections.ConfigDict:
     """The training settings of one measured step, checked as train.py checks them (a crop of whole
     frames, ...): a bad value is a UsageError naming the command's `option` for the crop length."""
     config = recipe(variant)
