@@ -136,9 +136,11 @@ def _completion(start: float, end: float, thread, launches: dict) -> float:
     the copy of its inputs): the kernel had completed by the first kernel that thread started
     after `start`.
     """
+    if thread is None:  # an event without its thread: nothing to bound it by
+        return end
     later = launches.get(thread, [])
     first = bisect.bisect_right(later, start)
-    return min(end, later[first]) if thread is not None and first < len(later) else end
+    return min(end, later[first]) if first < len(later) else end
 
 
 def instruction_layers(hlo_text: str) -> dict[str, str]:
