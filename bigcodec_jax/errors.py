@@ -5,19 +5,8 @@ the status below and never shows a traceback for an error the user can fix (pass
 set BIGCODEC_DEBUG=1, to see it anyway). The wrapped `main` returns the status instead of
 raising `SystemExit`, so it can be called in-process (`main(["encode", ...])`).
 
-Exit statuses (the README's "Errors and exit codes" lists the same table):
-    0    OK           the command did all its work
-    1    FAILED       an input could not be used (an unreadable or malformed checkpoint, codes or
-                      audio file, data), or the work could not go on (training diverged); for corpus
-                      commands some files failed: they are named and counted, the others were written
-    2    USAGE        the command line cannot be carried out as given: an unknown option, a value out
-                      of range, a path that does not exist or holds no inputs, an output that cannot
-                      be written or that would overwrite an input, a resume with another config
-    70   SOFTWARE     an internal error (a bug): the traceback is printed, please report it
-    75   PREEMPTED    training stopped by SIGTERM / SIGINT after checkpointing; rerun the same command
-                      to continue (sysexits' EX_TEMPFAIL: "try again later")
-    130  INTERRUPTED  Ctrl-C (SIGINT), 128 + 2 as shells report it; finished outputs are kept
-    143  TERMINATED   SIGTERM, 128 + 15; finished outputs are kept
+Exit statuses are the constants below (`OK` ... `TERMINATED`); docs/errors.md is their table: what each
+means to a user and when a command returns it.
 
 Errors raised for the user (not bugs):
     UsageError  (ValueError)  -> 2

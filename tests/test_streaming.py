@@ -201,7 +201,7 @@ def test_lower_latency(debug):
     errors = {k: relative_error(stream(decoder(codec, lookahead_frames=k), codes[:, :, :40], [1] * 40)[0],
                                 audio[0, :LENGTHS[0]]) for k in (4, 16)}
     # Measured: codes agree 49 % at k = 4; the audio differs by 1.0 (k = 4) and 1.6e-5 (k = 16) of its peak.
-    # (Random weights; the table for a trained model is in the README.)
+    # (Random weights; the table for a trained model is in docs/benchmarks.md.)
     assert agree > 0.35 and errors[16] < 1e-3 < errors[4], (agree, errors)
 
 

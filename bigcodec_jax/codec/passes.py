@@ -24,9 +24,9 @@ from bigcodec_jax.config import hop_length
 
 
 # XLA's CPU backend optimises the kernels it generates with LLVM; at level 1 instead of its default, the
-# full-size encode + decode compile in a third of the time (10 s against 30 s at batch 8 x 4 s) and run as
-# fast, with bit-identical results (docs/benchmarks.md, "Compile time"). Most of their time is convolutions,
-# which XLA does not generate.
+# codec's passes compile faster and run as fast, with bit-identical results (measured in docs/benchmarks.md,
+# "Compile time"): most of their time is convolutions, which XLA does not generate, so LLVM's further
+# optimisation has little to improve.
 CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 
 

@@ -23,9 +23,10 @@ activation's time).
 
 In training, the backward pass recomputes SnakeBeta from its input (`jax.checkpoint`) instead of
 keeping the polynomial's intermediates: differentiating the activation then keeps 3x its input's
-bytes instead of 18x, the full-size train step needs half the memory (XLA's analysis: 69 -> 35 GiB
-at batch 32 x 1 s), and the gradients are unchanged (bit-identical on CPU). Without
-differentiation it compiles to the same program.
+bytes instead of 18x, which was most of what the train step kept from the forward pass (the step's
+memory, before and after, is in docs/benchmarks.md, "Training memory"); recomputing an elementwise
+function is cheap, and the gradients are unchanged. Without differentiation it compiles to the same
+program.
 """
 from __future__ import annotations
 

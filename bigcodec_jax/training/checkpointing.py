@@ -31,7 +31,8 @@ def _finite(state: TrainState, step: int) -> bool:
     """Whether every floating-point value of `state` (at `step`) is finite, agreed by all processes.
 
     Each process checks one replica of its own shards on the host, which the save copies them to anyway; a
-    jitted check of the ~1500 arrays (parameters and both optimisers' moments) took 15 s to compile on CPU.
+    jitted check of the ~1500 arrays (parameters and both optimisers' moments) would be one more program for
+    XLA's CPU compiler, which pays per kernel (docs/benchmarks.md, "Training step").
     """
     local = all(np.isfinite(np.asarray(shard.data)).all()
                 for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)

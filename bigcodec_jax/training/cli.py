@@ -6,10 +6,9 @@ compiled step cached in DIR/compile_cache. Any config field can be overridden, e
 `--config.batch_size=16 --config.compute_dtype=bfloat16 --config.data.source=dir
 --config.data.path=/data/wavs --config.init_from=bigcodec.pt`. Logs: DIR/tensorboard and
 DIR/metrics.jsonl (one JSON line per logged step). On several hosts run the same command on every
-host (see the README); the environment says how the processes find each other.
-A restart in DIR must keep the run's config (DIR/config.json): only num_steps, schedule.decay_steps,
-logging, checkpointing, device layout and data-reading speed settings may change
-(bigcodec_jax/training/run_config.py); a different one is refused with the keys named.
+host (see docs/scale.md); the environment says how the processes find each other.
+A restart in DIR must keep the run's config (DIR/config.json): the keys that may change are listed in
+bigcodec_jax/training/run_config.py; a different config is refused with the keys named.
 Exit status: 0 done; 75 preempted, saved (SIGTERM or Ctrl-C checkpointed the current step: rerun
 the same command to continue); 1 the run cannot go on (bad data, diverged, an unreadable init_from,
 a bad multi-process environment); 2 a bad command line (unknown flag or config key, bad value, a

@@ -28,7 +28,8 @@ Metrics = dict[str, jax.Array]
 def _finite(loss: jax.Array, grad_norm: jax.Array) -> jax.Array:
     """Whether an update may be applied: its loss and gradient norm are finite (a NaN or inf anywhere in the
     gradients makes the norm non-finite). One scalar test instead of one per tensor: per-tensor tests feeding
-    every `where` below made XLA's CPU compile of the step three times slower."""
+    every `where` below multiply the kernels XLA's CPU compiler pays for (docs/benchmarks.md, "Training
+    step")."""
     return jnp.isfinite(loss) & jnp.isfinite(grad_norm)
 
 
