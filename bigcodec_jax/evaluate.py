@@ -21,8 +21,9 @@ Metrics (higher is better unless marked):
 A metric that cannot be computed for an utterance is reported as missing with the reason.
 Started as several processes (a pod, see bigcodec_jax/distributed.py), process 0 evaluates and
 writes; the others wait for it.
-Exit status: 0 done, 1 the checkpoint cannot be used, 2 a bad command line (unknown metrics, data that
-does not exist or holds no utterances, an --output that cannot be written).
+Exit status: 0 done, 1 the checkpoint cannot be used, 2 a bad command line (unknown metrics, a checkpoint or
+data that does not exist, data that holds no utterances, an --output that cannot be written); nothing is
+created for a bad command line.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ import ml_collections
 from bigcodec_jax import config as config_lib
 from bigcodec_jax import data, distributed, errors, files, paths
 from bigcodec_jax.api import BigCodec
+from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
 from bigcodec_jax.evaluation.report import METRICS_FILE, write_report
@@ -128,12 +130,14 @@ def _evaluate(args: argparse.Namespace) -> int:
                    or args.checkpoint[len(RANDOM_PREFIX):] in config_lib.VARIANTS,
                    f"argument --checkpoint: unknown model variant in {args.checkpoint!r}; known: "
                    + ", ".join(RANDOM_PREFIX + v for v in config_lib.VARIANTS))
-    files.prepare_output_dir(args.output)
+    if not args.checkpoint.startswith(RANDOM_PREFIX):
+        pretrained.check_source(args.checkpoint)
     try:
         batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,
                                                    args.tfds_data_dir))
     except ValueError as e:
         raise errors.UsageError(f"argument --data: {e}") from None
+    files.prepare_output_dir(args.output)
     codec = load_codec(args.checkpoint, args.dtype)
     report = evaluate(codec, batches, metrics, args.examples, progress=True)
     report.model["checkpoint"] = args.checkpoint

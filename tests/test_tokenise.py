@@ -137,11 +137,11 @@ def test_codes_source_is_a_grain_source_and_checks_the_weights(corpus, one_proce
         CodesSource(str(corpus / "in"))
 
 
-def test_another_model_or_shard_size_is_refused_in_the_same_output(corpus, one_process, capsys):
+def test_another_model_or_shard_size_is_a_usage_error_in_the_same_output(corpus, one_process, capsys):
     other = reference_path(COMMITTED_SET + "_lightning.ckpt")  # same config, other weights
-    assert main(["encode", str(corpus / "in"), "--output", one_process, *SHARDS, *FAST[2:], "--checkpoint", other]) == 1
+    assert main(["encode", str(corpus / "in"), "--output", one_process, *SHARDS, *FAST[2:], "--checkpoint", other]) == 2
     assert "other --checkpoint" in capsys.readouterr().err
-    assert main(["encode", str(corpus / "in"), "--output", one_process, "--format", "arrayrecord", *FAST]) == 1
+    assert main(["encode", str(corpus / "in"), "--output", one_process, "--format", "arrayrecord", *FAST]) == 2
     assert "other --shard-seconds" in capsys.readouterr().err
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from bigcodec_jax import audio, codes_shards, compile_cache, distributed, errors, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
+from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.inference import codes_file, tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.pipeline import Job, Timings, run_batches
@@ -151,8 +152,10 @@ def _devices(count: int | None) -> list[jax.Device]:
 def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
     """(jobs, failed inputs, outputs already done) from the command line, before any model is loaded.
 
-    UsageError for inputs that do not exist or hold no files and for outputs that would overwrite an input.
+    UsageError for a checkpoint or inputs that do not exist, inputs that hold no files and outputs that would
+    overwrite an input.
     """
+    pretrained.check_source(args.checkpoint)
     files.check_inputs_exist(args.inputs)
     extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
     suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
@@ -277,11 +280,14 @@ def _batch_codec(args: argparse.Namespace, devices: list[jax.Device]) -> BatchCo
 
 def _tokenise(args: argparse.Namespace, devices: list[jax.Device]) -> int:
     """`encode --format arrayrecord`: codes shards of the whole corpus, shared by the job's processes."""
+    pretrained.check_source(args.checkpoint)
     files.check_inputs_exist(args.inputs)
     files.prepare_output_dir(args.output)
     batch = _batch_codec(args, devices)
     try:
         failed = tokenise.tokenise(args.inputs, args.output, batch, args.shard_seconds, args.workers, args.overwrite)
+    except errors.UsageError:  # an OUTPUT holding another tokenisation
+        raise
     except ValueError as e:
         raise errors.Failure(str(e)) from None
     return errors.FAILED if failed else errors.OK
