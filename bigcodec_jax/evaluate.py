@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                              "random:<variant> for a randomly initialised model, e.g. random:tiny_train")
     parser.add_argument("--data", required=True,
                         help="a folder (audio files searched recursively), a file list (.txt/.lst/.list/.scp, "
-                             "'path|...' lines), local or gs://..., tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
+                             "'path|...' lines relative to the list's folder, '#' comments), local or gs://..., tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
                              "'corpus' (the packaged corpus's held-out part)")
     parser.add_argument("--output", required=True,
                         help="folder for report.html, metrics.json, utterances.csv and examples/ (local or "

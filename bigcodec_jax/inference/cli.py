@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("inputs", nargs="+", metavar="INPUT",
                        help="files, folders (searched recursively) or file lists (.txt/.lst/.list/.scp, one path "
-                            "per line, text after '|' ignored)")
+                            "per line, relative to the list's folder; text after '|' ignored; '#' lines and blank "
+                            "lines skipped)")
         p.add_argument("--checkpoint", required=True,
                        help="official .pt/.ckpt, .safetensors, a converted directory, a train.py run directory "
                             "(latest step) or a hub id owner/name[@revision] (what BigCodec.from_pretrained reads)")
