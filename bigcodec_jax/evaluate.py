@@ -132,12 +132,14 @@ def _evaluate(args: argparse.Namespace) -> int:
                    + ", ".join(RANDOM_PREFIX + v for v in config_lib.VARIANTS))
     if not args.checkpoint.startswith(RANDOM_PREFIX):
         pretrained.check_source(args.checkpoint)
+    errors.require(args.data == "corpus" or args.data.startswith("tfds:") or paths.exists(args.data),
+                   f"argument --data: {args.data}: no such folder or file list")
+    files.prepare_output_dir(args.output)
     try:
         batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,
                                                    args.tfds_data_dir))
     except ValueError as e:
         raise errors.UsageError(f"argument --data: {e}") from None
-    files.prepare_output_dir(args.output)
     codec = load_codec(args.checkpoint, args.dtype)
     report = evaluate(codec, batches, metrics, args.examples, progress=True)
     report.model["checkpoint"] = args.checkpoint
