@@ -9,6 +9,7 @@ headers and crops only the blocks around what is read.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import IO, Iterator
 
 import numpy as np
@@ -21,7 +22,11 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 REMOTE_BLOCK_BYTES = 2 ** 18  # a remote file read in part (header, crop) is fetched in blocks of this size
 
 
-def _unreadable(e: Exception) -> ValueError:
+def _unreadable(path: str, e: Exception) -> ValueError:
+    """The reason `path` could not be read: "no such file" when it is not there (soundfile would say "Error
+    opening ...: System error."), else soundfile's."""
+    if isinstance(e, FileNotFoundError) or not (paths.is_remote(path) or os.path.exists(path)):
+        return ValueError("no such file")
     return ValueError(f"cannot read audio ({e})")
 
 
@@ -41,7 +46,7 @@ def audio_info(path: str) -> tuple[int, int, bool]:
         with _seekable(path) as source, sf.SoundFile(source) as f:
             frames, rate, seekable = f.frames, f.samplerate, f.seekable()
     except Exception as e:  # soundfile raises several types for damaged files
-        raise _unreadable(e) from None
+        raise _unreadable(path, e) from None
     if frames <= 0:
         raise ValueError("the file holds no samples")
     return frames, rate, seekable
@@ -52,7 +57,7 @@ def read_audio(path: str) -> tuple[np.ndarray, int]:
     try:
         wav, rate = sf.read(paths.readable(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises several types for damaged files
-        raise _unreadable(e) from None
+        raise _unreadable(path, e) from None
     if wav.size == 0:
         raise ValueError("the file holds no samples")
     return wav.mean(axis=1), rate
@@ -64,7 +69,7 @@ def read_audio_range(path: str, start: int, count: int) -> np.ndarray:
         with _seekable(path) as source:
             wav = sf.read(source, start=start, frames=count, dtype="float32", always_2d=True)[0].mean(axis=1)
     except Exception as e:  # soundfile raises several types for damaged files
-        raise _unreadable(e) from None
+        raise _unreadable(path, e) from None
     if len(wav) < count:
         raise ValueError(f"truncated: {len(wav)} of {count} samples readable at sample {start}")
     if not np.all(np.isfinite(wav)):

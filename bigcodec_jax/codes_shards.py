@@ -16,6 +16,10 @@
 `bigcodec_jax.data.CodesSource(OUTPUT)` reads them as a Grain random-access source, and `inference.py decode
 OUTPUT` back to audio; OUTPUT may be gs://..., read from local copies of its shards in a cache folder
 (`paths.cached_copies`).
+
+Reading checks what it reads: an `index.json` that is missing, malformed or made by another model, a shard
+that is truncated, damaged or holds another number of records than the index says, and a record that
+cannot be decoded are each an `InputError` (a ValueError) in one line naming the file.
 """
 from __future__ import annotations
 
@@ -24,8 +28,10 @@ from typing import Any
 
 import msgpack
 import numpy as np
+from array_record.python.array_record_module import ArrayRecordReader
 
 from bigcodec_jax import paths
+from bigcodec_jax.errors import InputError
 
 INDEX_FILE = "index.json"
 FORMAT = "bigcodec-jax codes shards"
@@ -46,32 +52,90 @@ def encode_record(record_id: str, codes: np.ndarray, length: int, sample_rate: i
                           "frames": codes.shape[1], "length": int(length), "sample_rate": int(sample_rate)})
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def decode_record(data: bytes) -> dict[str, Any]:
-    """{"id": str, "codes": int32 (n_q, frames), "length": int, "sample_rate": int}."""
-    record = msgpack.unpackb(data)
-    codes = np.frombuffer(record["codes"], "<u2").reshape(record["n_q"], record["frames"]).astype(np.int32)
+    """{"id": str, "codes": int32 (n_q, frames), "length": int, "sample_rate": int}; ValueError when `data` is
+    not a record of this format."""
+    try:
+        record = msgpack.unpackb(data)
+    except Exception as e:  # damaged bytes: msgpack raises several types
+        raise ValueError(f"not a codes record ({_one_line(e)})") from None
+    fields = {"id": str, "codes": bytes, "n_q": int, "frames": int, "length": int, "sample_rate": int}
+    if not isinstance(record, dict) or any(
+            not isinstance(record.get(k), t) or isinstance(record.get(k), bool) for k, t in fields.items()):
+        raise ValueError(f"not a codes record (fields {', '.join(f'{k} ({t.__name__})' for k, t in fields.items())} "
+                         "expected)")
+    n_q, frames = record["n_q"], record["frames"]
+    if n_q < 1 or frames < 0 or len(record["codes"]) != 2 * n_q * frames:
+        raise ValueError(f"not a codes record ({len(record['codes'])} bytes of codes for n_q={n_q}, frames={frames})")
+    codes = np.frombuffer(record["codes"], "<u2").reshape(n_q, frames).astype(np.int32)
     return {"id": record["id"], "codes": codes, "length": record["length"], "sample_rate": record["sample_rate"]}
 
 
+def count_records(path: str) -> int:
+    """The records of the local shard file `path`; ValueError (one line) when it is truncated or damaged."""
+    try:
+        reader = ArrayRecordReader(path)
+        count = reader.num_records()
+        reader.close()  # a damaged file is reported here
+    except Exception as e:  # array_record raises RuntimeError for damaged files; be safe with other types
+        raise ValueError(f"not a readable shard ({_one_line(e)})") from None
+    return count
+
+
+def _check_index(index: Any, path: str) -> None:
+    """InputError naming the first field of `index.json` that is missing or of the wrong type."""
+    if not isinstance(index, dict):
+        raise InputError(f"{path}: not a codes shard index (a JSON object expected, got {type(index).__name__})")
+    if index.get("format") != FORMAT or index.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{path}: format {index.get('format')!r} version {index.get('format_version')!r} is not "
+                         f"{FORMAT!r} version {FORMAT_VERSION}")
+    checks = {"fingerprint": lambda v: isinstance(v, str), "config": lambda v: isinstance(v, dict),
+              "records": lambda v: _is_int(v) and v >= 0,
+              "seconds": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              "shards": lambda v: isinstance(v, list) and all(
+                  isinstance(s, dict) and isinstance(s.get("file"), str) and s["file"]
+                  and "/" not in s["file"] and s["file"] not in (".", "..")
+                  and _is_int(s.get("records")) and s["records"] >= 0 for s in v)}
+    for key, check in checks.items():
+        if key not in index or not check(index[key]):
+            raise InputError(f"{path}: field {key!r} is missing or malformed")
+    if sum(s["records"] for s in index["shards"]) != index["records"]:
+        raise InputError(f"{path}: its shards hold {sum(s['records'] for s in index['shards'])} records, its "
+                         f"field 'records' says {index['records']}")
+
+
+def _model(index: dict[str, Any]) -> str:
+    """The model of an index, as far as its config says (for messages)."""
+    decoder = index["config"].get("decoder")
+    if not isinstance(decoder, dict):
+        return "an unknown model"
+    return f"{decoder.get('vq_num_quantizers')} quantizers of {decoder.get('codebook_size')}"
+
+
 def read_index(directory: str, expected_fingerprint: str | None = None) -> dict[str, Any]:
-    """`index.json` of a shard directory; ValueError when it is missing (an unfinished or foreign
-    directory), of an unknown format, or (given `expected_fingerprint`) made by another model."""
+    """`index.json` of a shard directory, its fields checked; InputError (a ValueError) when it is missing (an
+    unfinished or foreign directory), malformed, of an unknown format, or (given `expected_fingerprint`) made
+    by another model."""
     path = paths.join(directory, INDEX_FILE)
     try:
         index = json.loads(paths.read_text(path))
     except FileNotFoundError:
-        raise ValueError(f"{directory}: no {INDEX_FILE}: not a codes shard directory, or its encoding has not "
+        raise InputError(f"{directory}: no {INDEX_FILE}: not a codes shard directory, or its encoding has not "
                          "finished (rerun the encode command to finish it)") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: unreadable ({e})") from None
-    if index.get("format") != FORMAT or index.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: format {index.get('format')!r} version {index.get('format_version')!r} is not "
-                         f"{FORMAT!r} version {FORMAT_VERSION}")
+    except (OSError, ValueError) as e:  # unreadable, not UTF-8 (UnicodeDecodeError) or not JSON
+        raise InputError(f"{path}: unreadable ({_one_line(e)})") from None
+    _check_index(index, path)
     if expected_fingerprint is not None and index["fingerprint"] != expected_fingerprint:
-        decoder = index["config"]["decoder"]
-        raise ValueError(f"{directory}: made by another model (weights {index['fingerprint']}, expected "
-                         f"{expected_fingerprint}; its model: {decoder['vq_num_quantizers']} quantizers of "
-                         f"{decoder['codebook_size']})")
+        raise InputError(f"{directory}: made by another model (weights {index['fingerprint']}, expected "
+                         f"{expected_fingerprint}; its model: {_model(index)})")
     return index
 
 

@@ -42,8 +42,9 @@ def to_safetensors(src: str | os.PathLike, dst: str | os.PathLike, step: int | N
 
 
 def check_paths(src: str, dst: str, to_file: bool, overwrite: bool) -> None:
-    """UsageError, before anything is read, for an output that is the input, lies inside it, cannot be
-    written, or exists (without `overwrite`)."""
+    """UsageError, before anything is read, for an input that does not exist, an output that is the input, lies
+    inside it, cannot be written, or exists (without `overwrite`)."""
+    pretrained.check_source(src, "the input")
     real_src, real_dst = paths.resolve(src), paths.resolve(dst)
     errors.require(real_src != real_dst, f"the output {dst} is the input {src}; choose another output")
     errors.require(not (paths.isdir(real_src) and paths.is_inside(real_dst, real_src)),
@@ -75,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                     "directory holding an Orbax checkpoint of the Flax parameters and the model config "
                     "(config.json). The config is inferred from the tensor shapes unless the file carries it; "
                     "discriminators are converted when present. Exit status: 0 done, 1 the input cannot be "
-                    "converted, 2 a bad command line (an output that exists without --overwrite, or that is the "
-                    "input).")
+                    "converted, 2 a bad command line (an input that does not exist, an output that exists without "
+                    "--overwrite, or that is the input).")
     parser.add_argument("input", help="checkpoint file, converted directory, train.py run directory or hub id")
     parser.add_argument("output", help="output directory (with --to-torch or --to-safetensors: the file to write; "
                                        "missing folders are created)")

@@ -21,8 +21,9 @@ Metrics (higher is better unless marked):
 A metric that cannot be computed for an utterance is reported as missing with the reason.
 Started as several processes (a pod, see bigcodec_jax/distributed.py), process 0 evaluates and
 writes; the others wait for it.
-Exit status: 0 done, 1 the checkpoint cannot be used, 2 a bad command line (unknown metrics, data that
-does not exist or holds no utterances, an --output that cannot be written).
+Exit status: 0 done, 1 the checkpoint cannot be used, 2 a bad command line (unknown metrics, a checkpoint or
+data that does not exist, data that holds no utterances, an --output that cannot be written); nothing is
+created for a bad command line.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ import ml_collections
 from bigcodec_jax import config as config_lib
 from bigcodec_jax import data, distributed, errors, files, paths
 from bigcodec_jax.api import BigCodec
+from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
 from bigcodec_jax.evaluation.report import METRICS_FILE, write_report
@@ -53,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                              "random:<variant> for a randomly initialised model, e.g. random:tiny_train")
     parser.add_argument("--data", required=True,
                         help="a folder (audio files searched recursively), a file list (.txt/.lst/.list/.scp, "
-                             "'path|...' lines), local or gs://..., tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
+                             "'path|...' lines relative to the list's folder, '#' comments), local or gs://..., tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
                              "'corpus' (the packaged corpus's held-out part)")
     parser.add_argument("--output", required=True,
                         help="folder for report.html, metrics.json, utterances.csv and examples/ (local or "
@@ -128,6 +130,10 @@ def _evaluate(args: argparse.Namespace) -> int:
                    or args.checkpoint[len(RANDOM_PREFIX):] in config_lib.VARIANTS,
                    f"argument --checkpoint: unknown model variant in {args.checkpoint!r}; known: "
                    + ", ".join(RANDOM_PREFIX + v for v in config_lib.VARIANTS))
+    if not args.checkpoint.startswith(RANDOM_PREFIX):
+        pretrained.check_source(args.checkpoint)
+    errors.require(args.data == "corpus" or args.data.startswith("tfds:") or paths.exists(args.data),
+                   f"argument --data: {args.data}: no such folder or file list")
     files.prepare_output_dir(args.output)
     try:
         batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,

@@ -1,5 +1,15 @@
 """Inputs and outputs, local or in object stores (`paths.py`): expanding folders and file lists into files, output
-checks, atomic writes."""
+checks, atomic writes.
+
+A file list (a file named *.txt, *.lst, *.list or *.scp, wherever inputs or a data path may be a list) names
+one file per line:
+- text after the first `|` is ignored (the official preprocessing's `path|transcript` lines);
+- blank lines, and lines whose first character other than a space is `#`, are comments;
+- a relative path is relative to the folder of the list, not to the working directory (a list at
+  gs://b/lists/train.txt naming `wavs/x.flac` means gs://b/lists/wavs/x.flac); absolute paths and URLs
+  are taken as they are. (To name a file whose name starts with `#`, write `./#name`.)
+A listed file that does not exist is reported, by the command that reads it, as `PATH: no such file`.
+"""
 from __future__ import annotations
 
 import os
@@ -31,12 +41,22 @@ def expand_inputs(inputs: list[str], extensions: tuple[str, ...], skip: str | No
                 if relative.lower().endswith(extensions):
                     yield path, relative
         elif item.lower().endswith(LIST_EXTENSIONS):
-            for line in paths.read_text(item).splitlines():
-                path = line.strip().split("|")[0]
-                if path:
-                    yield path, paths.name(path)
+            for path in read_file_list(item):
+                yield path, paths.name(path)
         else:
             yield item, paths.name(item)
+
+
+def read_file_list(path: str) -> list[str]:
+    """The files the file list `path` names, relative ones joined to its folder (the rules in the module's
+    docstring)."""
+    root = paths.parent(path)
+    listed = []
+    for line in paths.read_text(path).splitlines():
+        entry = line.split("|")[0].strip()
+        if entry and not entry.startswith("#"):
+            listed.append(entry if paths.is_absolute(entry) else paths.join(root, entry))
+    return listed
 
 
 def check_inputs_exist(inputs: Iterable[str]) -> None:

@@ -83,7 +83,8 @@ def test_convert_to_safetensors_and_back(tmp_path):
         for key, value in sd.items():
             np.testing.assert_array_equal(restored[section][key], value, err_msg=f"{section}.{key}")
     missing = run("convert", tmp_path / "nothing.pt", tmp_path / "out")
-    assert missing.returncode == 1 and missing.stderr.startswith("error: ") and "no such file" in missing.stderr
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "no such file" in missing.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_benchmark_measures_data_loading():

@@ -135,6 +135,20 @@ def test_file_list_with_official_format_and_relative_paths(mixed_folder, tmp_pat
     listing.unlink()
 
 
+def test_file_list_paths_are_relative_to_the_list_and_comments_are_skipped(tmp_path, monkeypatch):
+    for folder, frequency in (("lists/wavs", 300), ("cwd/wavs", 900)):  # the same relative path from the cwd
+        (tmp_path / folder).mkdir(parents=True)
+        sf.write(tmp_path / folder / "x.wav", tone(16000, 0.5, frequency, (0.5,)), 16000)
+    listing = tmp_path / "lists" / "files.txt"
+    listing.write_text("# train split\n\nwavs/x.wav|text\n   # wavs/commented.wav\nwavs/missing.wav\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    source = list_source(str(listing), "data.path")
+    assert source.paths == [str(tmp_path / "lists" / "wavs" / "x.wav"), str(tmp_path / "lists" / "wavs" / "missing.wav")]
+    assert abs(dominant_frequency(source.read(0)) - 300) < 5
+    with pytest.raises(ValueError, match="^no such file$"):
+        source.read(1)
+
+
 @pytest.mark.parametrize("changes, key", [
     (dict(source="webdataset"), "data.source"),
     (dict(source="dir", path="/no/such/folder"), "data.path"),

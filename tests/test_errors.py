@@ -299,7 +299,6 @@ def test_a_window_too_short_for_the_model_is_said_in_seconds():
 
 @pytest.mark.parametrize("make, words", [
     (lambda tmp: str(tmp / "d" / "a.wav"), "not a PyTorch checkpoint"),
-    (lambda tmp: str(tmp / "missing.pt"), "no such file"),
     (lambda tmp: (tmp / "t.pt").write_bytes(open(TINY, "rb").read()[:5000]) and str(tmp / "t.pt"), "truncated"),
     (lambda tmp: (tmp / "plain").mkdir() or str(tmp / "plain"), "neither a converted BigCodec checkpoint"),
 ])
@@ -336,15 +335,20 @@ def test_convert_into_a_file_and_export_into_a_missing_folder(tmp_path, capsys):
 
 
 def test_train_py_flag_errors_are_one_line(tmp_path):
-    for flag, words, status in (("--config.nosuchkey=1", "--config.nosuchkey=1: the config has no key", 2),
-                                ("--config.batch_size=abc", "--config.batch_size=abc", 2),
-                                ("--config.batch_size=0", "config.batch_size: must be a positive integer", 2)):
+    workdir = tmp_path / "run"
+    for flags, words, status in (
+            (["--config.nosuchkey=1"], "--config.nosuchkey=1: the config has no key", 2),
+            (["--config.batch_size=abc"], "--config.batch_size=abc", 2),
+            (["--config.batch_size=0"], "config.batch_size: must be a positive integer", 2),
+            ([f"--config.init_from={tmp_path / 'missing.pt'}"], "config.init_from", 2),
+            (["--config.data.source=list", f"--config.data.path={tmp_path / 'missing.txt'}"],
+             "config.data.path", 2)):
         result = subprocess.run([sys.executable, "train.py", "--config", "tests/configs/fast.py",
-                                 f"--workdir={tmp_path}", flag], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                                 f"--workdir={workdir}", *flags], cwd=ROOT, env=ENV, capture_output=True, text=True,
                                 timeout=300)
         assert result.returncode == status, result.stderr
         one_line_error(result.stderr, words)
-    assert not os.path.exists(tmp_path / "config.json")
+        assert not workdir.exists()  # refused before the workdir was made
 
 
 def _read_until(stream, marker: str, timeout: float) -> str:
@@ -472,10 +476,31 @@ def test_every_command_reports_usage_errors_in_one_line(tmp_path, capsys, no_mod
 
 
 def test_evaluate_with_an_unusable_checkpoint_is_one_line(tmp_path, capsys):
-    status = evaluate_cli.main(["--checkpoint", str(tmp_path / "missing.pt"), "--data", "corpus", "--output",
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    status = evaluate_cli.main(["--checkpoint", str(tmp_path / "bad.pt"), "--data", "corpus", "--output",
                                 str(tmp_path / "o"), "--max-utterances", "1"])
     assert status == errors.FAILED
-    one_line_error(capsys.readouterr().err, "no such file")
+    one_line_error(capsys.readouterr().err, "not a PyTorch checkpoint")
+
+
+def test_a_checkpoint_or_input_that_does_not_exist_is_a_usage_error_that_creates_nothing(recordings, tmp_path,
+                                                                                          capsys, no_model):
+    missing, out = str(tmp_path / "missing.pt"), tmp_path / "out"
+    cases = [*((inference_cli.main, [command, str(recordings), "--output", str(out), "--checkpoint", missing])
+               for command in ("encode", "decode", "reconstruct")),
+             (inference_cli.main, ["encode", str(recordings), "--output", str(out), "--checkpoint", missing,
+                                   "--format", "arrayrecord"]),
+             (evaluate_cli.main, ["--checkpoint", missing, "--data", "corpus", "--output", str(out)]),
+             (convert_cli.main, [missing, str(out)]),
+             (convert_cli.main, [missing, str(out / "x.pt"), "--to-torch"])]
+    for main, argv in cases:
+        assert main(argv) == errors.USAGE, argv
+        one_line_error(capsys.readouterr().err, f"{missing}: no such file or directory")
+        assert not out.exists(), argv
+    assert evaluate_cli.main(["--checkpoint", TINY, "--data", str(tmp_path / "nothing"), "--output", str(out)]) \
+        == errors.USAGE
+    one_line_error(capsys.readouterr().err, "argument --data")
+    assert not out.exists()
 
 
 @errors.command()

@@ -9,9 +9,10 @@ their results are checked; to bound compilation, API calls run the model only fo
 
 Cases at the default size (FUZZ_SCALE=1), all asserted below: 120 audio files (random bytes behind a
 wav or flac header, truncated, corrupted or with random header fields), 120 codes files (fields
-dropped, retyped, out of range, damaged archives), 100 encode and 60 decode calls with random arrays
-and arguments, 60 command lines: 460 in all, in about 40 s of CPU time (compilation of the fast model
-included). FUZZ_SCALE=10 tries ten times as many, FUZZ_SEED another draw.
+dropped, retyped, out of range, damaged archives), 16 codes shard directories (`index.json` cut,
+retyped or inconsistent; shards truncated, corrupted or holding records that are not records) read
+through `CodesSource` and `decode`, 100 encode and 60 decode calls with random arrays and arguments,
+60 command lines: 476 in all, in about 50 s of CPU time (compilation of the fast model included). FUZZ_SCALE=10 tries ten times as many, FUZZ_SEED another draw.
 """
 import io
 import json
@@ -20,11 +21,13 @@ import re
 import signal
 import zipfile
 
+import msgpack
 import numpy as np
 import pytest
 import soundfile as sf
+from array_record.python.array_record_module import ArrayRecordReader, ArrayRecordWriter
 
-from bigcodec_jax import audio, errors
+from bigcodec_jax import audio, codes_shards, errors
 from bigcodec_jax import config as config_lib
 from bigcodec_jax import convert as convert_cli
 from bigcodec_jax import demo
@@ -32,13 +35,15 @@ from bigcodec_jax import evaluate as evaluate_cli
 from bigcodec_jax.audio_io import read_audio
 from bigcodec_jax.benchmark.__main__ import main as benchmark_main
 from bigcodec_jax.checkpoints import pretrained
+from bigcodec_jax.data import CodesSource
 from bigcodec_jax.inference import cli as inference_cli
 from bigcodec_jax.inference import codes_file
 from fast_codec import save_fast_checkpoint
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))
-AUDIO_FILES, CODES_FILES, ENCODES, DECODES, COMMAND_LINES = (n * SCALE for n in (120, 120, 100, 60, 60))
+AUDIO_FILES, CODES_FILES, SHARD_DIRECTORIES, ENCODES, DECODES, COMMAND_LINES = (
+    n * SCALE for n in (120, 120, 16, 100, 60, 60))
 CLI_ARGS = ["--batch-size", "1", "--window", "1"]  # one padded shape for every clip of up to a second
 MODEL_SHAPES = {(1, 200), (1, 400)}  # API calls of these padded 16 kHz shapes run the model
 
@@ -235,6 +240,145 @@ def test_random_codes_files_through_load_and_decode(checkpoint, tmp_path, capsys
         wav, rate = sf.read(str(tmp_path / "out" / os.path.basename(source).replace(".codes.npz", ".wav")))
         assert rate == 16000 and len(wav) == length
     print(f"fuzz: {CODES_FILES} codes files, {len(bad)} refused")
+
+
+# ----------------------------------------------------------------------------------- codes shards
+
+def _write_shard(path: str, records: list[bytes]) -> None:
+    writer = ArrayRecordWriter(path, "group_size:1")
+    for record in records:
+        writer.write(record)
+    writer.close()
+
+
+def _valid_shard_directory(folder: str, number: int, codec, rng) -> dict:
+    """A codes shard directory as `encode --format arrayrecord` writes it (random codes, no model run); its index."""
+    os.makedirs(folder)
+    count, shards, seconds = int(rng.integers(1, 5)), [], 0.0
+    for i in range(count):
+        records = []
+        for j in range(int(rng.integers(1, 4))):
+            frames = int(rng.integers(1, 6))
+            length = int(rng.integers(1, frames * codec.hop_length + 1))
+            codes = rng.integers(0, codec.codebook_size, (codec.num_quantizers, frames))
+            records.append(codes_shards.encode_record(f"{number}/{i}-{j}.wav", codes, length, 16000))
+            seconds += length / 16000
+        shards.append({"file": codes_shards.shard_name(i, count), "records": len(records), "frames": 0,
+                       "seconds": 0.0})
+        _write_shard(os.path.join(folder, shards[-1]["file"]), records)
+    return {"format": codes_shards.FORMAT, "format_version": codes_shards.FORMAT_VERSION,
+            "config": codec.config.to_dict(), "fingerprint": codes_file.fingerprint(codec.params),
+            "shards": shards, "records": sum(s["records"] for s in shards), "frames": 0, "seconds": seconds,
+            "failed": []}
+
+
+INDEX_KEYS = ["format", "format_version", "fingerprint", "config", "shards", "records", "seconds"]
+JSON_NASTY = [None, "x", -1, 1.5, True, [], {}, [{}], [{"file": "../x", "records": 1}]]
+
+
+def _spoil_index(index: dict, rng) -> str | bytes:
+    kind = rng.integers(7)
+    text = json.dumps(index)
+    if kind == 0:
+        return text[:rng.integers(len(text))]
+    if kind == 1:
+        return ["[]", "3", "null", '"index"'][rng.integers(4)]
+    if kind == 2:
+        index.pop(INDEX_KEYS[rng.integers(len(INDEX_KEYS))])
+    elif kind == 3:
+        index[INDEX_KEYS[rng.integers(len(INDEX_KEYS))]] = JSON_NASTY[rng.integers(len(JSON_NASTY))]
+    elif kind == 4:
+        shard = index["shards"][rng.integers(len(index["shards"]))]
+        shard[["file", "records"][rng.integers(2)]] = [None, "../x", "a/b", -1, "2", True, 99][rng.integers(7)]
+    elif kind == 5:
+        index["records"] += 1
+    else:
+        return b"\xff\xfe" + rng.bytes(20)
+    return json.dumps(index)
+
+
+def _spoil_shard(path: str, codec, rng) -> None:
+    data = open(path, "rb").read()
+    kind = rng.integers(6)
+    if kind == 0:
+        data = data[:rng.integers(len(data))]
+    elif kind == 1:
+        spoiled = bytearray(data)
+        nonzero = np.flatnonzero(np.frombuffer(data, np.uint8))  # the records and the footer, not the padding
+        for i in rng.choice(nonzero, rng.integers(1, 4)):
+            spoiled[i] ^= int(rng.integers(1, 256))
+        data = bytes(spoiled)
+    elif kind == 2:
+        data = rng.bytes(int(rng.choice([0, 100, 70000])))
+    else:  # readable, holding a record that is not one
+        codes = np.full((codec.num_quantizers, 2), codec.codebook_size)  # outside the codebook
+        bad = [b"garbage", msgpack.packb({}), msgpack.packb({"id": "x", "codes": b"123", "n_q": 1, "frames": 9,
+               "length": 1, "sample_rate": 1}), codes_shards.encode_record("x", codes, 10, 16000)][kind - 3]
+        reader = ArrayRecordReader(path)
+        records = list(reader.read_all())
+        reader.close()
+        records[rng.integers(len(records))] = bad
+        _write_shard(path, records)
+        return
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _expected(folder: str, codec, fingerprint: str) -> tuple[set[str], dict[str, int]]:
+    """What the API says of a shard directory: (the names decode must fail, {output name: samples} it must
+    write); every refusal is one line naming the directory or shard."""
+    try:
+        source = CodesSource(folder, skip_damaged=True)
+    except ValueError as e:
+        assert isinstance(e, errors.InputError) and "\n" not in str(e) and str(e).startswith(folder), e
+        return {folder}, {}
+    assert source.fingerprint == fingerprint
+    if source.damaged:
+        with pytest.raises(errors.InputError) as refused:
+            CodesSource(folder)
+        assert str(refused.value).startswith(source.damaged[0][0]) and "\n" not in str(refused.value)
+    failed, lengths = {shard for shard, _ in source.damaged}, {}
+    for i in range(len(source)):
+        try:
+            record = source[i]
+            codec.check_codes(record["codes"][None], record["length"])
+            lengths[os.path.splitext(record["id"])[0] + ".wav"] = record["length"]
+        except ValueError as e:
+            assert "\n" not in str(e) and (not isinstance(e, errors.InputError) or ".array_record: record" in str(e))
+            failed.add(f"{folder}[{i}]")
+    return failed, lengths
+
+
+def test_damaged_codes_shards_and_indexes_through_the_source_and_decode(checkpoint, tmp_path, capsys):
+    rng = np.random.default_rng(SEED + 5)
+    path, codec = checkpoint
+    fingerprint = codes_file.fingerprint(codec.params)
+    failed, lengths, folders = set(), {}, []
+    for n in range(SHARD_DIRECTORIES):
+        folder = str(tmp_path / f"shards{n:03d}")
+        index = _valid_shard_directory(folder, n, codec, rng)
+        text = _spoil_index(index, rng) if rng.integers(4) == 0 else json.dumps(index)
+        with open(os.path.join(folder, codes_shards.INDEX_FILE), "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode())
+        for shard in index["shards"] if isinstance(index.get("shards"), list) else []:
+            name = os.path.join(folder, str(shard.get("file")) if isinstance(shard, dict) else "")
+            if os.path.isfile(name) and rng.integers(3) == 0:
+                _spoil_shard(name, codec, rng)
+        bad, good = _expected(folder, codec, fingerprint)
+        failed |= bad
+        lengths.update(good)
+        folders.append(folder)
+    assert failed and lengths  # both kinds were tried
+    status = inference_cli.main(["decode", *folders, "--output", str(tmp_path / "out"), "--checkpoint", path,
+                                 *CLI_ARGS])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and status == errors.FAILED
+    assert _summary(out, "decode") == (len(lengths), 0, len(failed))
+    assert set(re.search(r"failed \((.*)\)", out).group(1).split(", ")) == failed  # each named
+    for name, length in lengths.items():
+        wav, rate = sf.read(str(tmp_path / "out" / name))
+        assert rate == 16000 and len(wav) == length
+    print(f"fuzz: {SHARD_DIRECTORIES} shard directories, {len(failed)} damaged parts refused")
 
 
 # ------------------------------------------------------------------------------- API arguments

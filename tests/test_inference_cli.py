@@ -64,6 +64,17 @@ def test_encode_decode_reconstruct(folder, capsys):
     assert "0 written, 6 already done, 0 failed" in capsys.readouterr().out
 
 
+def test_a_file_list_names_files_relative_to_itself_and_may_hold_comments(folder, capsys, monkeypatch):
+    listing = folder / "in" / "nested" / "files.lst"
+    listing.write_text("# two files and a missing one\n\nb.flac|some text\n../a.wav\n#deeper/c.wav\ngone.wav\n")
+    monkeypatch.chdir(folder)  # not the list's folder
+    assert main(["encode", str(listing), "--output", str(folder / "codes"), *FAST]) == errors.FAILED
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and f"failed: {folder / 'in' / 'nested' / 'gone.wav'}: no such file" in out.err
+    assert "2 written, 0 already done, 1 failed" in out.out
+    assert outputs(str(folder / "codes"), ".codes.npz") == ["a", "b"]
+
+
 def test_an_interrupted_run_resumes(folder, capsys, monkeypatch):
     src, codes = str(folder / "in"), str(folder / "codes")
     original, calls = BatchCodec.start_encode, []

@@ -154,3 +154,10 @@ def test_checkpoints_restore_under_another_process_count(request, tmp_path, env,
     reference = iter(data.train_loader(fast_config().data, 4, fast_config().seed, process_index=0, process_count=1))
     reference.set_state({"batches": 3, "bad_examples": 0, "examples_read": 12})
     np.testing.assert_array_equal(batch, next(reference)["wav"])
+
+
+def test_a_batch_that_does_not_divide_among_the_processes_is_a_usage_error_naming_the_key(tmp_path, env):
+    workdir = tmp_path / "run"
+    out = _finish(_launch(2, 1, workdir, env, "--config.batch_size=3"), status=errors.USAGE, timeout=300)
+    assert "[0] error: config.batch_size: the global batch of 3 does not divide among the 2 processes" in out
+    assert "Traceback" not in out and not workdir.exists()  # refused before the workdir was made

@@ -4,6 +4,7 @@ a rerun that finishes what a killed process left, `data.CodesSource` and its fin
 decoding a shard directory; on gs:// (the GCS emulator) both read through a cache of checked local copies."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,10 +14,12 @@ import grain
 import numpy as np
 import pytest
 import soundfile as sf
+from array_record.python.array_record_module import ArrayRecordWriter
 
-from bigcodec_jax import BigCodec, paths
+from bigcodec_jax import BigCodec, codes_shards, paths
 from bigcodec_jax import config as config_lib
 from bigcodec_jax.data import CodesSource
+from bigcodec_jax.errors import InputError
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.cli import main
 from conftest import COMMITTED_SET, reference_path
@@ -134,11 +137,11 @@ def test_codes_source_is_a_grain_source_and_checks_the_weights(corpus, one_proce
         CodesSource(str(corpus / "in"))
 
 
-def test_another_model_or_shard_size_is_refused_in_the_same_output(corpus, one_process, capsys):
+def test_another_model_or_shard_size_is_a_usage_error_in_the_same_output(corpus, one_process, capsys):
     other = reference_path(COMMITTED_SET + "_lightning.ckpt")  # same config, other weights
-    assert main(["encode", str(corpus / "in"), "--output", one_process, *SHARDS, *FAST[2:], "--checkpoint", other]) == 1
+    assert main(["encode", str(corpus / "in"), "--output", one_process, *SHARDS, *FAST[2:], "--checkpoint", other]) == 2
     assert "other --checkpoint" in capsys.readouterr().err
-    assert main(["encode", str(corpus / "in"), "--output", one_process, "--format", "arrayrecord", *FAST]) == 1
+    assert main(["encode", str(corpus / "in"), "--output", one_process, "--format", "arrayrecord", *FAST]) == 2
     assert "other --shard-seconds" in capsys.readouterr().err
 
 
@@ -155,6 +158,34 @@ def test_decode_writes_one_wav_per_record(corpus, one_process, capsys):
     other = reference_path(COMMITTED_SET + "_lightning.ckpt")
     assert main(["decode", one_process, "--output", out, *FAST[2:], "--checkpoint", other]) == 1
     assert "made by another model" in capsys.readouterr().err
+
+
+def test_a_damaged_shard_or_record_is_named_skipped_and_counted(corpus, one_process, tmp_path, capsys):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(one_process, damaged)
+    truncated = damaged / "codes-00002-of-00005.array_record"  # [d]
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    with pytest.raises(InputError) as refused:
+        CodesSource(str(damaged))
+    assert str(truncated) in str(refused.value) and "\n" not in str(refused.value)
+    first = damaged / "codes-00000-of-00005.array_record"  # [c, e]: e's record replaced by bytes that are no record
+    good = _records(one_process)[0]
+    writer = ArrayRecordWriter(str(first), "group_size:1")
+    writer.write(codes_shards.encode_record(good["id"], good["codes"], good["length"], good["sample_rate"]))
+    writer.write(b"not a record")
+    writer.close()
+    source = CodesSource(str(damaged), skip_damaged=True)
+    assert [shard for shard, _ in source.damaged] == [str(truncated)] and len(source) == 5
+    with pytest.raises(InputError, match=rf"{first}: record 1: not a codes record"):
+        source[1]
+    out = tmp_path / "decoded"
+    assert main(["decode", str(damaged), "--output", str(out), *FAST]) == 1
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.err and f"failed: {truncated}: not a readable shard" in printed.err
+    assert f"failed: {damaged}[1]: {first}: record 1" in printed.err
+    assert "decode: 4 written, 0 already done, 2 failed" in printed.out
+    assert sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs) == \
+        ["a.wav", "c.wav", "nested/b.wav", "nested/deeper/f.wav"]
 
 
 def _upload(folder, url):

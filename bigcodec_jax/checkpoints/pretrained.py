@@ -21,6 +21,20 @@ import ml_collections
 from bigcodec_jax import config as config_lib, paths
 from bigcodec_jax.checkpoints import hub, official, run_dir, safetensors_format, store
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+from bigcodec_jax.errors import UsageError
+
+
+def _not_there(path: str) -> str:
+    return f"{path}: no such file or directory (and not a model-hub id owner/name[@revision])"
+
+
+def check_source(source: str | os.PathLike, what: str = "--checkpoint") -> None:
+    """UsageError (exit status 2) naming `what` when `source` is neither an existing path nor a hub id: the
+    commands call it before they create any output, so that a mistyped path is a usage error that leaves
+    nothing behind. (Whether a hub id exists is only known once it is fetched.)"""
+    path = os.fspath(source)
+    if not paths.exists(path) and not hub.parse(path):
+        raise UsageError(f"{what} {_not_there(path)}")
 
 
 def resolve(source: str | os.PathLike, filename: str | None = None) -> str:
@@ -31,7 +45,7 @@ def resolve(source: str | os.PathLike, filename: str | None = None) -> str:
         return paths.join(path, filename) if filename else path
     if hub.parse(path):
         return hub.download(path, filename or hub.DEFAULT_FILENAME)
-    raise CheckpointError(f"{path}: no such file or directory (and not a model-hub id owner/name[@revision])")
+    raise CheckpointError(_not_there(path))
 
 
 def read_file(path: str | os.PathLike) -> tuple[official.Sections, dict[str, Any] | None]:

@@ -63,18 +63,12 @@ def folder_source(path: str, key: str) -> FileSource:
 
 
 def list_source(path: str, key: str) -> FileSource:
-    """The files named in a file list (one path per line, `path|...` allowed, as the official preprocessing writes).
-
-    A relative path is taken from the working directory when it exists there, else from the list's folder (local
-    or remote: a list at gs://b/lists/train.txt naming `wavs/x.flac` means gs://b/lists/wavs/x.flac).
-    """
+    """The files named in a file list (its rules: `files.py`; relative paths are relative to the list's folder)."""
     if not paths.isfile(path):
         raise ValueError(f"{key}: file list {path!r} does not exist")
     if not path.lower().endswith(LIST_EXTENSIONS):
         raise ValueError(f"{key}: {path!r} is not a file list (expected one of {', '.join(LIST_EXTENSIONS)})")
-    root = paths.parent(path)
-    found = [(p if paths.is_absolute(p) or paths.exists(p) else paths.join(root, p), name)
-             for p, name in expand_inputs([path], AUDIO_EXTENSIONS)]
+    found = list(expand_inputs([path], AUDIO_EXTENSIONS))
     if not found:
         raise ValueError(f"{key}: file list {path!r} names no files")
     return FileSource(*zip(*found))

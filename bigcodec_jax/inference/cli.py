@@ -43,6 +43,7 @@ import numpy as np
 from bigcodec_jax import audio, codes_shards, compile_cache, distributed, errors, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
+from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.inference import codes_file, tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.pipeline import Job, Timings, run_batches
@@ -65,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("inputs", nargs="+", metavar="INPUT",
                        help="files, folders (searched recursively) or file lists (.txt/.lst/.list/.scp, one path "
-                            "per line, text after '|' ignored)")
+                            "per line, relative to the list's folder; text after '|' ignored; '#' lines and blank "
+                            "lines skipped)")
         p.add_argument("--checkpoint", required=True,
                        help="official .pt/.ckpt, .safetensors, a converted directory, a train.py run directory "
                             "(latest step) or a hub id owner/name[@revision] (what BigCodec.from_pretrained reads)")
@@ -116,16 +118,29 @@ class ShardRecord(NamedTuple):
         return f"{self.source.path}[{self.index}]"
 
 
-def _shard_records(directory: str) -> list[tuple[ShardRecord, str]]:
-    """(record, its id) of every record of a codes shard directory; its fingerprint is checked against the
-    model's once that is loaded (`_foreign_shards`)."""
+def _shard_records(directory: str) -> tuple[list[tuple[ShardRecord, str]], list[str]]:
+    """(record, its id) of every readable record of a codes shard directory, and the damaged parts (the
+    directory, a shard or a record), each named on stderr; the fingerprint is checked against the model's
+    once that is loaded (`_foreign_shards`)."""
     from bigcodec_jax.data.codes_source import CodesSource  # grain: only for shard directories
 
     try:
-        source = CodesSource(directory)
+        source = CodesSource(directory, skip_damaged=True)
     except ValueError as e:
-        raise errors.InputError(str(e)) from None
-    return [(ShardRecord(source, i), source[i]["id"]) for i in range(len(source))]
+        print(f"failed: {e}", file=sys.stderr)
+        return [], [directory]
+    failed = []
+    for shard, reason in source.damaged:
+        print(f"failed: {shard}: {reason}", file=sys.stderr)
+        failed.append(shard)
+    records = []
+    for i in range(len(source)):
+        try:
+            records.append((ShardRecord(source, i), source[i]["id"]))
+        except ValueError as e:
+            print(f"failed: {ShardRecord(source, i)}: {e}", file=sys.stderr)
+            failed.append(str(ShardRecord(source, i)))
+    return records, failed
 
 
 def _devices(count: int | None) -> list[jax.Device]:
@@ -138,22 +153,28 @@ def _devices(count: int | None) -> list[jax.Device]:
 def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
     """(jobs, failed inputs, outputs already done) from the command line, before any model is loaded.
 
-    UsageError for inputs that do not exist or hold no files and for outputs that would overwrite an input.
+    UsageError for a checkpoint or inputs that do not exist, inputs that hold no files and outputs that would
+    overwrite an input.
     """
+    pretrained.check_source(args.checkpoint)
     files.check_inputs_exist(args.inputs)
     extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
     suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
-    names = []
+    names, failed = [], []
     for item in args.inputs:
-        named = (_shard_records(item) if args.command == "decode" and codes_shards.is_shard_directory(item)
-                 else files.expand_inputs([item], extensions, skip=args.output))
+        if args.command == "decode" and codes_shards.is_shard_directory(item):
+            named, damaged = _shard_records(item)
+            failed += damaged
+        else:
+            named = files.expand_inputs([item], extensions, skip=args.output)
         names += [(path, _output_name(rel, suffix)) for path, rel in named]
-    errors.require(bool(names), f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
+    errors.require(bool(names) or bool(failed),
+                   f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
     pairs = [(path, paths.join(args.output, name)) for path, name in names]
     files.check_no_overwrite((path, out) for path, out in pairs if isinstance(path, str))
     existing = set() if args.overwrite or not paths.isdir(args.output) else {
         name for _, name in paths.list_files(args.output)}  # one listing, not a request per output
-    jobs, failed, done, sources = [], [], 0, {}
+    jobs, done, sources = [], 0, {}
     index, count = jax.process_index(), jax.process_count()
     for i, ((path, out), (_, name)) in enumerate(zip(pairs, names)):
         if i % count != index:  # several processes: every N-th input each (all see every output, for clashes)
@@ -236,11 +257,12 @@ def _stream_decode(codec: BigCodec, items: list[tuple[np.ndarray, int]], batch_s
     return [wav[row, :length] for row, (_, length) in enumerate(items)]
 
 
-def _foreign_shards(args: argparse.Namespace, fingerprint: str) -> set[str]:
-    """The shard directories among decode's inputs whose codes another model made (named on stderr)."""
+def _foreign_shards(args: argparse.Namespace, fingerprint: str, failed: list[str]) -> set[str]:
+    """The shard directories among decode's inputs (those not `failed` already) whose codes another model made
+    (named on stderr)."""
     foreign = set()
     for path in args.inputs:
-        if args.command == "decode" and codes_shards.is_shard_directory(path):
+        if args.command == "decode" and path not in failed and codes_shards.is_shard_directory(path):
             try:
                 codes_shards.read_index(path, fingerprint)
             except ValueError as e:
@@ -259,11 +281,14 @@ def _batch_codec(args: argparse.Namespace, devices: list[jax.Device]) -> BatchCo
 
 def _tokenise(args: argparse.Namespace, devices: list[jax.Device]) -> int:
     """`encode --format arrayrecord`: codes shards of the whole corpus, shared by the job's processes."""
+    pretrained.check_source(args.checkpoint)
     files.check_inputs_exist(args.inputs)
     files.prepare_output_dir(args.output)
     batch = _batch_codec(args, devices)
     try:
         failed = tokenise.tokenise(args.inputs, args.output, batch, args.shard_seconds, args.workers, args.overwrite)
+    except errors.UsageError:  # an OUTPUT holding another tokenisation
+        raise
     except ValueError as e:
         raise errors.Failure(str(e)) from None
     return errors.FAILED if failed else errors.OK
@@ -285,7 +310,7 @@ def main(argv: list[str] | None = None, timings: Timings | None = None) -> int:
     files.prepare_output_dir(args.output)
     command = _Command(args, _batch_codec(args, devices))
     codec = command.codec
-    foreign = _foreign_shards(args, command.fingerprint)
+    foreign = _foreign_shards(args, command.fingerprint, failed)
     failed += sorted(foreign)
     planned = [j for j in planned if not (isinstance(j.source, ShardRecord) and j.source.source.path in foreign)]
 

@@ -3,7 +3,8 @@
 1. Manifest. Every process lists the inputs (the same sorted list) and reads the headers of its share
    (every N-th file) on threads; process 0 merges the shares into OUTPUT/progress/manifest.json: the
    readable files sorted by 16 kHz length (then id), and the unreadable ones with the reason. A
-   rerun reuses it, and refuses when the inputs, the weights or --shard-seconds changed.
+   rerun reuses it, and refuses (a UsageError, exit status 2) when the inputs, the weights or
+   --shard-seconds changed.
 2. Shards. The sorted files are cut into shards of about `shard_seconds` of audio; shard i belongs
    to process i mod N, which encodes it on its own devices (`BatchCodec`, no communication between
    processes) and writes it atomically: its summary (counts, failed inputs) to OUTPUT/progress/,
@@ -30,6 +31,7 @@ import numpy as np
 from array_record.python.array_record_module import ArrayRecordWriter
 
 from bigcodec_jax import audio, codes_shards, distributed, paths
+from bigcodec_jax.errors import UsageError
 from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio
 from bigcodec_jax.files import expand_inputs, write_atomic
 from bigcodec_jax.inference import codes_file
@@ -111,7 +113,7 @@ class Tokeniser:
                                  ("shard_seconds", self.shard_seconds, "--shard-seconds"),
                                  ("inputs", _inputs_digest(pairs), "the inputs")):
             if manifest[key] != value:
-                raise ValueError(f"{self.output} holds a tokenisation with other {flag} ({key} {manifest[key]!r}, "
+                raise UsageError(f"{self.output} holds a tokenisation with other {flag} ({key} {manifest[key]!r}, "
                                  f"now {value!r}); use another --output, or --overwrite to start again")
         return manifest
 

@@ -11,8 +11,9 @@ A restart in DIR must keep the run's config (DIR/config.json): the keys that may
 bigcodec_jax/training/run_config.py; a different config is refused with the keys named.
 Exit status: 0 done; 75 preempted, saved (SIGTERM or Ctrl-C checkpointed the current step: rerun
 the same command to continue); 1 the run cannot go on (bad data, diverged, an unreadable init_from,
-a bad multi-process environment); 2 a bad command line (unknown flag or config key, bad value, a
-resume with another config).
+a bad multi-process environment); 2 a bad command line (unknown flag or config key, bad value, an
+init_from or data path that does not exist, a batch_size that does not divide among the processes,
+a resume with another config), found before anything is written to the workdir.
 """
 from __future__ import annotations
 
@@ -117,18 +118,23 @@ def _train(argv: list[str]) -> int:
     from bigcodec_jax.data import TooManyBadExamples
     from bigcodec_jax.training import trainer
     from bigcodec_jax.training.checkpointing import NonFiniteState
-    from bigcodec_jax.training.config import validate
+    from bigcodec_jax.training.config import check_paths, check_processes, validate
     from bigcodec_jax.training.preemption import Preempted
 
     try:
         validate(_CONFIG.value)
+        check_paths(_CONFIG.value)
     except ValueError as e:
         raise errors.UsageError(str(e)) from None
-    files.prepare_output_dir(_WORKDIR.value, "--workdir")
     try:
         distributed.initialize()
     except ValueError as e:
         raise errors.Failure(str(e)) from None
+    try:
+        check_processes(_CONFIG.value, jax.process_count())
+    except ValueError as e:
+        raise errors.UsageError(str(e)) from None
+    files.prepare_output_dir(_WORKDIR.value, "--workdir")
     if jax.process_index() != 0:  # only process 0 logs
         logging.getLogger("bigcodec_jax").setLevel(logging.WARNING)
     # restarts after preemption skip recompiling

@@ -9,7 +9,7 @@ import re
 
 import ml_collections
 
-from bigcodec_jax import config as model_config_lib
+from bigcodec_jax import config as model_config_lib, paths
 from bigcodec_jax.data import config as data_config_lib
 from bigcodec_jax.nn.spectral import mel_distance_config
 
@@ -98,6 +98,27 @@ def validate(config: ml_collections.ConfigDict) -> None:
         if not isinstance(config.checkpoint[key], int) or config.checkpoint[key] <= 0:
             _fail(f"checkpoint.{key}", f"must be a positive integer, got {config.checkpoint[key]!r}")
     _validate_sharding(config.sharding)
+
+
+def check_paths(config: ml_collections.ConfigDict) -> None:
+    """ValueError naming the key of a path the run would read that does not exist: `init_from`, `data.path`,
+    and `data.eval.path` when held-out examples or evaluations are on. train.py checks them before it creates
+    anything in the workdir; a path that exists but cannot be read is found when it is read."""
+    from bigcodec_jax.checkpoints import pretrained  # Orbax and the readers: not for the config files' imports
+
+    if config.init_from:
+        pretrained.check_source(config.init_from, "config.init_from")
+    uses_eval = config.examples_every_steps > 0 or config.eval_every_steps > 0
+    for key, data in (("data", config.data), ("data.eval", config.data.eval if uses_eval else None)):
+        if data is not None and data.source in ("dir", "list") and not paths.exists(data.path):
+            _fail(f"{key}.path", f"{data.path}: no such {'folder' if data.source == 'dir' else 'file list'}")
+
+
+def check_processes(config: ml_collections.ConfigDict, process_count: int) -> None:
+    """ValueError naming `batch_size` when the global batch does not divide among the job's processes."""
+    if config.batch_size % process_count:
+        _fail("batch_size", f"the global batch of {config.batch_size} does not divide among the {process_count} "
+                            f"processes; make it a multiple of {process_count}")
 
 
 def _validate_sharding(sharding: ml_collections.ConfigDict) -> None:
