@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import math
+import multiprocessing
 import os
 import signal
 import sys
 import threading
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 OK = 0
 FAILED = 1
@@ -150,12 +152,35 @@ def _end_progress_bars() -> None:
         bar.close()
 
 
+def _end_process(status: int) -> NoReturn:
+    """End this process with `status` at once, skipping the interpreter's teardown.
+
+    An interrupt can leave JAX work running on its own threads: Ctrl-C or SIGTERM during an XLA compile
+    abandons the compile, which goes on in JAX's thread pool. The teardown then destroys the JAX client,
+    whose destructor waits for that compile (a minute or more for the released model) and whose devices the
+    compile's end then uses: a segmentation fault instead of the status. By the time this is called the
+    `finally` blocks have run and the message is printed, so nothing is left to save: flush what is
+    buffered, stop our child processes (the data loader's), and leave.
+    """
+    logging.shutdown()
+    for child in multiprocessing.active_children():
+        child.terminate()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe, a closed stream
+            pass
+    os._exit(status)
+
+
 def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..., int]]:
     """Decorate a command's `main(argv=None, **options) -> int` with the error style and exit statuses above.
 
     `options` pass through to `main` (in-process callers such as the benchmarks; the command line has none).
 
-    `interrupted` is said after Ctrl-C / SIGTERM (e.g. what was kept and how to continue).
+    `interrupted` is said after Ctrl-C / SIGTERM (e.g. what was kept and how to continue). Run as the
+    program (`argv` None: the process's own command line), an interrupted command then ends the process
+    at once with its status (`_end_process`); called in-process, it returns the status.
     """
     def decorate(main: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(main)
@@ -182,10 +207,10 @@ def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..
                 return _exit_status(e)
             except KeyboardInterrupt:
                 stopped("Ctrl-C")
-                return INTERRUPTED
+                status = INTERRUPTED
             except Terminated:
                 stopped("SIGTERM")
-                return TERMINATED
+                status = TERMINATED
             except UsageError as e:
                 report(e)
                 return USAGE
@@ -203,6 +228,9 @@ def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..
                 print(f"error: internal error ({type(e).__name__}); this is a bug, please report it with the "
                       "traceback above", file=sys.stderr)
                 return SOFTWARE
+            if argv is None:
+                _end_process(status)
+            return status
 
         return run
 
