@@ -98,6 +98,7 @@ def _type(convert: Callable[[str], Any], check: Callable[[Any], bool], what: str
 positive_int = _type(int, lambda v: v > 0, "a positive integer")
 non_negative_int = _type(int, lambda v: v >= 0, "an integer >= 0")
 positive_seconds = _type(float, lambda v: math.isfinite(v) and v > 0, "a positive number of seconds")
+non_negative_seconds = _type(float, lambda v: math.isfinite(v) and v >= 0, "a number of seconds >= 0")
 positive_milliseconds = _type(float, lambda v: math.isfinite(v) and v > 0, "a positive number of milliseconds")
 
 
