@@ -29,6 +29,7 @@ Errors raised for the user (not bugs):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 import math
@@ -38,7 +39,7 @@ import signal
 import sys
 import threading
 import traceback
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 
 OK = 0
 FAILED = 1
@@ -50,6 +51,9 @@ TERMINATED = 143
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "BIGCODEC_DEBUG"
+# Libraries that log what goes wrong, tracebacks included, before raising it, which `command` then reports in
+# one line (gcsfs logs each request that runs out of retries); silent unless --debug.
+LIBRARY_LOGGERS = ("gcsfs", "fsspec", "s3fs", "google", "urllib3", "aiohttp", "botocore")
 
 
 class UsageError(ValueError):
@@ -145,6 +149,20 @@ class _SigtermAsException:
         return False
 
 
+@contextlib.contextmanager
+def _quiet_libraries(quiet: bool) -> Iterator[None]:
+    """`LIBRARY_LOGGERS` silenced while the command runs (when `quiet`), then as they were."""
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS] if quiet else []
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def _end_progress_bars() -> None:
     """Close progress bars an interrupt left open, so the message starts on a line of its own."""
     import tqdm
@@ -202,7 +220,7 @@ def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..
                 print(f"interrupted ({signal_name})" + (f": {interrupted}" if interrupted else ""), file=sys.stderr)
 
             try:
-                with _SigtermAsException():
+                with _SigtermAsException(), _quiet_libraries(not debug):
                     return main(argv, **options)
             except SystemExit as e:
                 return _exit_status(e)
