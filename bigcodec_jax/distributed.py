@@ -70,6 +70,10 @@ def initialize() -> str:
         log.debug("distributed: %s", how)  # the usual case: nothing worth a line on every start
         return how
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
+    # JAX's preemption service takes SIGTERM from Python for good (a C handler that only notes it). Started
+    # here, a SIGTERM before training could stop would wait for the compile and the first steps; training
+    # starts it when its loop can stop (`start_preemption_service`), other commands never need it.
+    jax.config.update("jax_enable_preemption_service", False)
     if explicit:
         coordinator, count, index = explicit
         jax.distributed.initialize(coordinator, count, index, heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_SECONDS)
@@ -81,6 +85,19 @@ def initialize() -> str:
            f"of {jax.device_count()} {jax.devices()[0].platform} devices")
     log.info("distributed: %s", how)
     return how
+
+
+def start_preemption_service() -> None:
+    """Hand SIGTERM to JAX's preemption service (see `training.preemption`); from here on a SIGTERM to any
+    process makes `jax.experimental.multihost_utils.reached_preemption_sync_point` name one step on all.
+
+    Call it in every process of a job once `initialize()` joined one; a second call does nothing.
+    """
+    from jax._src import distributed as jax_distributed
+
+    if jax_distributed.global_state.preemption_sync_manager is None:
+        jax.config.update("jax_enable_preemption_service", True)
+        jax_distributed.global_state.initialize_preemption_sync_manager()
 
 
 def is_main_process() -> bool:

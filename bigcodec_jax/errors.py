@@ -18,14 +18,17 @@ Errors raised for the user (not bugs):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import logging
 import math
+import multiprocessing
 import os
 import signal
 import sys
 import threading
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, NoReturn
 
 OK = 0
 FAILED = 1
@@ -37,6 +40,9 @@ TERMINATED = 143
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "BIGCODEC_DEBUG"
+# Libraries that log what goes wrong, tracebacks included, before raising it, which `command` then reports in
+# one line (gcsfs logs each request that runs out of retries); silent unless --debug.
+LIBRARY_LOGGERS = ("gcsfs", "fsspec", "s3fs", "google", "urllib3", "aiohttp", "botocore")
 
 
 class UsageError(ValueError):
@@ -85,6 +91,7 @@ def _type(convert: Callable[[str], Any], check: Callable[[Any], bool], what: str
 positive_int = _type(int, lambda v: v > 0, "a positive integer")
 non_negative_int = _type(int, lambda v: v >= 0, "an integer >= 0")
 positive_seconds = _type(float, lambda v: math.isfinite(v) and v > 0, "a positive number of seconds")
+non_negative_seconds = _type(float, lambda v: math.isfinite(v) and v >= 0, "a number of seconds >= 0")
 positive_milliseconds = _type(float, lambda v: math.isfinite(v) and v > 0, "a positive number of milliseconds")
 
 
@@ -131,6 +138,20 @@ class _SigtermAsException:
         return False
 
 
+@contextlib.contextmanager
+def _quiet_libraries(quiet: bool) -> Iterator[None]:
+    """`LIBRARY_LOGGERS` silenced while the command runs (when `quiet`), then as they were."""
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS] if quiet else []
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def _end_progress_bars() -> None:
     """Close progress bars an interrupt left open, so the message starts on a line of its own."""
     import tqdm
@@ -139,12 +160,35 @@ def _end_progress_bars() -> None:
         bar.close()
 
 
+def _end_process(status: int) -> NoReturn:
+    """End this process with `status` at once, skipping the interpreter's teardown.
+
+    An interrupt can leave JAX work running on its own threads: Ctrl-C or SIGTERM during an XLA compile
+    abandons the compile, which goes on in JAX's thread pool. The teardown then destroys the JAX client,
+    whose destructor waits for that compile (a minute or more for the released model) and whose devices the
+    compile's end then uses: a segmentation fault instead of the status. By the time this is called the
+    `finally` blocks have run and the message is printed, so nothing is left to save: flush what is
+    buffered, stop our child processes (the data loader's), and leave.
+    """
+    logging.shutdown()
+    for child in multiprocessing.active_children():
+        child.terminate()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe, a closed stream
+            pass
+    os._exit(status)
+
+
 def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..., int]]:
     """Decorate a command's `main(argv=None, **options) -> int` with the error style and exit statuses above.
 
     `options` pass through to `main` (in-process callers such as the benchmarks; the command line has none).
 
-    `interrupted` is said after Ctrl-C / SIGTERM (e.g. what was kept and how to continue).
+    `interrupted` is said after Ctrl-C / SIGTERM (e.g. what was kept and how to continue). Run as the
+    program (`argv` None: the process's own command line), an interrupted command then ends the process
+    at once with its status (`_end_process`); called in-process, it returns the status.
     """
     def decorate(main: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(main)
@@ -165,16 +209,16 @@ def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..
                 print(f"interrupted ({signal_name})" + (f": {interrupted}" if interrupted else ""), file=sys.stderr)
 
             try:
-                with _SigtermAsException():
+                with _SigtermAsException(), _quiet_libraries(not debug):
                     return main(argv, **options)
             except SystemExit as e:
                 return _exit_status(e)
             except KeyboardInterrupt:
                 stopped("Ctrl-C")
-                return INTERRUPTED
+                status = INTERRUPTED
             except Terminated:
                 stopped("SIGTERM")
-                return TERMINATED
+                status = TERMINATED
             except UsageError as e:
                 report(e)
                 return USAGE
@@ -192,6 +236,9 @@ def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..
                 print(f"error: internal error ({type(e).__name__}); this is a bug, please report it with the "
                       "traceback above", file=sys.stderr)
                 return SOFTWARE
+            if argv is None:
+                _end_process(status)
+            return status
 
         return run
 

@@ -85,9 +85,9 @@ def prepare_output_dir(path: str, flag: str = "--output") -> None:
     """Create the output folder `path` if needed and check that files can be created in it (UsageError
     otherwise), so that an unusable output is found before any work rather than after it. For a URL an empty
     object is written and deleted (a missing bucket or no permission shows here)."""
-    if paths.isfile(path):
-        raise UsageError(f"{flag} {path} is a file, not a folder")
     try:
+        if paths.isfile(path):
+            raise UsageError(f"{flag} {path} is a file, not a folder")
         paths.makedirs(path)
         probe = paths.join(path, f".write-test-{secrets.token_hex(4)}")
         if paths.is_remote(path):
@@ -95,7 +95,9 @@ def prepare_output_dir(path: str, flag: str = "--output") -> None:
         else:
             os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         paths.remove(probe)
-    except Exception as e:  # OSError locally; gcsfs and other fsspec stores raise their own types
+    except UsageError:
+        raise
+    except Exception as e:  # OSError locally (an unreachable store too); fsspec stores raise their own types
         raise UsageError(f"{flag} {path} cannot be written ({getattr(e, 'strerror', None) or e})") from None
 
 

@@ -64,13 +64,14 @@ def _die_with_parent() -> None:
 
 def _copy_lines(source: BinaryIO, sink: BinaryIO, prefix: bytes, lock: threading.Lock) -> None:
     """Copy `source` to `sink` line by line, each line whole and starting with `prefix` (lines end at \\n or
-    \\r, so progress bars update)."""
+    \\r, so progress bars update). A bare \\r (a progress bar returning to a line that is still empty) gets
+    no prefix: the redrawn bar that follows has its own."""
     pending = b""
     while chunk := os.read(source.fileno(), 65536):
         *lines, pending = re.split(rb"(?<=\n)|(?<=\r)(?!\n)", pending + chunk)
         if lines:
             with lock:
-                sink.write(b"".join(prefix + line for line in lines))
+                sink.write(b"".join(line if line == b"\r" else prefix + line for line in lines))
                 sink.flush()
     if pending:
         with lock:
@@ -167,9 +168,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--devices-per-process", type=errors.positive_int, default=None, metavar="D",
                         help=f"CPU host devices of each process (sets XLA_FLAGS={DEVICE_COUNT_FLAG}=D; default: "
                              "JAX's, one)")
-    parser.add_argument("--grace", type=float, default=5.0,
+    parser.add_argument("--grace", type=errors.non_negative_seconds, default=5.0,
                         help="seconds the others get to finish after one process failed, before SIGTERM (default 5)")
-    parser.add_argument("--kill-after", type=float, default=10.0,
+    parser.add_argument("--kill-after", type=errors.non_negative_seconds, default=10.0,
                         help="seconds after that SIGTERM before SIGKILL (default 10)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...: what each process runs")
     return parser

@@ -68,11 +68,59 @@ def _filesystem(protocol: str):
         raise ValueError(f"{protocol}:// paths are not supported ({e})") from None
 
 
+# A question about one object or prefix (is it there, what is it) without an answer in this time is taken for an
+# unreachable store: gcsfs retries a failed connection for about 35 s per request, and a command asks several.
+# Listings, transfers and deletions can take longer and get no limit.
+ANSWER_SECONDS = 20
+_QUESTIONS = frozenset({"exists", "isfile", "isdir", "info"})
+# What a store answers about the object itself, and its readers handle; anything else raised is about reaching it.
+_ANSWERS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def _service_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the store could not be reached or refused us (network, credentials)."""
+    found: list[type[BaseException]] = [OSError]  # aiohttp's connection errors, fsspec's timeout
+    with contextlib.suppress(ImportError):
+        from google.auth.exceptions import GoogleAuthError
+
+        found.append(GoogleAuthError)
+    with contextlib.suppress(ImportError):
+        from gcsfs.retry import HttpError
+
+        found.append(HttpError)
+    return tuple(found)
+
+
+class _Store:
+    """An fsspec filesystem whose calls about the URL `url` raise `OSError("URL: why")` when the store cannot
+    be reached or refuses, and whose questions (`_QUESTIONS`) get an answer within `ANSWER_SECONDS` or fail so."""
+
+    def __init__(self, fs, url: str):
+        self._fs, self._url = fs, url
+
+    def __getattr__(self, name: str):
+        method = getattr(self._fs, name)
+
+        def call(*args, **kwargs):
+            if name in _QUESTIONS and getattr(self._fs, "async_impl", False):  # fsspec's sync() takes a timeout
+                kwargs.setdefault("timeout", ANSWER_SECONDS)
+            try:
+                return method(*args, **kwargs)
+            except _ANSWERS:
+                raise
+            except _service_errors() as e:
+                reason = (f"no answer from the storage service within {ANSWER_SECONDS} s; check the network and the "
+                          "credentials") if isinstance(e, TimeoutError) else " ".join(str(e).split()) or type(e).__name__
+                raise OSError(f"{self._url}: {reason}") from e
+
+        return call
+
+
 def _fs(path: str):
-    """(the fsspec filesystem of URL `path`, the path as that filesystem names it)."""
+    """(the fsspec filesystem of URL `path`, as a `_Store`; the path as that filesystem names it)."""
     protocol = _URL.match(path).group(1).lower()
     fs = _filesystem(protocol)
-    return fs, fs._strip_protocol(path)
+    return _Store(fs, path), fs._strip_protocol(path)
 
 
 def join(path: str | os.PathLike, *parts: str) -> str:

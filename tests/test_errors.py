@@ -542,3 +542,27 @@ def test_the_exit_status_table_is_in_the_docs():
         assert f"| {getattr(errors, name)} | `{name}` |" in page, name
     rows = [line for line in page.splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
     assert len(rows) == len(names), rows
+
+
+def test_library_loggers_are_quiet_unless_debug():
+    """gcsfs logs each request that ran out of retries, with its traceback, before raising what the command then
+    reports in one line: only --debug shows it."""
+    code = ("import logging, sys\n"
+            "from bigcodec_jax import errors\n"
+            "logging.basicConfig()\n"
+            "@errors.command()\n"
+            "def main(argv=None):\n"
+            "    try:\n"
+            "        raise ConnectionRefusedError('refused')\n"
+            "    except OSError as e:\n"
+            "        logging.getLogger('gcsfs').exception('_request out of retries')\n"
+            "        raise OSError('gs://bucket/x: refused') from e\n"
+            "sys.exit(main())\n")
+    for extra, lines in (([], ["error: gs://bucket/x: refused"]), (["--debug"], None)):
+        result = subprocess.run([sys.executable, "-c", code, *extra], cwd=ROOT, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == errors.FAILED
+        if lines:
+            assert result.stderr.splitlines() == lines
+        else:
+            assert "ERROR:gcsfs:_request out of retries" in result.stderr and "Traceback" in result.stderr

@@ -30,6 +30,15 @@ def test_processes_get_the_job_variables_and_prefixed_output():
     assert sorted(err.splitlines()) == [f"[{i}] to stderr" for i in range(3)]
 
 
+def test_progress_bars_get_one_prefix():
+    # tqdm starts with a bare \r on an empty line, then redraws after each \r
+    code = "import sys; sys.stderr.write('\\rbar 1\\rbar 2\\n')"
+    proc = subprocess.run([sys.executable, "-m", "bigcodec_jax.launch", "--processes", "1", "--", sys.executable, "-c",
+                           code], cwd=ROOT, capture_output=True, timeout=60)  # bytes: text mode reads \r as \n
+    assert proc.returncode == 0
+    assert proc.stderr == b"\r[0] bar 1\r[0] bar 2\n"
+
+
 def test_a_failing_process_stops_the_others_and_sets_the_status():
     # process 1 fails at once; process 0 ignores SIGTERM, so only the SIGKILL after --kill-after ends it
     code = ("import os, signal, sys, time\n"
@@ -84,7 +93,11 @@ def test_bad_job_variables_are_named(monkeypatch, variables, message):
 def test_bad_command_lines_get_one_line_errors():
     for args, expected in ((["--processes", "0", "--", "true"], "--processes: must be a positive integer"),
                            (["--processes", "2"], "no command given"),
-                           (["--processes", "1", "--", "/no/such/program"], "cannot start '/no/such/program'")):
+                           (["--processes", "1", "--", "/no/such/program"], "cannot start '/no/such/program'"),
+                           # a NaN grace would never stop the others: a hung process would hang the job
+                           (["--processes", "2", "--grace", "nan", "--", "true"], "--grace: must be a number of seconds"),
+                           (["--processes", "2", "--grace", "-5", "--", "true"], "--grace: must be a number of seconds"),
+                           (["--processes", "2", "--kill-after", "inf", "--", "true"], "--kill-after: must be a number")):
         proc = subprocess.run([sys.executable, "-m", "bigcodec_jax.launch", *args], capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 2, (args, proc.stderr)

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -116,3 +117,30 @@ def test_local_paths_import_nothing_remote(tmp_path):
             "print(sorted(m for m in ('fsspec', 'gcsfs') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_an_unreachable_store_is_one_line_naming_the_url_within_seconds(tmp_path, where):
+    """gs:// with nothing answering (a closed local port for the endpoint): gcsfs retries each request for
+    about 35 s and logs a traceback each time; the command says which URL in one line, within about 30 s."""
+    pytest.importorskip("gcsfs")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"")  # never read: the store is asked first
+    url = "gs://bucket/in.wav" if where == "input" else "gs://bucket/out"
+    source, output = (url, str(tmp_path / "out")) if where == "input" else (str(audio), url)
+    env = dict(os.environ, STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{port}", JAX_PLATFORMS="cpu")
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "inference.py", "encode", source, "--output", output, "--checkpoint",
+                             os.path.join(root, "tests", "golden", "micro.pt")], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - start
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.startswith(f"error: {url}: no answer from the storage service within") \
+        and result.stderr.count("\n") == 1, result.stderr[-3000:]
+    assert took < paths.ANSWER_SECONDS + 40  # the limit on the question, and a start-up on a busy machine

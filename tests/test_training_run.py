@@ -106,6 +106,43 @@ def test_sigterm_checkpoints_then_resumes_exactly(straight, tmp_path, env):
     _assert_same_run(straight[0], workdir)
 
 
+def _read_until(stream, marker, timeout):
+    """What a process wrote to `stream` until `marker` appeared."""
+    seen, deadline = "", time.time() + timeout
+    while marker not in seen:
+        assert time.time() < deadline, seen[-3000:]
+        chunk = os.read(stream.fileno(), 4096).decode(errors="replace")
+        assert chunk, seen[-3000:]
+        seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("launcher", [[], [sys.executable, "-m", "bigcodec_jax.launch", "--processes", "1", "--"]],
+                         ids=["alone", "launched"])
+def test_sigterm_during_the_first_compile_ends_the_run_at_once(tmp_path, env, launcher):
+    """A preemption at start-up: status 143 within seconds, not the rest of the compile and a segfault
+    (an interrupted compile went on in JAX's threads while the interpreter's teardown destroyed the client),
+    nor, under the launcher, the run going on (JAX's preemption service took SIGTERM from the start)."""
+    env = dict(env, JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"), JAX_LOG_COMPILES="1")  # a real compile
+    proc = subprocess.Popen([*launcher, sys.executable, os.path.join(ROOT, "train.py"), *ARGS,
+                             f"--workdir={tmp_path / 'run'}"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        # the fresh state's compile, the first; jax_log_compiles says when XLA gets the module
+        seen = _read_until(proc.stdout, "Finished jaxpr to MLIR module conversion jit(init)", timeout=300)
+        time.sleep(1.0)  # well into XLA's compile, which takes 10 s or more
+        proc.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        rest = proc.communicate(timeout=30)[0].decode(errors="replace")
+        took = time.monotonic() - start
+    finally:
+        proc.kill()
+    out = seen + rest
+    assert proc.returncode == errors.TERMINATED, out[-3000:]
+    assert took < 10, out[-3000:]
+    assert "interrupted (SIGTERM)" in out and "Segmentation fault" not in out and "Fatal Python error" not in out
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("batch_size", 0, "config.batch_size"),
     ("compute_dtype", "float16", "config.compute_dtype"),

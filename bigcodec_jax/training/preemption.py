@@ -3,11 +3,12 @@
 
 One process: Python signal handlers set a flag that the loop reads after each step.
 
-Several processes: JAX's preemption service. Its handler (installed by `jax.distributed.initialize`)
-catches SIGTERM in whichever process gets it and tells the coordination service; every process then
-agrees in the background on the first step all of them can still reach, and `should_stop(step)`
-is True at that same step everywhere, so all save the same step. Checking costs a few microseconds
-and no communication per step. SIGINT is turned into SIGTERM so it takes the same path.
+Several processes: JAX's preemption service. Its handler (installed when `StopSignal` is made; until then
+SIGTERM ends the process at once, through `errors.Terminated`) catches SIGTERM in whichever process gets it
+and tells the coordination service; every process then agrees in the background on the first step all of
+them can still reach, and `should_stop(step)` is True at that same step everywhere, so all save the same
+step. Checking costs a few microseconds and no communication per step. SIGINT is turned into SIGTERM so it
+takes the same path.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import signal
 
 import jax
 from jax.experimental import multihost_utils
+
+from bigcodec_jax import distributed
 
 
 class Preempted(Exception):
@@ -32,6 +35,8 @@ class StopSignal:
     def __init__(self):
         self.received: str | None = None
         self._shared = jax.process_count() > 1
+        if self._shared:
+            distributed.start_preemption_service()
         handled = (signal.SIGINT,) if self._shared else (signal.SIGTERM, signal.SIGINT)
         self._previous = {s: signal.signal(s, self._handle) for s in handled}
 
