@@ -26,6 +26,7 @@ from bigcodec_jax.codec import BigCodecModel
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.codec.passes import Passes, passes_for, shortest_window
 from bigcodec_jax.codec.streaming import stream_passes_for
+from bigcodec_jax.codes import check_code_values
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES, StreamDecoder, StreamEncoder
 
 
@@ -104,10 +105,7 @@ class BigCodec:
         if codes.ndim != 3 or codes.shape[1] != self.num_quantizers or codes.shape[0] == 0 or codes.shape[2] == 0:
             raise ValueError(f"codes must be (batch, {self.num_quantizers}, frames) with batch and frames > 0, "
                              f"got shape {codes.shape}")
-        if codes.dtype.kind not in "iu" or codes.min() < 0 or codes.max() >= self.codebook_size:
-            raise ValueError(f"codes must be integers in [0, {self.codebook_size}), got "
-                             + (f"dtype {codes.dtype}" if codes.dtype.kind not in "iu"
-                                else f"values from {codes.min()} to {codes.max()}"))
+        check_code_values(codes, self.codebook_size)
         full = codes.shape[2] * self.hop_length
         if length is None:
             return full
@@ -123,10 +121,7 @@ class BigCodec:
 
     def decode(self, codes: np.ndarray, length: int | None = None) -> np.ndarray:
         """Codes `(B, n_q, frames)` or `(n_q, frames)` -> float32 audio `(B, length or frames * hop)` at 16 kHz."""
-        try:
-            codes = np.asarray(codes)
-        except (ValueError, TypeError) as e:  # ragged nested lists and the like
-            raise ValueError(f"codes must be an integer array ({e})") from None
+        codes = audio.as_array(codes, "codes must be an integer array")
         if codes.ndim == 2:
             codes = codes[None]
         length = self.check_codes(codes, length)
