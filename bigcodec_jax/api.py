@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from fractions import Fraction
 from typing import Any
 
 import jax
@@ -22,10 +23,10 @@ from bigcodec_jax import audio
 from bigcodec_jax import config as config_lib
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec import BigCodecModel
-from bigcodec_jax.codec.chunking import WindowTooShort
 from bigcodec_jax.codec.model import DTYPES
-from bigcodec_jax.codec.passes import Passes, passes_for
+from bigcodec_jax.codec.passes import Passes, passes_for, shortest_window
 from bigcodec_jax.codec.streaming import stream_passes_for
+from bigcodec_jax.codes import check_code_values
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES, StreamDecoder, StreamEncoder
 
 
@@ -74,18 +75,23 @@ class BigCodec:
         """Code frames in `seconds` of audio (rounded)."""
         return round(seconds * audio.SAMPLE_RATE / self.hop_length)
 
+    def shortest_window_seconds(self) -> float:
+        """The shortest `window_seconds` this model takes: its shortest exact chunk window
+        (`passes.shortest_window`), rounded up to 0.1 ms (0.8125 s for the released model)."""
+        frames = shortest_window(self.config)
+        return math.ceil(Fraction(frames * self.hop_length, audio.SAMPLE_RATE) * 10_000) / 10_000
+
     def passes_for_window(self, window_seconds: float) -> Passes:
         """The shared jitted passes with chunks of `window_seconds`; ValueError, in seconds, for a window that is
-        not a positive number or is shorter than the model's receptive field."""
+        not a positive number or is shorter than `shortest_window_seconds()`."""
         if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float, np.integer, np.floating)) \
                 or not (math.isfinite(window_seconds) and window_seconds > 0):
             raise ValueError(f"window_seconds must be a positive number of seconds, got {window_seconds!r}")
-        try:
-            return passes_for(self.config, self.dtype, self.seconds_to_frames(window_seconds))
-        except WindowTooShort as e:
-            shortest = math.ceil(e.needed * self.hop_length / audio.SAMPLE_RATE * 100) / 100
+        shortest = self.shortest_window_seconds()
+        if window_seconds < shortest:  # in seconds, so that the window named is the one refused and accepted
             raise ValueError(f"a window of {window_seconds:g} s is shorter than this model's receptive field: "
-                             f"it must be at least {shortest:g} seconds") from None
+                             f"it must be at least {shortest:g} seconds")
+        return passes_for(self.config, self.dtype, self.seconds_to_frames(window_seconds))
 
     def num_frames(self, samples: int) -> int:
         return math.ceil(samples / self.hop_length)
@@ -99,10 +105,7 @@ class BigCodec:
         if codes.ndim != 3 or codes.shape[1] != self.num_quantizers or codes.shape[0] == 0 or codes.shape[2] == 0:
             raise ValueError(f"codes must be (batch, {self.num_quantizers}, frames) with batch and frames > 0, "
                              f"got shape {codes.shape}")
-        if codes.dtype.kind not in "iu" or codes.min() < 0 or codes.max() >= self.codebook_size:
-            raise ValueError(f"codes must be integers in [0, {self.codebook_size}), got "
-                             + (f"dtype {codes.dtype}" if codes.dtype.kind not in "iu"
-                                else f"values from {codes.min()} to {codes.max()}"))
+        check_code_values(codes, self.codebook_size)
         full = codes.shape[2] * self.hop_length
         if length is None:
             return full
@@ -118,10 +121,7 @@ class BigCodec:
 
     def decode(self, codes: np.ndarray, length: int | None = None) -> np.ndarray:
         """Codes `(B, n_q, frames)` or `(n_q, frames)` -> float32 audio `(B, length or frames * hop)` at 16 kHz."""
-        try:
-            codes = np.asarray(codes)
-        except (ValueError, TypeError) as e:  # ragged nested lists and the like
-            raise ValueError(f"codes must be an integer array ({e})") from None
+        codes = audio.as_array(codes, "codes must be an integer array")
         if codes.ndim == 2:
             codes = codes[None]
         length = self.check_codes(codes, length)

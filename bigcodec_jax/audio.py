@@ -66,6 +66,33 @@ def resample(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     return librosa.util.fix_length(out, size=resampled_length(wav.shape[-1], sample_rate), axis=-1).astype(np.float32)
 
 
+def as_array(value: Any, what: str) -> np.ndarray:
+    """`value` as a numpy array; ValueError starting with `what` (e.g. "audio must be an array of float samples")
+    for what numpy cannot make one of (ragged nested lists and the like)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{what} ({e})") from None
+
+
+def check_samples(wav: np.ndarray, valid: np.ndarray | None = None) -> None:
+    """ValueError unless `wav` holds floating-point samples, finite and peaking at most `MAX_PEAK`.
+
+    `valid`: a boolean mask of `wav`'s shape; only the samples where it is True are checked (a stream's
+    samples past a row's end are ignored).
+    """
+    if wav.dtype.kind != "f":
+        raise ValueError(f"audio must be floating-point samples in [-1, 1], got dtype {wav.dtype} "
+                         "(scale integer PCM by its full-scale value first)")
+    samples = wav if valid is None else wav[valid]
+    if not np.all(np.isfinite(samples)):
+        raise ValueError("audio contains NaN or infinite samples")
+    peak = float(np.max(np.abs(samples), initial=0.0))
+    if peak > MAX_PEAK:
+        raise ValueError(f"audio peaks at {peak:.4g}, far outside [-1, 1] (peaks up to {MAX_PEAK:g} are accepted): "
+                         "scale it to [-1, 1] first (integer PCM: divide by its full scale, e.g. 32768 for 16 bits)")
+
+
 def as_batch(wav: np.ndarray | list, sample_rate: int) -> np.ndarray:
     """`(samples,)` or `(B, samples)` float audio at `sample_rate` -> float32 `(B, samples)` at 16 kHz.
 
@@ -73,13 +100,7 @@ def as_batch(wav: np.ndarray | list, sample_rate: int) -> np.ndarray:
     or far too loud input (see the module's docstring).
     """
     rate = check_sample_rate(sample_rate)
-    try:
-        wav = np.asarray(wav)
-    except (ValueError, TypeError) as e:  # ragged nested lists and the like
-        raise ValueError(f"audio must be an array of float samples ({e})") from None
-    if wav.dtype.kind != "f":
-        raise ValueError(f"audio must be floating-point samples in [-1, 1], got dtype {wav.dtype} "
-                         "(scale integer PCM by its full-scale value first)")
+    wav = as_array(wav, "audio must be an array of float samples")
     if wav.ndim == 1:
         wav = wav[None]
     if wav.ndim != 2:
@@ -89,12 +110,7 @@ def as_batch(wav: np.ndarray | list, sample_rate: int) -> np.ndarray:
                          "(e.g. wav.mean(axis=1)) or several clips as (batch, samples)")
     if wav.shape[0] == 0 or wav.shape[1] == 0:
         raise ValueError(f"audio is empty (shape {wav.shape})")
-    if not np.all(np.isfinite(wav)):
-        raise ValueError("audio contains NaN or infinite samples")
-    peak = float(np.max(np.abs(wav)))
-    if peak > MAX_PEAK:
-        raise ValueError(f"audio peaks at {peak:.4g}, far outside [-1, 1] (peaks up to {MAX_PEAK:g} are accepted): "
-                         "scale it to [-1, 1] first (integer PCM: divide by its full scale, e.g. 32768 for 16 bits)")
+    check_samples(wav)
     return resample(wav, rate)
 
 

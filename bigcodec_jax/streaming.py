@@ -26,10 +26,15 @@ block size, whatever the push sizes), drops what is not final yet, checks inputs
   per row. Streams of different lengths end one by one: `push(piece, lengths=...)` says how many
   steps of the piece are real for each row; a row with fewer than the piece's length ends there
   (later pieces are ignored for it), and `flush` ends the others. A row's outputs past its own end
-  are filler (code 0, silence); its results are exact up to its length.
-- **Errors.** A bad push (batch size, rank, dtype, NaN or inf audio, codes out of range, bad
-  `lengths`, a push or flush after `flush`) raises `ValueError` before anything changes, so the
-  stream can go on with a correct piece.
+  are filler (code 0, silence) while a longer row goes on; its results are exact up to its length.
+  Once every row has ended nothing more is run or returned: the joined outputs end at the longest
+  row's end, whatever the lookahead.
+- **Errors.** A push's values are checked as offline `encode` / `decode` check them (the same
+  functions: `audio.check_samples`, `codes.check_code_values`). A bad push (batch size, rank, dtype,
+  NaN or inf audio, audio peaking above `audio.MAX_PEAK`, codes out of range, bad `lengths`, a push
+  or flush after `flush`) raises `ValueError` before anything changes, so the stream can go on with a
+  correct piece. Bad options (`batch_size`, `lookahead_frames`, `block_frames`, `length`: whole
+  numbers, never bools) raise a `ValueError` naming the option.
 """
 from __future__ import annotations
 
@@ -37,9 +42,29 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from bigcodec_jax import audio
 from bigcodec_jax.codec.streaming import LIMIT, StreamPass
+from bigcodec_jax.codes import check_code_values
 
 DEFAULT_BLOCK_FRAMES = (1, 2, 8, 32)  # a step compiles on first use of its size: 20, 80 and 320 ms pushes fit
+
+
+def _whole_number(value: Any, name: str, least: int, most: int | None = None) -> int:
+    """An option's value as an int: a whole number (`audio.whole_number`, never a bool) in `[least, most]`."""
+    number = audio.whole_number(value, name)
+    if number < least or (most is not None and number > most):
+        raise ValueError(f"{name} must be " + (f"at least {least}" if most is None else f"from {least} to {most}")
+                         + f", got {value!r}")
+    return number
+
+
+def _block_sizes(block_frames: Any) -> list[int]:
+    """The distinct block sizes, largest first; ValueError naming `block_frames` unless a non-empty sequence of
+    whole numbers from 1 to `LIMIT` (frame counts inside a block are clipped to `LIMIT`)."""
+    if isinstance(block_frames, (str, bytes)) or not isinstance(block_frames, (Sequence, np.ndarray)) \
+            or len(block_frames) == 0:
+        raise ValueError(f"block_frames must be a non-empty sequence of frame counts, got {block_frames!r}")
+    return sorted({_whole_number(n, "block_frames", 1, LIMIT) for n in block_frames}, reverse=True)
 
 
 class _Stream:
@@ -47,19 +72,12 @@ class _Stream:
 
     def __init__(self, stream_pass: StreamPass, params: Any, batch_size: int, lookahead_frames: int | None,
                  block_frames: Sequence[int], hop_length: int, sample_rate: int):
-        if isinstance(batch_size, bool) or not (isinstance(batch_size, (int, np.integer)) and batch_size > 0):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        blocks = sorted({int(n) for n in block_frames}, reverse=True)
-        if not blocks or blocks[-1] < 1:
-            raise ValueError(f"block_frames must be positive integers, got {block_frames!r}")
+        self.batch_size = _whole_number(batch_size, "batch_size", 1)
+        self._pass, self._params, self._blocks = stream_pass, params, _block_sizes(block_frames)
         exact = stream_pass.lookahead
-        if lookahead_frames is not None and not (isinstance(lookahead_frames, (int, np.integer))
-                                                 and lookahead_frames >= 0):
-            raise ValueError(f"lookahead_frames must be a non-negative integer or None, got {lookahead_frames!r}")
-        self._pass, self._params, self._blocks = stream_pass, params, blocks
-        self.batch_size = int(batch_size)
         self.exact_lookahead_frames = exact
-        self.lookahead_frames = exact if lookahead_frames is None else min(int(lookahead_frames), exact)
+        self.lookahead_frames = exact if lookahead_frames is None else \
+            min(_whole_number(lookahead_frames, "lookahead_frames", 0), exact)
         self.latency_ms = 1000.0 * self.lookahead_frames * hop_length / sample_rate
         self._const = stream_pass.prepare(params)
         self._state = stream_pass.init(params, self.batch_size)
@@ -77,22 +95,30 @@ class _Stream:
     def _empty_output(self) -> np.ndarray:
         raise NotImplementedError
 
+    def _array(self, piece: Any) -> np.ndarray:
+        """The piece as an array of the right shape (ValueError otherwise); its values are checked by `_check`."""
+        raise NotImplementedError
+
     def _check(self, piece: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """The piece as the device takes it, after checking its values where `valid (B, n)` is True."""
+        """The piece as the device takes it, after checking its values where `valid (B, n)` is True with the checks
+        of the offline call."""
         raise NotImplementedError
 
     # Pushing and flushing.
     def _push(self, piece: Any, lengths: Any) -> np.ndarray:
         if self._finished:
             raise ValueError("this stream was flushed: start a new one to push more")
-        piece = np.asarray(piece)
-        n = piece.shape[-1] if piece.ndim else 0
+        piece = self._array(piece)
+        n = piece.shape[-1]
         lengths = self._lengths(lengths, n)
         valid = np.arange(n)[None, :] < lengths[:, None]
         piece = np.where(valid.reshape(valid.shape[:1] + (1,) * (piece.ndim - 2) + valid.shape[1:]),
                          self._check(piece, valid), 0).astype(self._pending.dtype)
         ending = (self._ends < 0) & (lengths < n)
         self._ends[ending] = self._pushed + lengths[ending]
+        if (self._ends >= 0).all():  # every row has ended: nothing past the longest is run or returned
+            n = max(int(self._ends.max()) - self._pushed, 0)
+            piece = piece[..., :n]
         self._pending = np.concatenate([self._pending, piece], axis=-1)
         self._pushed += n
         frames = self._pending.shape[-1] // self._pass.rate_in
@@ -134,7 +160,7 @@ class _Stream:
         open_rows = self._ends < 0
         if lengths is None:
             return np.where(open_rows, n, 0)
-        lengths = np.asarray(lengths)
+        lengths = audio.as_array(lengths, f"lengths must be {self.batch_size} integers")
         if lengths.shape != (self.batch_size,) or lengths.dtype.kind not in "iu":
             raise ValueError(f"lengths must be {self.batch_size} integers (real steps of the piece per row), "
                              f"got {lengths!r}")
@@ -206,15 +232,14 @@ class StreamEncoder(_Stream):
     def _empty_output(self) -> np.ndarray:
         return np.zeros((self.batch_size, self.num_quantizers, 0), np.int32)
 
-    def _check(self, piece: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def _array(self, piece: Any) -> np.ndarray:
+        piece = audio.as_array(piece, "audio pieces must be arrays of float samples")
         if piece.ndim != 2 or piece.shape[0] != self.batch_size:
             raise ValueError(f"audio pieces must be (batch={self.batch_size}, samples), got shape {piece.shape}")
-        if piece.dtype.kind != "f":
-            raise ValueError(f"audio must be floating point (16 kHz, float32), got {piece.dtype}")
-        bad = ~np.isfinite(piece) & valid
-        if bad.any():
-            raise ValueError(f"audio must be finite: rows {np.flatnonzero(bad.any(axis=1)).tolist()} "
-                             f"have NaN or inf")
+        return piece
+
+    def _check(self, piece: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        audio.check_samples(piece, valid)  # as `encode`: floating point, finite, peaks up to audio.MAX_PEAK
         return piece.astype(np.float32)
 
     def push(self, wav: np.ndarray, lengths: Sequence[int] | None = None) -> np.ndarray:
@@ -245,16 +270,15 @@ class StreamDecoder(_Stream):
     def _empty_output(self) -> np.ndarray:
         return np.zeros((self.batch_size, 0), np.float32)
 
-    def _check(self, piece: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def _array(self, piece: Any) -> np.ndarray:
+        piece = audio.as_array(piece, "code pieces must be integer arrays")
         if piece.ndim != 3 or piece.shape[:2] != (self.batch_size, self.num_quantizers):
             raise ValueError(f"code pieces must be (batch={self.batch_size}, n_q={self.num_quantizers}, frames), "
                              f"got shape {piece.shape}")
-        if piece.dtype.kind not in "iu":
-            raise ValueError(f"codes must be integers, got {piece.dtype}")
-        bad = ((piece < 0) | (piece >= self.codebook_size)) & valid[:, None, :]
-        if bad.any():
-            raise ValueError(f"codes must be in [0, {self.codebook_size}): rows "
-                             f"{np.flatnonzero(bad.any(axis=(1, 2))).tolist()} have codes outside")
+        return piece
+
+    def _check(self, piece: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        check_code_values(piece, self.codebook_size, np.broadcast_to(valid[:, None, :], piece.shape))  # as `decode`
         return piece
 
     def push(self, codes: np.ndarray, lengths: Sequence[int] | None = None) -> np.ndarray:
@@ -273,8 +297,9 @@ class StreamDecoder(_Stream):
             raise ValueError("this stream was already flushed")
         if length is not None:
             frames = np.where(self._ends < 0, self._pushed, self._ends).max()
-            if not (isinstance(length, (int, np.integer)) and self._emitted <= length <= frames * self._pass.rate_out):
-                raise ValueError(f"length must be an integer from the {self._emitted} samples already returned "
+            length = audio.whole_number(length, "length")  # as `decode`
+            if not self._emitted <= length <= frames * self._pass.rate_out:
+                raise ValueError(f"length must be from the {self._emitted} samples already returned "
                                  f"to frames * hop = {frames * self._pass.rate_out}, got {length!r}")
         out = self._finish()
         return out if length is None else out[:, :out.shape[1] - (self._emitted - length)]

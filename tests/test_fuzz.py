@@ -12,7 +12,9 @@ wav or flac header, truncated, corrupted or with random header fields), 120 code
 dropped, retyped, out of range, damaged archives), 16 codes shard directories (`index.json` cut,
 retyped or inconsistent; shards truncated, corrupted or holding records that are not records) read
 through `CodesSource` and `decode`, 100 encode and 60 decode calls with random arrays and arguments,
-60 command lines: 476 in all, in about 50 s of CPU time (compilation of the fast model included). FUZZ_SCALE=10 tries ten times as many, FUZZ_SEED another draw.
+60 command lines, 40 stream constructions with random options and 60 pushes (and flushes) into each
+direction's stream: 676 in all, in about 60 s of CPU time (compilation of the fast model included).
+FUZZ_SCALE=10 tries ten times as many, FUZZ_SEED another draw.
 """
 import io
 import json
@@ -42,8 +44,8 @@ from fast_codec import save_fast_checkpoint
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))
-AUDIO_FILES, CODES_FILES, SHARD_DIRECTORIES, ENCODES, DECODES, COMMAND_LINES = (
-    n * SCALE for n in (120, 120, 16, 100, 60, 60))
+AUDIO_FILES, CODES_FILES, SHARD_DIRECTORIES, ENCODES, DECODES, COMMAND_LINES, STREAM_OPTIONS, STREAM_PUSHES = (
+    n * SCALE for n in (120, 120, 16, 100, 60, 60, 40, 60))
 CLI_ARGS = ["--batch-size", "1", "--window", "1"]  # one padded shape for every clip of up to a second
 MODEL_SHAPES = {(1, 200), (1, 400)}  # API calls of these padded 16 kHz shapes run the model
 
@@ -473,6 +475,124 @@ def test_random_codes_and_lengths_to_decode(checkpoint):
             assert wav.dtype == np.float32 and wav.shape == (batch, full)
     assert 0 < refused < DECODES
     print(f"fuzz: {DECODES} decode calls, {refused} refused")
+
+
+# ------------------------------------------------------------------------------------- streams
+
+# Option values of `stream_encoder` / `stream_decoder`: accepted, and refused with a ValueError naming the option.
+GOOD_OPTIONS = {"batch_size": [1, 2, 2.0, np.int64(1)], "lookahead_frames": [None, 0, 3, 10 ** 6, np.int64(2)],
+                "block_frames": [(8,), [8, 2], np.array([4])]}
+BAD_OPTIONS = {"batch_size": [0, -1, True, 2.5, None, "2", np.nan],
+               "lookahead_frames": [-1, True, False, 1.5, "2", np.inf, [2]],
+               "block_frames": [(0,), (), 8, "8", (1.5,), (True,), (1 << 17,), None, {8}, np.array([[4]])]}
+
+
+def test_random_options_to_streams_are_refused_by_name(checkpoint):
+    rng = np.random.default_rng(SEED + 5)
+    codec = checkpoint[1]
+    refused = 0
+    for _ in range(STREAM_OPTIONS):
+        option = list(GOOD_OPTIONS)[rng.integers(3)]
+        good = bool(rng.integers(2))
+        values = (GOOD_OPTIONS if good else BAD_OPTIONS)[option]
+        value = values[rng.integers(len(values))]
+        make = [codec.stream_encoder, codec.stream_decoder][rng.integers(2)]
+        try:
+            stream = make(**{option: value})
+        except ValueError as e:
+            assert not good and str(e).startswith(f"{option} must be") and "\n" not in str(e), (option, value, e)
+            refused += 1
+            continue
+        assert good, (option, value)
+        assert stream.batch_size == (value if option == "batch_size" else 1)
+    assert 0 < refused < STREAM_OPTIONS
+    print(f"fuzz: {STREAM_OPTIONS} stream constructions, {refused} refused")
+
+
+def _random_push(rng, encoder: bool, codec) -> tuple:
+    """(piece, lengths) for a stream of 2 rows: mostly plausible, some spoiled in one way, some anything."""
+    n = int(rng.choice([0, 1, 37, 200, 333, 800] if encoder else [0, 1, 3, 8, 13]))
+    if encoder:
+        piece = (0.3 * rng.standard_normal((2, n))).astype(np.float32)
+    else:
+        piece = rng.integers(0, codec.codebook_size, (2, codec.num_quantizers, n)).astype(np.int32)
+    spoil = rng.integers(12)
+    if spoil == 0 and piece.size:  # one value out of range (perhaps past its row's end)
+        piece.flat[rng.integers(piece.size)] = [5.0, -2.5, np.nan, np.inf][rng.integers(4)] if encoder else \
+            [-1, codec.codebook_size][rng.integers(2)]
+    elif spoil == 1:
+        piece = piece.astype([np.int16, np.float64, np.bool_, np.complex64][rng.integers(4)])
+    elif spoil == 2:
+        piece = [piece[:1], piece[None], piece[0], piece[:, :1] if not encoder else piece.T][rng.integers(4)]
+    elif spoil == 3:
+        piece = [[[0.1] * 3, [0.2] * 2], None, "abc", {"x": 1}, 0.5][rng.integers(5)]
+    lengths = None
+    if rng.integers(3) == 0:
+        lengths = [rng.integers(0, n + 1, 2), [n, n, n], [-1, 0], [n + 1, 0], [0.5, 1.0], [[1], [1, 2]], "x",
+                   np.array([n, 0], np.uint16)][rng.integers(8)]
+    return piece, lengths
+
+
+def _offline_accepts(codec, encoder: bool, piece, lengths, ended: np.ndarray) -> np.ndarray | None:
+    """The real steps of each row if the offline checks accept the push (each row's real part through
+    `audio.as_batch` / `BigCodec.check_codes`, as `encode` / `decode` would), None if they refuse it."""
+    try:
+        piece = np.asarray(piece)
+        lengths = None if lengths is None else np.asarray(lengths)
+    except ValueError:
+        return None
+    if piece.ndim != (2 if encoder else 3) or piece.shape[:piece.ndim - 1] != ((2,) if encoder else (2, codec.num_quantizers)):
+        return None
+    n = piece.shape[-1]
+    if lengths is None:
+        lengths = np.where(ended, 0, n)
+    elif lengths.shape != (2,) or lengths.dtype.kind not in "iu" or (lengths < 0).any() or (lengths > n).any() \
+            or (lengths[ended] > 0).any():
+        return None
+    if piece.dtype.kind not in ("f" if encoder else "iu"):
+        return None
+    for row, m in enumerate(lengths):
+        try:
+            if m and encoder:
+                audio.as_batch(piece[row, :m], 16000)
+            elif m:
+                codec.check_codes(piece[row:row + 1, :, :m])
+        except ValueError:
+            return None
+    return lengths.astype(np.int64)
+
+
+@pytest.mark.parametrize("encoder", [True, False], ids=["encoder", "decoder"])
+def test_random_pushes_to_streams(checkpoint, encoder):
+    """Random pieces and `lengths` into a stream of 2 rows: refused (ValueError) exactly when the offline checks
+    refuse them, the stream going on after each refusal; the joined outputs end at the longest row's end."""
+    rng = np.random.default_rng(SEED + 6 + encoder)
+    codec = checkpoint[1]
+    lookahead = [None, 0, 2][rng.integers(3)]
+    stream = (codec.stream_encoder if encoder else codec.stream_decoder)(2, lookahead, (8,))
+    ends, ended, outputs, refused = np.zeros(2, np.int64), np.zeros(2, bool), [], 0
+    for _ in range(STREAM_PUSHES):
+        piece, lengths = _random_push(rng, encoder, codec)
+        accepted = _offline_accepts(codec, encoder, piece, lengths, ended)
+        try:
+            outputs.append(stream.push(piece, lengths=lengths))
+        except ValueError as e:
+            assert accepted is None and "\n" not in str(e), (piece, lengths, e)
+            refused += 1
+            continue
+        assert accepted is not None, (piece, lengths)
+        ends += accepted
+        ended |= accepted < np.shape(piece)[-1]
+    if not encoder:
+        for length in (True, 1.5, -1, "10", int(ends.max()) * codec.hop_length + 1):
+            with pytest.raises(ValueError, match="^length must be"):
+                stream.flush(length=length)
+    outputs.append(stream.flush())
+    joined = np.concatenate(outputs, axis=-1)
+    frames = -(-int(ends.max()) // codec.hop_length) if encoder else int(ends.max())
+    assert joined.shape == ((2, codec.num_quantizers, frames) if encoder else (2, frames * codec.hop_length))
+    assert 0 < refused < STREAM_PUSHES
+    print(f"fuzz: {STREAM_PUSHES} pushes into a stream {'encoder' if encoder else 'decoder'}, {refused} refused")
 
 
 # ------------------------------------------------------------------------------- command lines

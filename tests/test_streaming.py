@@ -16,13 +16,14 @@ import soundfile as sf
 from jax import monitoring
 
 from bigcodec_jax import BigCodec
+from bigcodec_jax import audio as audio_checks
 from bigcodec_jax import config as config_lib
 from bigcodec_jax.audio_io import write_wav
 from bigcodec_jax.codec.receptive_field import contexts
 from bigcodec_jax.codec.streaming import StreamPass, stream_passes_for
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.cli import main
-from bigcodec_jax.streaming import StreamDecoder
+from bigcodec_jax.streaming import StreamDecoder, StreamEncoder
 from conftest import reference_path, relative_error
 from test_inference_chunking import speech_like
 
@@ -152,20 +153,38 @@ def test_no_compilation_per_push_size(debug):
     assert _compiles[before:] == []
 
 
+def fake_decoder_pass(calls: list | None = None) -> StreamPass:
+    """A stand-in for the compiled decoder step: codes -> each code twice, 5 samples late (`calls` records each
+    call's (block size, real frames))."""
+    def step(params, const, state, inputs, count, start, until_end):
+        if calls is not None:
+            calls.append((inputs.shape[-1], int(count)))
+        window = np.concatenate([state, np.repeat(inputs[:, 0], 2, axis=-1).astype(np.float32)], axis=-1)
+        return window[:, 2 * count:2 * count + 5], window[:, :window.shape[1] - 5]
+
+    return StreamPass(lambda params: None, lambda params, batch: np.zeros((batch, 5), np.float32), step,
+                      rate_in=1, rate_out=2, delay=5, recur_delay=3)
+
+
+def fake_encoder_pass() -> StreamPass:
+    """A stand-in for the compiled encoder step: audio at 2 samples per frame -> one code per frame (100 times its
+    first sample, rounded), 3 frames late."""
+    def step(params, const, state, inputs, count, start, until_end):
+        codes = np.rint(100 * inputs[:, ::2]).astype(np.int32)[:, None]
+        window = np.concatenate([state, codes], axis=-1)
+        return window[..., count:count + 3], window[..., :window.shape[-1] - 3]
+
+    return StreamPass(lambda params: None, lambda params, batch: np.zeros((batch, 1, 3), np.int32), step,
+                      rate_in=2, rate_out=1, delay=3, recur_delay=2)
+
+
 def test_pushes_run_as_the_smallest_block_that_holds_them():
     """The host side with a stand-in for the compiled step (codes -> each code twice, 5 samples late): a push runs
     as one call of the smallest block size that holds it (the largest while more frames are left), filled up,
     never straddling the LSTM's first real frame; only the real frames advance the state; the joined outputs are
     the input, whatever the pushes, lookahead and flush length."""
     calls = []
-
-    def step(params, const, state, inputs, count, start, until_end):
-        calls.append((inputs.shape[-1], int(count)))
-        window = np.concatenate([state, np.repeat(inputs[:, 0], 2, axis=-1).astype(np.float32)], axis=-1)
-        return window[:, 2 * count:2 * count + 5], window[:, :window.shape[1] - 5]
-
-    fake = StreamPass(lambda params: None, lambda params, batch: np.zeros((batch, 5), np.float32), step,
-                      rate_in=1, rate_out=2, delay=5, recur_delay=3)
+    fake = fake_decoder_pass(calls)
     codes = np.random.default_rng(0).integers(1, 100, (2, 1, 60)).astype(np.int32)
     dec = StreamDecoder(fake, None, num_quantizers=1, codebook_size=100, batch_size=2, block_frames=(16, 1, 4))
     assert dec.lookahead_frames == 3
@@ -181,6 +200,83 @@ def test_pushes_run_as_the_smallest_block_that_holds_them():
         want = np.repeat(codes[:, 0], 2, axis=-1)[:, :length]
         want[1, 82:] = 0
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("lookahead", [None, 1, 0], ids=["exact", "lookahead-1", "lookahead-0"])
+def test_a_stream_ends_at_its_longest_rows_end(lookahead):
+    """Rows told to end by `lengths` while more is pushed: nothing is returned past the longest row's end, at
+    the exact lookahead and below it (the speculative flush), in a batch and alone; the shorter row is filler
+    after its end. (Stand-ins for the compiled steps: the host side decides what is returned.)"""
+    rng = np.random.default_rng(0)
+    codes = rng.integers(1, 100, (2, 1, 60)).astype(np.int32)
+    ends = np.array([41, 30])
+    got = stream(StreamDecoder(fake_decoder_pass(), None, 1, 100, 2, lookahead, (16, 1, 4)), codes, [7] * 9, ends)
+    want = np.repeat(codes[:, 0], 2, axis=-1)[:, :82]
+    want[1, 60:] = 0
+    np.testing.assert_array_equal(got, want)
+    got = stream(StreamDecoder(fake_decoder_pass(), None, 1, 100, 1, lookahead, (16, 1, 4)), codes[:1], [7] * 9,
+                 ends[:1])
+    np.testing.assert_array_equal(got, want[:1])
+
+    wav = rng.integers(1, 100, (2, 121)).astype(np.float32) / 100  # 60.5 frames of 2 samples
+    samples = np.array([83, 60])  # 41.5 and 30 frames
+    got = stream(StreamEncoder(fake_encoder_pass(), None, 1, 2, lookahead, (16, 1, 4)), wav, [13] * 10, samples)
+    want = np.rint(100 * wav[:, ::2]).astype(np.int32)[:, None, :42]
+    want[1, :, 30:] = 0
+    np.testing.assert_array_equal(got, want)
+
+
+def test_streams_refuse_what_the_offline_calls_refuse():
+    """A push is checked as offline `encode` / `decode` check it, with the same words: audio peaking above 2 (far
+    outside [-1, 1]) is refused, also where offline would say so of one row; what lies past a row's end is not
+    looked at. Bad option values (bools, fractions, out of range, not a sequence) are a ValueError naming the
+    option. After each refusal the stream goes on. (Stand-ins for the compiled steps.)"""
+    enc = StreamEncoder(fake_encoder_pass(), None, 1, 2, None, (4,))
+    wav = np.full((2, 40), 0.5, np.float32)
+    for bad in (2.5, -3.0, np.inf):
+        piece = wav.copy()
+        piece[1, 7] = bad
+        with pytest.raises(ValueError) as offline:
+            audio_checks.as_batch(piece[1], 16000)
+        with pytest.raises(ValueError) as streamed:
+            enc.push(piece)
+        assert str(streamed.value) == str(offline.value)
+    with pytest.raises(ValueError, match="floating-point"):
+        enc.push(wav.astype(np.int16))
+    piece = wav.copy()
+    piece[:, 30:] = 2.0  # peaks of 2 pass, as offline
+    piece[0, 35:] = 1e6  # past row 0's end
+    assert enc.push(piece, lengths=[35, 40]).shape == (2, 1, 17)
+    assert enc.flush().shape == (2, 1, 3)
+
+    dec = StreamDecoder(fake_decoder_pass(), None, 1, 100, 2, None, (4,))
+    codes = np.full((2, 1, 10), 7, np.int32)
+    for bad, words in ((100, r"codes must be integers in \[0, 100\), got values from 7 to 100"),
+                       (-1, r"values from -1 to 7")):
+        piece = codes.copy()
+        piece[0, 0, 3] = bad
+        with pytest.raises(ValueError, match=words):
+            dec.push(piece)
+    with pytest.raises(ValueError, match=r"codes must be integers in \[0, 100\), got dtype float32"):
+        dec.push(codes.astype(np.float32))
+    piece = codes.copy()
+    piece[1, 0, 6:] = 1000  # past row 1's end
+    assert dec.push(piece, lengths=[10, 6]).shape == (2, 15)
+    for length in (True, 1.5, "20"):
+        with pytest.raises(ValueError, match="^length must be a whole number"):
+            dec.flush(length=length)
+    assert dec.flush(length=16).shape == (2, 1)
+
+    for option, values in (("batch_size", (0, True, 2.5, None, "2")),
+                           ("lookahead_frames", (True, 1.5, -1, "2")),
+                           ("block_frames", ((1.5,), (), 8, "8", (0,), (4, 1 << 17), [True], {8}))):
+        for value in values:
+            args = {**dict(batch_size=1, lookahead_frames=None, block_frames=(4,)), option: value}
+            for make in (lambda: StreamEncoder(fake_encoder_pass(), None, 1, **args),
+                         lambda: StreamDecoder(fake_decoder_pass(), None, 1, 100, **args)):
+                with pytest.raises(ValueError, match=f"^{option} must be") as refused:
+                    make()
+                assert "\n" not in str(refused.value)
 
 
 def test_lower_latency(debug):
@@ -212,7 +308,7 @@ def test_bad_pushes_raise_and_leave_the_stream_usable(debug):
     nan = wav[:, 1000:1100].copy()
     nan[1, 5] = np.nan
     for bad, lengths, message in ((wav[:1, 1000:1100], None, "batch=3"), (wav[0, 1000:1100], None, "batch=3"),
-                                  ((wav[:, 1000:1100] * 1000).astype(np.int16), None, "floating point"),
+                                  ((wav[:, 1000:1100] * 1000).astype(np.int16), None, "floating-point"),
                                   (nan, None, "finite"), (wav[:, 1000:1100], [1, 2], "lengths"),
                                   (wav[:, 1000:1100], [1, 2, 101], "lengths")):
         with pytest.raises(ValueError, match=message):

@@ -12,7 +12,8 @@ outputs of earlier chunks followed by the new ones, and its outputs are kept onl
 whole receptive field lies inside that window: frames `[k - head.right, k + new - head.right)`,
 or up to the file's end in a file's last chunk. Inside a window, positions past a file's end
 are masked (`nn/masking.py`), so edges behave as in the whole file, and the replicate-padded
-edges of a window never reach a kept output. Every chunk has the same shape; memory does not
+edges of a window never reach a kept output. A window of at least `ChunkPlan.shortest_window` frames
+keeps every slice inside the file. Every chunk has the same shape; memory does not
 depend on the file's length, and the result equals running the whole file at once.
 """
 from __future__ import annotations
@@ -47,20 +48,16 @@ class ChunkPlan(NamedTuple):
         """LSTM outputs of earlier chunks the head reads."""
         return self.head.left + self.head.right
 
-    def check(self) -> "ChunkPlan":
-        needed = self.features.left + self.features.right + max(self.history, 1)
-        if self.window < needed:
-            raise WindowTooShort(needed, f"the chunk window ({self.window} frames) must be at least {needed} frames "
-                                         f"for this model's receptive field")
-        return self
+    @staticmethod
+    def shortest_window(features: Context, head: Context) -> int:
+        """The shortest exact window of a network with these contexts, in frames.
 
-
-class WindowTooShort(ValueError):
-    """A chunk window shorter than the model's receptive field; `needed` is the shortest in frames."""
-
-    def __init__(self, needed: int, message: str):
-        super().__init__(message)
-        self.needed = needed
+        A chunk after the first reads its input from `k - features.left` and its head's window from
+        `k - history`, with `k` a multiple of `new`: both lie inside the file only when `new` is at
+        least `features.left` and `history` (a shorter `new` would slice before the file's start).
+        Every chunk also advances at least one frame.
+        """
+        return features.left + features.right + max(features.left, head.left + head.right, 1)
 
 
 # (inputs, input lengths, window lengths[, state, history]) -> (outputs, state, history); the first

@@ -72,14 +72,23 @@ class Passes(NamedTuple):
     decode: Pass  # codes (B, n_q, F), frames (B,) -> wav (B, F * hop)
 
 
+def shortest_window(config: ml_collections.FrozenConfigDict) -> int:
+    """The shortest chunk window in frames with exact results in both directions (`ChunkPlan.shortest_window`
+    of the encoder's and the decoder's contexts): the one minimum that `passes_for` enforces and the API states."""
+    return max(ChunkPlan.shortest_window(*network) for network in contexts(config))
+
+
 @functools.lru_cache(maxsize=None)
 def passes_for(config: ml_collections.FrozenConfigDict, dtype: str, window: int) -> Passes:
-    """The shared jitted functions of a frozen model config and compute dtype, with a window in frames."""
+    """The shared jitted functions of a frozen model config and compute dtype, with a window in frames (at least
+    `shortest_window(config)`; ValueError otherwise)."""
+    if window < shortest_window(config):
+        raise ValueError(f"the chunk window ({window} frames) must be at least {shortest_window(config)} frames "
+                         "for this model's receptive field")
     model = BigCodecModel(config, DTYPES[dtype])
     precision = "highest" if dtype == "float32" else "default"
     encoder, decoder = contexts(config)
-    encode_plan = ChunkPlan(window, *encoder).check()
-    decode_plan = ChunkPlan(window, *decoder).check()
+    encode_plan, decode_plan = ChunkPlan(window, *encoder), ChunkPlan(window, *decoder)
 
     def jitted(method, **static) -> jax.stages.Wrapped:
         method = functools.partial(method, **static) if static else method
