@@ -38,8 +38,8 @@ COMMANDS = {
                     "untrained and trained", "python -m bigcodec_jax.demo"),
     "train": Command("bigcodec_jax.commands:train", "GAN training with the official recipe (absl flags: --config, "
                      "--workdir, --config.<key>=<value>)", "python train.py"),
-    "benchmark": Command("bigcodec_jax.benchmark.__main__:main", "throughput benchmarks: infer, data, train",
-                         "python -m bigcodec_jax.benchmark"),
+    "benchmark": Command("bigcodec_jax.benchmark.__main__:main",
+                         "throughput benchmarks: infer, train, stream, e2e, suite", "python -m bigcodec_jax.benchmark"),
 }
 
 

@@ -182,9 +182,7 @@ def _end_process(status: int) -> NoReturn:
 
 
 def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..., int]]:
-    """Decorate a command's `main(argv=None, **options) -> int` with the error style and exit statuses above.
-
-    `options` pass through to `main` (in-process callers such as the benchmarks; the command line has none).
+    """Decorate a command's `main(argv=None) -> int` with the error style and exit statuses above.
 
     `interrupted` is said after Ctrl-C / SIGTERM (e.g. what was kept and how to continue). Run as the
     program (`argv` None: the process's own command line), an interrupted command then ends the process
@@ -192,7 +190,7 @@ def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..
     """
     def decorate(main: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(main)
-        def run(argv: list[str] | None = None, **options) -> int:
+        def run(argv: list[str] | None = None) -> int:
             words = sys.argv[1:] if argv is None else list(argv)
             debug = DEBUG_FLAG in words or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
@@ -210,7 +208,7 @@ def command(interrupted: str = "") -> Callable[[Callable[..., int]], Callable[..
 
             try:
                 with _SigtermAsException(), _quiet_libraries(not debug):
-                    return main(argv, **options)
+                    return main(argv)
             except SystemExit as e:
                 return _exit_status(e)
             except KeyboardInterrupt:

@@ -7,13 +7,9 @@ import sys
 TOP_FIELDS = {"command", "settings", "machine", "folder", "plan", "compile", "kernel", "e2e", "ratio", "loop_ratio",
               "cpu_ratio", "loop_cpu_ratio", "losses", "peak_memory_gib", "peak_memory_kind", "load_average_end"}
 E2E_FIELDS = {"command_s", "command_audio_per_s", "loop_s", "loop_audio_per_s", "command_cpu_s", "loop_cpu_s",
-              "command_cpu_s_per_audio_s", "loop_cpu_s_per_audio_s", "starting_s",
-              "waiting_for_results_s", "waiting_for_inputs_s", "waiting_for_outputs_s", "batches", "pass_compilations", "other_compilations",
-              "compile_s",
-              "load_average_before", "load_average_after"}
-WALL_LOSSES = {"kernel_s", "padding_s", "batches_beyond_kernel_s", "waiting_for_inputs_s", "waiting_for_outputs_s",
-               "loop_other_s", "start_up_s"}
-CPU_LOSSES = {"cpu_kernel_s", "cpu_padding_s", "cpu_loop_beyond_kernel_s", "cpu_start_up_s"}
+              "command_cpu_s_per_audio_s", "loop_cpu_s_per_audio_s", "starting_s", "waiting_for_results_s", "batches",
+              "pass_compilations", "other_compilations", "compile_s", "load_average_before", "load_average_after"}
+LOSSES = {"kernel_s", "padding_s", "batches_beyond_kernel_s", "loop_rest_s", "start_up_s"}
 
 
 def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
@@ -33,7 +29,9 @@ def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
     assert 0 < plan["efficiency"] <= 1 and plan["padded_frames"] == 4 * 2 * 80
     assert E2E_FIELDS <= set(e2e), E2E_FIELDS - set(e2e)
     assert e2e["pass_compilations"] == 0  # every shape the command ran was compiled ahead of time
-    assert e2e["batches"] == 4 and 0 < e2e["starting_s"] + e2e["waiting_for_results_s"] <= e2e["loop_s"]
+    # the loop and its batches are timed from outside the command (inference.py has no hook for it)
+    assert e2e["batches"] == 4 and 0 < e2e["starting_s"] and 0 < e2e["waiting_for_results_s"]
+    assert e2e["starting_s"] + e2e["waiting_for_results_s"] <= e2e["loop_s"]
     assert e2e["loop_s"] <= e2e["command_s"]
     assert kernel["batch"] == 2 and kernel["both_audio_per_s"] > 0 and report["compile"]["kernel_s"] > 0
     assert e2e["command_audio_per_s"] == folder["audio_s"] / e2e["command_s"]
@@ -41,10 +39,8 @@ def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
     assert report["cpu_ratio"] == kernel["both_cpu_s_per_audio_s"] / e2e["command_cpu_s_per_audio_s"] > 0
     assert 0 < e2e["loop_cpu_s"] <= e2e["command_cpu_s"]
     losses = report["losses"]
-    assert set(losses) == WALL_LOSSES | CPU_LOSSES
-    # every second accounted for
-    assert math.isclose(sum(losses[k] for k in WALL_LOSSES), e2e["command_s"], rel_tol=1e-6)
-    assert math.isclose(sum(losses[k] for k in CPU_LOSSES), e2e["command_cpu_s"], rel_tol=1e-6)
-    assert losses["padding_s"] > 0 and losses["start_up_s"] > 0 and losses["cpu_start_up_s"] > 0
+    assert set(losses) == LOSSES
+    assert math.isclose(sum(losses.values()), e2e["command_s"], rel_tol=1e-6)  # every second accounted for
+    assert losses["padding_s"] > 0 and losses["start_up_s"] > 0 and losses["loop_rest_s"] > 0
     for line in ("kernel:", "end to end:", "ratio to the kernel:", "padding at the kernel's rate"):
         assert line in run.stdout, run.stdout

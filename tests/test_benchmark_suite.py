@@ -1,21 +1,21 @@
-"""The benchmark suite on CPU at tiny sizes: its JSON has every field, and the budget is honoured."""
+"""The benchmark suite on CPU at tiny sizes: its steps in order, one process each, the JSON written as it goes,
+and the budget honoured."""
+import argparse
 import json
 import subprocess
 import sys
 import time
 
-import pytest
-
-from bigcodec_jax.benchmark.suite import skip_reason
+from bigcodec_jax.benchmark import suite
 
 INFERENCE_FIELDS = {
     "dtype", "batch", "seconds", "status", "encode_s", "decode_s", "both_s", "encode_audio_per_s",
     "decode_audio_per_s", "both_audio_per_s", "runs", "compile_s", "peak_memory_gib", "peak_memory_kind",
     "compiled_memory_gib", "gflop_per_call", "gflops_per_s", "fraction_of_matmul_rate", "load_average",
-    "estimated_s", "left_s", "both_cpu_s", "init_s",
+    "both_cpu_s", "init_s",
 }
 TOP_FIELDS = {"schema", "started", "finished", "complete", "command", "budget_seconds", "elapsed_seconds",
-              "settings", "machine", "matmul", "inference", "training", "skipped", "errors"}
+              "settings", "machine", "matmul", "inference", "training"}
 
 
 def run_suite(tmp_path, budget, *args):
@@ -28,55 +28,58 @@ def run_suite(tmp_path, budget, *args):
     return json.loads(output.read_text()), time.monotonic() - start, run.stdout
 
 
-def test_suite_measures_what_fits_and_records_what_does_not(tmp_path):
-    # batch 100000 cannot fit any budget by the estimate from batch 1, so it is skipped, not run; the
-    # budget is generous so that batch 1 is measured even on a loaded machine (it takes ~1 min on 2 cores)
-    report, elapsed, stdout = run_suite(tmp_path, 900, "--seconds", "0.5", "--batch-sizes", "1", "100000",
-                                        "--train-batch-sizes", "100000")
-    assert TOP_FIELDS <= set(report) and report["complete"] and not report["errors"]
+def test_steps_take_one_batch_size_of_each_kind_per_round():
+    parser = argparse.ArgumentParser()
+    suite.add_arguments(parser)
+    args = parser.parse_args(["--output", "x.json", "--batch-sizes", "8", "64", "1", "--train-batch-sizes", "8",
+                              "--dtypes", "bfloat16", "float32", "--torch-ref", "official"])
+    order = [(s["kind"], s.get("dtype"), s.get("batch")) for s in suite.steps(args)]
+    assert order == [("matmul", None, None),
+                     ("infer", "bfloat16", 8), ("infer", "float32", 8), ("train", "bfloat16", 8), ("train", "float32", 8),
+                     ("infer", "bfloat16", 64), ("infer", "float32", 64), ("infer", "bfloat16", 1), ("infer", "float32", 1)]
+    official = [(s["dtype"], s["batch"]) for s in suite.steps(args) if s.get("torch_ref") == "official"]
+    assert official == [("float32", 8), ("float32", 64), ("float32", 1)]  # the official model runs in float32 only
+
+
+def test_suite_measures_in_order_and_records_every_step(tmp_path):
+    # no training step: compiling one takes minutes on CPU (test_benchmark_train measures one, small)
+    report, elapsed, stdout = run_suite(tmp_path, 900, "--seconds", "0.5", "--batch-sizes", "1", "--train-batch-sizes")
+    assert TOP_FIELDS <= set(report) and report["complete"] and report["schema"] == suite.SCHEMA
     assert report["elapsed_seconds"] < 900 + 5 and elapsed < 900 + 120  # + the suite's own start-up
     assert report["machine"]["backend"] == "cpu" and report["machine"]["cpu_count"] >= 1
     (matmul,) = report["matmul"]
     assert matmul["dtype"] == "float32" and matmul["gflops_per_s"] > 0
-    measured, big = report["inference"]
+    (measured,) = report["inference"]
     assert measured["status"] == "ok", measured
     assert INFERENCE_FIELDS <= set(measured), INFERENCE_FIELDS - set(measured)
     assert measured["batch"] == 1 and measured["encode_audio_per_s"] > 0 and measured["compile_s"] > 0
-    assert measured["gflop_per_call"] > 0 and 0 < measured["fraction_of_matmul_rate"]
+    assert measured["gflop_per_call"] > 0 and 0 < measured["fraction_of_matmul_rate"]  # the matmul step's rate
     assert "resident" in measured["peak_memory_kind"]  # CPU: the process's RSS, labelled as such
-    for what in ("encode", "decode"):  # the group's first measurement is profiled, from its own executables
-        profile = measured["profile"][what]
-        assert profile["wall_s"] == measured[f"{what}_s"] and profile["device_busy"] is None  # CPU: no device
-        assert profile["kernels_s"] > 0 and sum(profile["kinds"].values()) == pytest.approx(profile["kernels_s"])
-        assert "activation (anti-aliased SnakeBeta)" in profile["kinds"] and len(profile["top"]) == 10
-    assert "profile, decode: " in stdout
-    assert big["status"] == "skipped" and big["estimated_s"] > big["left_s"] and "does not fit" in big["reason"]
-    (train,) = report["training"]
-    assert train["status"] == "skipped" and train["estimated_s"] > train["left_s"]
-    assert {(s["section"], s["batch"]) for s in report["skipped"]} == {("inference", 100000), ("training", 100000)}
-    assert "skipped" in stdout and "does not fit" in stdout
+    assert report["training"] == []
+    assert "matmul float32:" in stdout and "suite done" in stdout
 
 
-def test_suite_stops_within_a_small_budget(tmp_path):
-    report, elapsed, stdout = run_suite(tmp_path, 20, "--seconds", "1", "--batch-sizes", "2", "1",
+def test_suite_stops_within_a_small_budget_and_says_why(tmp_path):
+    report, elapsed, stdout = run_suite(tmp_path, 12, "--seconds", "1", "--batch-sizes", "2", "1",
                                         "--train-batch-sizes", "2")
     assert report["complete"]
-    assert report["elapsed_seconds"] < 20 + 5 and elapsed < 20 + 120  # + the suite's own start-up
+    assert report["elapsed_seconds"] < 12 + 5 and elapsed < 12 + 120  # + the suite's own start-up
     rows = report["inference"] + report["training"]
-    assert not any("profile" in row for row in rows[1:])  # only a group's first measurement is profiled
-    assert len(rows) == 3  # every planned measurement is accounted for: measured, or skipped with a reason
-    for row in rows:
-        assert row["status"] in ("ok", "skipped")
-        if row["status"] == "skipped":
-            assert row["reason"]
-    assert len(report["skipped"]) == sum(row["status"] == "skipped" for row in rows) >= 1
+    assert len(rows) == 3  # every planned step is accounted for: measured, stopped or skipped, with a reason
+    assert all(row["status"] in ("ok", "stopped", "skipped") for row in rows)
+    assert all(row["reason"] for row in rows if row["status"] != "ok")
+    assert any(row["status"] in ("stopped", "skipped") for row in rows)
+    assert "stopped at the suite's end" in stdout or "left in the budget" in stdout
 
 
-def test_a_groups_first_measurement_needs_only_the_suites_time():
-    # nothing measured in the group yet: the suite's time left decides, not the group's share
-    assert skip_reason(100.0, measured_before=False, group_left=30.0, suite_left=200.0) is None
-    assert "left of the suite" in skip_reason(300.0, measured_before=False, group_left=30.0, suite_left=200.0)
-    # after a figure: the group's share decides
-    assert "this group's share" in skip_reason(100.0, measured_before=True, group_left=30.0, suite_left=200.0)
-    assert skip_reason(20.0, measured_before=True, group_left=30.0, suite_left=200.0) is None
-    assert skip_reason(None, measured_before=True, group_left=-5.0, suite_left=1.0) is None  # unknown cost: tried
+def test_a_failing_step_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", "false")  # every step's process fails at once
+    parser = argparse.ArgumentParser()
+    suite.add_arguments(parser)
+    output = tmp_path / "suite.json"
+    suite.run(parser.parse_args(["--output", str(output), "--variant", "tiny_train", "--batch-sizes", "1", "2",
+                                 "--train-batch-sizes", "--dtypes", "float32"]))
+    report = json.loads(output.read_text())
+    assert report["complete"] and len(report["matmul"]) == 1 and len(report["inference"]) == 2
+    assert all(row["status"] == "failed" and "exit status 1" in row["reason"]
+               for row in report["matmul"] + report["inference"])

@@ -1,6 +1,9 @@
 """The installed `bigcodec` command (and `python -m bigcodec_jax`, the same thing): every subcommand explains
 itself and runs for real as the checkout's script does (real processes, small inputs; reconstruct is
 inference.py's program as encode and decode are, tested at length in test_inference_cli.py)."""
+import glob
+import gzip
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +22,7 @@ BIGCODEC = os.path.join(os.path.dirname(sys.executable), "bigcodec")  # the cons
 HELP_WORDS = {"encode": ["--checkpoint", "--pack"], "decode": ["--checkpoint", "codes"],
               "reconstruct": ["--checkpoint", "--window"], "evaluate": ["--data", "metrics.json", "pesq_wb"],
               "convert": ["--to-safetensors", "--to-torch"], "demo": ["--steps", "report.html"],
-              "train": ["--config", "--workdir", "official GAN recipe"], "benchmark": ["infer", "data", "train"]}
+              "train": ["--config", "--workdir", "official GAN recipe"], "benchmark": ["infer", "stream", "e2e", "suite"]}
 
 
 def run(*args, module=False, env=None, timeout=600):
@@ -87,11 +90,19 @@ def test_convert_to_safetensors_and_back(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_benchmark_measures_data_loading():
-    result = run("benchmark", "data", "--files", 2, "--seconds", 2, "--batches", 2, "--batch-size", 2,
-                 "--workers", 0, "--read-threads", 1)
+def test_benchmark_infer_times_the_codec_and_writes_a_profiler_trace(tmp_path):
+    """Per-layer time is read from a standard jax.profiler trace (docs/benchmarks.md): one per row, with the
+    codec's kernels in it, through the `bigcodec` dispatcher."""
+    result = run("benchmark", "infer", "--variant", "tiny_train", "--batch-sizes", "1", "--seconds", "0.5",
+                 "--dtypes", "float32", "--repeats", "1", "--trace", tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "batches/s" in result.stdout
+    (row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("float32 ")]
+    assert row[1:3] == ["1", "0.5"] and float(row[5]) > 0, result.stdout  # batch, seconds, both s/s
+    (perfetto,) = glob.glob(str(tmp_path / "float32-b1" / "plugins" / "profile" / "*" / "perfetto_trace.json.gz"))
+    assert glob.glob(os.path.join(os.path.dirname(perfetto), "*.xplane.pb"))  # what XProf / TensorBoard read
+    with gzip.open(perfetto, "rt") as f:
+        names = {event.get("name", "") for event in json.load(f)["traceEvents"]}
+    assert any("fusion" in name or "convolution" in name for name in names), sorted(names)[:50]
 
 
 def test_train_and_demo_run_their_own_programs(tmp_path):

@@ -464,9 +464,10 @@ def test_every_command_reports_usage_errors_in_one_line(tmp_path, capsys, no_mod
         (benchmark_main, ["suite", "--output", str(tmp_path / "s.json"), "--budget-seconds", "0"], "--budget-seconds"),
         (benchmark_main, ["suite", "--output", str(tmp_path / "s.json"), "--train-seconds", "0.01"],
          "--train-seconds 0.01"),  # not whole frames: refused before the suite starts, no JSON written
-        (benchmark_main, ["profile", "--batch-size", "0"], "--batch-size"),
+        (benchmark_main, ["infer", "--batch-sizes", "0"], "--batch-sizes"),
         (benchmark_main, ["stream", "--push-ms", "-20"], "milliseconds"),
-        (benchmark_main, ["data", "--path", str(tmp_path / "missing")], "not a folder"),
+        (benchmark_main, ["infer", "--torch-ref", str(tmp_path / "missing")], "not a folder"),
+        (benchmark_main, ["e2e", "--min-seconds", "5", "--max-seconds", "2"], "must not exceed --max-seconds"),
         (inference_cli.main, [], "required"),
     ]
     for main, argv, words in cases:

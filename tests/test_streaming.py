@@ -363,8 +363,7 @@ def test_cli_decode_stream_writes_the_offline_audio(debug, tmp_path):
 
 def test_benchmark_stream_reports_costs_next_to_offline(capsys):
     """`python -m bigcodec_jax.benchmark stream` at the module's batch and block size (its steps are compiled
-    already when the other tests ran first): the real-time factors next to offline, the lookahead, the weights
-    read per call and the fixed + per-frame cost of a call."""
+    already when the other tests ran first): the real-time factors next to offline and the lookahead."""
     from bigcodec_jax.benchmark import stream as bench
 
     parser = __import__("argparse").ArgumentParser()
@@ -377,10 +376,8 @@ def test_benchmark_stream_reports_costs_next_to_offline(capsys):
     assert f"lookahead: encode {1000 * stream_passes_for(model, 'float32').encode.lookahead * hop / 16000:.1f} ms" \
         in out, out
     for direction in ("encode", "decode"):
-        assert f"{direction}: " in out and "MB of weights read per call" in out, out
         rows = [line.split() for line in out.splitlines() if line.startswith(f"{direction} ") and " 80 " in line]
         assert len(rows) == 1 and float(rows[0][2]) > 0 and rows[0][3].endswith("x"), out
-        assert f"{direction} per push of one block:   8 frames" in out, out
 
 
 def test_benchmark_lookahead_table_on_a_folder_of_speech(tmp_path, capsys):

@@ -1,7 +1,7 @@
-"""`python -m bigcodec_jax.benchmark {infer,stream,...}`: throughput benchmarks, one module per subject.
+"""`python -m bigcodec_jax.benchmark {infer,train,stream,e2e,suite}`: throughput benchmarks, one module each.
 
 Each subcommand prints seconds of audio per second and peak memory; record results with the
-hardware named in docs/benchmarks.md.
+hardware named in docs/benchmarks.md. No library module imports this package (tests/test_imports.py).
 """
 from __future__ import annotations
 
@@ -13,15 +13,12 @@ from bigcodec_jax import errors
 
 # subcommand -> (module in this package, one-line help)
 SUBJECTS = {
-    "infer": ("infer", "encode/decode throughput of the full-size codec"),
-    "data": ("data", "training batches per second from FLAC files"),
-    "train": ("train", "GAN training step time and peak memory of the full-size model"),
-    "suite": ("suite", "everything within a time budget, to a JSON file (run this first on a lent accelerator)"),
-    "profile": ("profile", "per-kernel time of encode and decode, grouped by layer kind"),
-    "stream": ("stream", "streaming encode/decode real-time factor, latency and compile time"),
-    "compile": ("compile", "compile time of encode + decode at the passes' options against XLA's defaults"),
+    "infer": ("infer", "encode/decode throughput of the full-size codec (--trace: a jax.profiler trace)"),
+    "train": ("train", "GAN training step time and peak memory of the full-size model (--compile-only: memory)"),
+    "stream": ("stream", "streaming encode/decode real-time factor and latency against offline"),
     "e2e": ("e2e", "inference.py reconstruct over a folder of speech files against the kernel's throughput"),
-    "recurrence": ("recurrence", "the LSTM alone, the model's scan against three other ways (unrolled, wavefront, cuDNN)"),
+    "suite": ("suite", "inference and training steps within a time budget, to a JSON file (run this first on a "
+                       "lent accelerator)"),
 }
 
 

@@ -1,9 +1,9 @@
 """What every benchmark shares: timing, compilation, FLOP counts, memory, the machine's description.
 
-One place for each: `compile_timed` (lower + compile, timed apart from running), `time_calls`
-(warm-up, then the median of repeats), `peak_memory` (the device's peak, or the process's peak
-resident size on CPU, labelled), `matmul_rate` (this machine's achievable FLOP rate from a large
-jitted matmul) and `machine` (device, host, load).
+`compile_timed` (lower + compile, timed apart from running), `time_calls` (warm-up, then the median
+of repeats), `peak_memory` (the device's peak, or the process's peak resident size on CPU,
+labelled), `matmul_rate` (this machine's achievable FLOP rate from a large jitted matmul) and
+`machine` (device, host, load).
 """
 from __future__ import annotations
 
@@ -18,20 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-PEAK_DEVICE = "device peak bytes in use (whole process so far)"
-PEAK_RSS = "host process peak resident set size (CPU backend: no device memory)"
-
 
 def peak_memory() -> tuple[float, str]:
     """(GiB, what it is): the device's peak when it reports one (GPU/TPU), else the process's peak RSS."""
     stats = jax.devices()[0].memory_stats() or {}
     if "peak_bytes_in_use" in stats:
-        return stats["peak_bytes_in_use"] / 2 ** 30, PEAK_DEVICE
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, PEAK_RSS  # KiB on Linux
-
-
-def peak_memory_gib() -> float:
-    return peak_memory()[0]
+        return stats["peak_bytes_in_use"] / 2 ** 30, "device peak bytes in use (whole process so far)"
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,  # KiB on Linux
+            "host process peak resident set size (CPU backend: no device memory)")
 
 
 def time_calls(fn: Callable[[], object], repeats: int) -> tuple[float, float, object]:
@@ -76,17 +70,12 @@ def compiled_memory_gib(compiled) -> float | None:
     return total / 2 ** 30
 
 
-def matmul_rate(dtype: str = "float32", n: int | None = None, repeats: int = 5) -> dict:
-    """This machine's achievable matmul rate: the best of `repeats` jitted `n x n @ n x n` products.
-
-    `n` defaults to 2048 on CPU and 8192 on accelerators (large enough to reach the plateau).
-    Float32 runs at full precision ("highest": no TF32 or bf16 passes on GPU/TPU).
-    """
-    n = n or (2048 if jax.default_backend() == "cpu" else 8192)
-    dt = jnp.dtype(dtype)
+def matmul_rate(dtype: str = "float32", repeats: int = 5) -> dict:
+    """This machine's achievable matmul rate: the best of `repeats` jitted `n x n @ n x n` products, `n` 2048
+    on CPU and 8192 on accelerators (the plateau); float32 at full precision (no TF32 or bf16 passes)."""
+    n = 2048 if jax.default_backend() == "cpu" else 8192
     rng = np.random.default_rng(0)
-    a = jax.device_put(rng.standard_normal((n, n), np.float32).astype(dt))
-    b = jax.device_put(rng.standard_normal((n, n), np.float32).astype(dt))
+    a, b = (jax.device_put(rng.standard_normal((n, n), np.float32).astype(jnp.dtype(dtype))) for _ in range(2))
     with jax.default_matmul_precision("highest" if dtype == "float32" else "default"):
         product = jax.jit(lambda x, y: x @ y)
         jax.block_until_ready(product(a, b))
@@ -105,18 +94,14 @@ def load_average() -> list[float]:
 
 def machine() -> dict:
     """The device, its backend and count, the host's CPU and load, and the software versions."""
-    device = jax.devices()[0]
-    return {"device": device.device_kind, "backend": jax.default_backend(), "device_count": jax.device_count(),
-            "host_cpu": _cpu_name(), "cpu_count": os.cpu_count(), "load_average": load_average(),
-            "python": platform.python_version(), "jax": jax.__version__}
-
-
-def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
-        return platform.processor() or "unknown"
+        cpu = platform.processor() or "unknown"
+    return {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
+            "device_count": jax.device_count(), "host_cpu": cpu, "cpu_count": os.cpu_count(),
+            "load_average": load_average(), "python": platform.python_version(), "jax": jax.__version__}
 
 
 def device_line() -> str:

@@ -1,24 +1,16 @@
 """End to end against the kernel: `inference.py reconstruct` over a folder next to the bare device passes.
 
-Makes a folder of speech files in a temporary directory: crops of the packaged synthetic corpus
-(`bigcodec_jax/data/corpus`, espeak-ng voices) played back to back, `--files` of them with lengths
-spread log-uniformly over `--min-seconds` to `--max-seconds`, one in five at 44.1 kHz (wav) and one
-in five at 48 kHz (FLAC) so that resampling runs, the rest 16 kHz FLAC, in a few subfolders. The
-model has random weights (speed does not depend on the values), saved as a converted checkpoint.
+Writes `--files` speech files to a temporary folder (crops of the packaged synthetic corpus, lengths
+log-uniform over `--min-seconds` to `--max-seconds`, one in five at 44.1 kHz wav and one in five at
+48 kHz FLAC so that resampling runs, the rest 16 kHz FLAC) and a random-weight checkpoint. Then, in
+one process: compiles every batch shape the run will use (`BatchCodec.compile`, timed apart); times
+the kernel (`benchmark infer`'s `CodecTimer`: whole-batch encode and decode on inputs already on the
+device) at the same batch size, `--repeats` runs before and as many after; runs the real command
+in-process (`inference.cli.main`, so the compiled shapes are reused: compilations during it are
+counted, and should be none), its batch loop timed from outside (`LoopTimer`).
 
-Then, in one process:
-1. compiles ahead of time every batch shape the run will use (`BatchCodec.compile`), timed apart;
-2. times the kernel: `benchmark infer`'s `CodecTimer` (the whole-batch encode and decode on inputs
-   already on the device) at the same batch size, `--repeats` runs before and as many after step 3;
-3. runs the real command, `inference.py reconstruct FOLDER --output ...` (`inference.cli.main`,
-   in-process so the compiled shapes are reused; compilations during it are counted, and should
-   be none), and its batch loop's timings (`pipeline.Timings`).
-
-Reports seconds of audio per second for both and their ratio, and where the end-to-end run loses
-against the kernel: padding (the batches' padded frames against the files' real frames: bucket
-padding and empty rows of partial batches), device time beyond the kernel's for the padded work,
-the loop waiting for inputs or outputs (host work not overlapped), and the command's start-up
-(loading the checkpoint, reading headers). `--output FILE.json` writes it all.
+Reports seconds of audio per second of both, their ratio (in wall and in CPU seconds), and where the
+command's time goes (`losses`). `--output FILE.json` writes it all.
 """
 from __future__ import annotations
 
@@ -30,14 +22,15 @@ import shutil
 import statistics
 import tempfile
 import time
+from unittest import mock
 
 import jax
 import numpy as np
 import soundfile as sf
 
-from bigcodec_jax import BigCodec, audio, data, errors, files
+from bigcodec_jax import BigCodec, audio, data, errors, files, paths
 from bigcodec_jax.audio_io import audio_info
-from bigcodec_jax.benchmark.common import load_average, machine, peak_memory
+from bigcodec_jax.benchmark.common import device_line, load_average, machine, peak_memory
 from bigcodec_jax.benchmark.infer import CodecTimer, summary
 from bigcodec_jax.checkpoints import store
 from bigcodec_jax.config import VARIANTS
@@ -45,10 +38,9 @@ from bigcodec_jax.data.corpus import HELDOUT_LIST, TRAIN_LIST
 from bigcodec_jax.data.sources import list_source
 from bigcodec_jax.inference import cli
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.pipeline import Timings
+from bigcodec_jax.inference.pipeline import run_batches
 
 RATES = (16000, 44100, 16000, 48000, 16000)  # file i is written at RATES[i % 5]
-SUBFOLDERS = 4
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 PASS_PROGRAM = "jit(codec_pass)"  # the codec's passes (codec/passes.py) as JAX names their compilations
 
@@ -70,14 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", metavar="FILE.json", help="also write the results to this JSON file")
 
 
-def file_lengths(count: int, shortest: float, longest: float, seed: int) -> np.ndarray:
-    """`count` lengths in seconds, log-uniform over [shortest, longest]."""
-    rng = np.random.default_rng(seed)
-    return np.exp(rng.uniform(np.log(shortest), np.log(longest), count))
-
-
 def write_speech_folder(folder: str, lengths: np.ndarray, seed: int) -> list[str]:
-    """One file per length: a crop of the packaged corpus played back to back, at the rates of `RATES`."""
+    """One file per length (seconds): a crop of the packaged corpus played back to back, at the rates of `RATES`."""
     import librosa  # only here: it is slow to import
 
     sources = [list_source(os.path.join(data.corpus_dir(), name), "corpus") for name in (TRAIN_LIST, HELDOUT_LIST)]
@@ -90,7 +76,7 @@ def write_speech_folder(folder: str, lengths: np.ndarray, seed: int) -> list[str
         clip = np.take(speech, np.arange(start, start + round(seconds * audio.SAMPLE_RATE)), mode="wrap")
         if rate != audio.SAMPLE_RATE:
             clip = librosa.resample(clip, orig_sr=audio.SAMPLE_RATE, target_sr=rate)
-        name = os.path.join(f"speaker{i % SUBFOLDERS}", f"{i:05d}.{'wav' if rate == 44100 else 'flac'}")
+        name = os.path.join(f"speaker{i % 4}", f"{i:05d}.{'wav' if rate == 44100 else 'flac'}")
         os.makedirs(os.path.join(folder, os.path.dirname(name)), exist_ok=True)
         sf.write(os.path.join(folder, name), clip, rate, subtype="PCM_16")
         names.append(name)
@@ -113,8 +99,8 @@ def plan(batch: BatchCodec, frames: list[int]) -> dict:
 
 
 class CompileCounter:
-    """Backend compilations while `active`, from JAX's monitoring events: those of the codec's passes (which
-    should all have been compiled ahead of time) and of anything else (small programs loading the model)."""
+    """Backend compilations while `active`, from JAX's monitoring events: of the codec's passes (all compiled
+    ahead of time: there should be none) and of other programs (small ones, loading the model)."""
 
     def __init__(self):
         self.active, self.passes, self.others, self.seconds = False, 0, 0, 0.0
@@ -122,11 +108,38 @@ class CompileCounter:
 
     def _event(self, name: str, seconds: float, fun_name: str = "", **_) -> None:
         if self.active and name == COMPILE_EVENT:
-            if fun_name == PASS_PROGRAM:
-                self.passes += 1
-            else:
-                self.others += 1
+            self.passes += fun_name == PASS_PROGRAM
+            self.others += fun_name != PASS_PROGRAM
             self.seconds += seconds
+
+
+class LoopTimer:
+    """Stands in for `inference.cli.run_batches`: runs it, timing its wall and CPU seconds, and the batches
+    it runs through the `process` it is given (starting each, waiting for its results)."""
+
+    def __init__(self):
+        self.wall = self.cpu = self.starting = self.waiting_for_results = 0.0
+        self.batches = 0
+
+    def __call__(self, jobs, batches, seconds, load, process, *rest):
+        def timed_process(items):
+            start = time.perf_counter()
+            wait = process(items)
+            self.starting += time.perf_counter() - start
+            self.batches += 1
+
+            def timed_wait():
+                start = time.perf_counter()
+                results = wait()
+                self.waiting_for_results += time.perf_counter() - start
+                return results
+            return timed_wait
+
+        start, cpu = time.perf_counter(), time.process_time()
+        try:
+            return run_batches(jobs, batches, seconds, load, timed_process, *rest)
+        finally:
+            self.wall, self.cpu = time.perf_counter() - start, time.process_time() - cpu
 
 
 def kernel_runs(timer: CodecTimer, repeats: int) -> dict:
@@ -146,55 +159,48 @@ def run(args: argparse.Namespace) -> None:
     root = tempfile.mkdtemp(prefix="bigcodec-e2e-benchmark-")
     try:
         folder, checkpoint, out = (os.path.join(root, d) for d in ("speech", "checkpoint", "reconstructed"))
-        start = time.perf_counter()
-        lengths = file_lengths(args.files, args.min_seconds, args.max_seconds, args.seed)
+        rng = np.random.default_rng(args.seed)
+        lengths = np.exp(rng.uniform(np.log(args.min_seconds), np.log(args.max_seconds), args.files))
         names = write_speech_folder(folder, lengths, args.seed)
         rates = collections.Counter(RATES[i % len(RATES)] for i in range(args.files))
-        result["folder"] = {"files": args.files, "audio_s": float(lengths.sum()), "mean_s": float(lengths.mean()),
-                            "min_s": float(lengths.min()), "max_s": float(lengths.max()),
-                            "rates": {str(r): n for r, n in sorted(rates.items())},
-                            "made_s": time.perf_counter() - start}
-        print(f"{machine_line(result['machine'])}, model: {args.variant} ({args.dtype}), batch {args.batch_size}")
-        f = result["folder"]
-        print(f"folder: {args.files} files of the packaged synthetic speech corpus, {f['min_s']:.1f} to "
+        result["folder"] = f = {"files": args.files, "audio_s": float(lengths.sum()), "mean_s": float(lengths.mean()),
+                                "min_s": float(lengths.min()), "max_s": float(lengths.max()),
+                                "rates": {str(r): n for r, n in sorted(rates.items())}}
+        print(f"{device_line()}, model: {args.variant} ({args.dtype}), batch {args.batch_size}\n"
+              f"folder: {args.files} files of the packaged synthetic speech corpus, {f['min_s']:.1f} to "
               f"{f['max_s']:.1f} s (log-uniform, mean {f['mean_s']:.1f} s, {f['audio_s']:.0f} s in all), "
               f"{', '.join(f'{n} at {r} Hz' for r, n in f['rates'].items())}")
 
         codec = BigCodec.random(args.variant, dtype=args.dtype)
         store.save(checkpoint, codec.config, {"generator": jax.device_get(codec.params)})
         batch = BatchCodec(codec, args.batch_size, window_seconds=args.window)
-        frames = [codec.num_frames(audio.resampled_length(*audio_info(os.path.join(folder, n))[:2]))
-                  for n in names]
+        frames = [codec.num_frames(audio.resampled_length(*audio_info(os.path.join(folder, n))[:2])) for n in names]
         result["plan"] = planned = plan(batch, frames)
         start = time.perf_counter()
         batch.compile(shape for shape in planned["shapes"])
         result["compile"] = {"e2e_shapes": len(planned["shapes"]), "e2e_s": time.perf_counter() - start,
                              "persistent_cache": jax.config.jax_compilation_cache_dir}
-        if jax.config.jax_compilation_cache_dir:
-            print(f"(a persistent compilation cache is set, {jax.config.jax_compilation_cache_dir}: compile times "
-                  "may be loads from it)")
         print(f"plan: {planned['batches']} batches ({planned['partial_batches']} partial), "
               f"{len(planned['shapes'])} shapes compiled in {result['compile']['e2e_s']:.1f} s; padded frames "
               f"{planned['padded_frames'] / planned['real_frames'] - 1:.1%} over the real ones "
-              f"(bucket padding {planned['bucket_padding']:.1%}, empty rows {planned['empty_rows']:.1%})")
+              f"(bucket padding {planned['bucket_padding']:.1%}, empty rows {planned['empty_rows']:.1%})"
+              + (f"; compile times may be loads from the persistent cache {jax.config.jax_compilation_cache_dir}"
+                 if jax.config.jax_compilation_cache_dir else ""))
 
-        kernel_seconds = codec.seconds_to_frames(args.kernel_seconds or float(lengths.mean())) * codec.hop_length \
+        seconds = codec.seconds_to_frames(args.kernel_seconds or float(lengths.mean())) * codec.hop_length \
             / audio.SAMPLE_RATE  # whole frames
-        timer = CodecTimer(codec, args.batch_size, kernel_seconds)
+        timer = CodecTimer(codec, args.batch_size, seconds)
         result["compile"]["kernel_s"] = timer.compile_s
         before = kernel_runs(timer, args.repeats)
-        print(f"kernel, before: {before['both_audio_per_s']:.2f} s/s (batch {args.batch_size} x {kernel_seconds:.2f} s, "
-              f"encode {before['encode_audio_per_s']:.2f}, decode {before['decode_audio_per_s']:.2f}), "
-              f"compile {timer.compile_s:.1f} s", flush=True)
 
-        timings = Timings()
+        loop = LoopTimer()
         argv = ["reconstruct", folder, "--output", out, "--checkpoint", checkpoint, "--batch-size",
-                str(args.batch_size), "--dtype", args.dtype, "--workers", str(args.workers), "--window",
-                str(args.window)]
+                str(args.batch_size), "--dtype", args.dtype, "--workers", str(args.workers), "--window", str(args.window)]
         load_before = load_average()
         compiles.active = True
         start, cpu = time.perf_counter(), time.process_time()
-        status = cli.main(argv, timings=timings)
+        with mock.patch.object(cli, "run_batches", loop):
+            status = cli.main(argv)
         command_s, command_cpu_s = time.perf_counter() - start, time.process_time() - cpu
         compiles.active = False
         written = sum(len(fs) for _, _, fs in os.walk(out))
@@ -202,99 +208,66 @@ def run(args: argparse.Namespace) -> None:
                        f"inference.py reconstruct failed (exit status {status}, {written} of {args.files} written)")
 
         after = kernel_runs(timer, args.repeats)
-        print(f"kernel, after: {after['both_audio_per_s']:.2f} s/s", flush=True)
-        result["kernel"] = kernel = {"batch": args.batch_size, "seconds": kernel_seconds, "before": before,
-                                     "after": after, "both_audio_per_s": statistics.mean(
-                                         [before["both_audio_per_s"], after["both_audio_per_s"]])}
-        kernel["both_cpu_s_per_audio_s"] = statistics.mean([before["both_cpu_s"], after["both_cpu_s"]]) / timer.audio_s
-        result["e2e"] = e2e = end_to_end(result, timings, command_s, command_cpu_s, compiles, load_before)
+        result["kernel"] = kernel = {
+            "batch": args.batch_size, "seconds": seconds, "before": before, "after": after,
+            "both_audio_per_s": statistics.mean([before["both_audio_per_s"], after["both_audio_per_s"]]),
+            "both_cpu_s_per_audio_s": statistics.mean([before["both_cpu_s"], after["both_cpu_s"]]) / timer.audio_s}
+        audio_s = f["audio_s"]
+        result["e2e"] = e2e = {
+            "command_s": command_s, "command_audio_per_s": audio_s / command_s, "loop_s": loop.wall,
+            "loop_audio_per_s": audio_s / loop.wall, "command_cpu_s": command_cpu_s,
+            "command_cpu_s_per_audio_s": command_cpu_s / audio_s, "loop_cpu_s": loop.cpu,
+            "loop_cpu_s_per_audio_s": loop.cpu / audio_s, "starting_s": loop.starting,
+            "waiting_for_results_s": loop.waiting_for_results, "batches": loop.batches,
+            "pass_compilations": compiles.passes, "other_compilations": compiles.others,
+            "compile_s": compiles.seconds, "load_average_before": load_before, "load_average_after": load_average()}
         result["ratio"] = e2e["command_audio_per_s"] / kernel["both_audio_per_s"]
         result["loop_ratio"] = e2e["loop_audio_per_s"] / kernel["both_audio_per_s"]
         result["cpu_ratio"] = kernel["both_cpu_s_per_audio_s"] / e2e["command_cpu_s_per_audio_s"]
         result["loop_cpu_ratio"] = kernel["both_cpu_s_per_audio_s"] / e2e["loop_cpu_s_per_audio_s"]
-        result["losses"] = losses(result, timings, command_s)
+        result["losses"] = losses(result, loop)
         result["peak_memory_gib"], result["peak_memory_kind"] = peak_memory()
         result["load_average_end"] = load_average()
         report(result)
         if args.output:
-            files.write_atomic(args.output, lambda tmp: _write_json(tmp, result))
+            paths.write_text(args.output, json.dumps(result, indent=1, default=str))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def end_to_end(result: dict, timings: Timings, command_s: float, command_cpu_s: float, compiles: CompileCounter,
-               load_before) -> dict:
-    audio_s = result["folder"]["audio_s"]
-    return {"command_s": command_s, "command_audio_per_s": audio_s / command_s, "loop_s": timings.wall,
-            "loop_audio_per_s": audio_s / timings.wall, "command_cpu_s": command_cpu_s,
-            "command_cpu_s_per_audio_s": command_cpu_s / audio_s, "loop_cpu_s": timings.cpu,
-            "loop_cpu_s_per_audio_s": timings.cpu / audio_s, "starting_s": timings.starting,
-            "waiting_for_results_s": timings.waiting_for_results, "waiting_for_inputs_s": timings.waiting_for_inputs,
-            "waiting_for_outputs_s": timings.waiting_for_outputs,
-            "batches": timings.batches, "pass_compilations": compiles.passes,
-            "other_compilations": compiles.others, "compile_s": compiles.seconds,
-            "load_average_before": load_before, "load_average_after": load_average()}
-
-
-def losses(result: dict, timings: Timings, command_s: float) -> dict:
+def losses(result: dict, loop: LoopTimer) -> dict:
     """The end-to-end command's time against the kernel's for the same audio, split by cause (seconds).
 
     Wall seconds: the batches' time (starting them and waiting for their results) is what the kernel
     would take for the padded frames plus the rest (`batches_beyond_kernel_s`: masking the padding,
     host work between batches that the device did not hide, shapes slower than the kernel's), then
-    the loop's waits, its own work and the command's start-up. CPU seconds (`cpu_*`), which other
-    work on a shared machine changes much less: the kernel's for the audio and for the padding, the
-    rest of the batch loop (on a CPU the host's reading, resampling and writing share the cores with
-    the "device" work and cannot be hidden behind it), the start-up.
+    the rest of the loop (waiting for inputs and outputs, its own work) and the command's start-up.
+    Padding: the batches' padded frames against the files' real frames (bucket padding, empty rows).
     """
-    kernel, planned, e2e = result["kernel"], result["plan"], result["e2e"]
-    audio_s, padded = result["folder"]["audio_s"], planned["padded_frames"] / planned["real_frames"]
-    ideal, ideal_cpu = audio_s / kernel["both_audio_per_s"], audio_s * kernel["both_cpu_s_per_audio_s"]
-    batches = timings.starting + timings.waiting_for_results
+    planned = result["plan"]
+    padded = planned["padded_frames"] / planned["real_frames"]
+    ideal = result["folder"]["audio_s"] / result["kernel"]["both_audio_per_s"]
+    batches = loop.starting + loop.waiting_for_results
     return {"kernel_s": ideal, "padding_s": ideal * (padded - 1), "batches_beyond_kernel_s": batches - ideal * padded,
-            "waiting_for_inputs_s": timings.waiting_for_inputs, "waiting_for_outputs_s": timings.waiting_for_outputs,
-            "loop_other_s": timings.wall - batches - timings.waiting_for_inputs - timings.waiting_for_outputs,
-            "start_up_s": command_s - timings.wall,
-            "cpu_kernel_s": ideal_cpu, "cpu_padding_s": ideal_cpu * (padded - 1),
-            "cpu_loop_beyond_kernel_s": e2e["loop_cpu_s"] - ideal_cpu * padded,
-            "cpu_start_up_s": e2e["command_cpu_s"] - e2e["loop_cpu_s"]}
+            "loop_rest_s": loop.wall - batches, "start_up_s": result["e2e"]["command_s"] - loop.wall}
 
 
-def machine_line(m: dict) -> str:
-    return (f"device: {m['device']} ({m['backend']}), host: {m['host_cpu']}, {m['cpu_count']} cores, "
-            f"load average {m['load_average'][0]:.2f}")
+LOSSES = {"kernel_s": "the kernel at its measured rate", "padding_s": "padding at the kernel's rate",
+          "batches_beyond_kernel_s": "batches beyond the kernel's rate (masking, host work between batches, shapes)",
+          "loop_rest_s": "the rest of the loop (waiting for inputs and outputs, its own work)",
+          "start_up_s": "start-up (checkpoint, headers)"}
 
 
 def report(result: dict) -> None:
-    e2e, kernel, loss = result["e2e"], result["kernel"], result["losses"]
-    print(f"kernel: {kernel['both_audio_per_s']:.2f} s of audio per s (mean of before and after)")
-    print(f"end to end: {e2e['command_audio_per_s']:.2f} s/s for the whole command ({e2e['command_s']:.1f} s), "
-          f"{e2e['loop_audio_per_s']:.2f} s/s for its batch loop ({e2e['loop_s']:.1f} s); "
-          f"compilations during it: {e2e['pass_compilations']} of the codec's passes, {e2e['other_compilations']} "
-          f"others ({e2e['compile_s']:.1f} s in all)")
-    print(f"ratio to the kernel: {result['ratio']:.1%} (command), {result['loop_ratio']:.1%} (batch loop); in CPU "
-          f"seconds per second of audio ({kernel['both_cpu_s_per_audio_s']:.3f} for the kernel, "
-          f"{e2e['command_cpu_s_per_audio_s']:.3f} for the command, {e2e['loop_cpu_s_per_audio_s']:.3f} for its loop; "
-          f"what counts on a shared machine): {result['cpu_ratio']:.1%} (command), {result['loop_cpu_ratio']:.1%} "
-          "(batch loop)")
-    print("where the command's time goes, wall seconds (the kernel's time for this audio first):")
-    for key, label in (("kernel_s", "the kernel at its measured rate"), ("padding_s", "padding at the kernel's rate"),
-                       ("batches_beyond_kernel_s", "batches beyond the kernel's rate (masking, host work "
-                                                   "between batches, shapes, other load)"),
-                       ("waiting_for_inputs_s", "waiting for inputs (read, resample)"),
-                       ("waiting_for_outputs_s", "waiting for outputs after the last batch"),
-                       ("loop_other_s", "the loop's own work"),
-                       ("start_up_s", "start-up (checkpoint, headers)")):
-        print(f"  {loss[key]:9.1f}  {label}")
-    print("and CPU seconds:")
-    for key, label in (("cpu_kernel_s", "the kernel's for this audio"), ("cpu_padding_s", "the kernel's for the padding"),
-                       ("cpu_loop_beyond_kernel_s", "the rest of the batch loop (masking, reading, resampling, "
-                                                    "writing, shapes)"),
-                       ("cpu_start_up_s", "start-up (checkpoint, headers)")):
-        print(f"  {loss[key]:9.1f}  {label}")
+    e2e, kernel = result["e2e"], result["kernel"]
+    print(f"kernel: {kernel['both_audio_per_s']:.2f} s of audio per s (batch {kernel['batch']} x "
+          f"{kernel['seconds']:.2f} s, mean of before and after)\n"
+          f"end to end: {e2e['command_audio_per_s']:.2f} s/s for the whole command ({e2e['command_s']:.1f} s), "
+          f"{e2e['loop_audio_per_s']:.2f} s/s for its batch loop ({e2e['loop_s']:.1f} s); compilations during it: "
+          f"{e2e['pass_compilations']} of the codec's passes, {e2e['other_compilations']} others\n"
+          f"ratio to the kernel: {result['ratio']:.1%} (command), {result['loop_ratio']:.1%} (batch loop); in CPU "
+          f"seconds per second of audio (what counts on a shared machine): {result['cpu_ratio']:.1%} (command), "
+          f"{result['loop_cpu_ratio']:.1%} (batch loop)\nwhere the command's time goes, wall seconds:")
+    for key, label in LOSSES.items():
+        print(f"  {result['losses'][key]:9.1f}  {label}")
     print(f"load average at the end: {result['load_average_end']}")
-
-
-def _write_json(path: str, result: dict) -> None:
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1, default=lambda x: x.tolist() if hasattr(x, "tolist") else str(x))

@@ -11,11 +11,15 @@ With `--torch-ref`, the official PyTorch model (float32, eval, no_grad) runs on 
 sizes in a second interpreter that has torch, interleaved with ours run by run (ours, official,
 ours, ...), so that both see the same load on a shared machine; the table gives both medians
 and the ratio.
+
+With `--trace DIR`, one encode and one decode call of each row run under `jax.profiler.trace` after
+its timed runs, written to `DIR/<dtype>-b<batch>/` (an XProf trace, and `perfetto_trace.json.gz`
+for ui.perfetto.dev), each kernel named by its HLO instruction: per-layer time is read there
+(docs/benchmarks.md, "Where the time goes: a profiler trace").
 """
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import statistics
 import sys
@@ -33,12 +37,13 @@ from bigcodec_jax.benchmark.official_torch import OfficialModel
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", choices=VARIANTS,
-                   help="model variant (default: the released full size)")
+    p.add_argument("--variant", default="full", choices=VARIANTS, help="model variant (default: the released full size)")
     p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[1, 8, 32, 64])
     p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="clip length")
     p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     p.add_argument("--repeats", type=errors.positive_int, default=3, help="timed runs after the warm-up (the median is reported)")
+    p.add_argument("--trace", metavar="DIR", help="also write a jax.profiler trace of one encode and one decode "
+                                                  "call of each row to DIR/<dtype>-b<batch>/")
     add_torch_arguments(p)
 
 
@@ -77,22 +82,6 @@ class CodecTimer:
         self.memory_gib = max(memory) if None not in memory else None
         self.once()  # warm-up: first-run allocations are not part of the timings
 
-    def profile(self, encode_s: float, decode_s: float) -> dict:
-        """Where one encode and one decode call spend their time (`profile.summary`), each traced once;
-        `encode_s` / `decode_s`: their unprofiled times. An error is recorded, not raised: the profile
-        must not cost the row it belongs to."""
-        from bigcodec_jax.benchmark import profile
-
-        calls = {"encode": (self._encode, self._wav, encode_s), "decode": (self._decode, self._codes, decode_s)}
-        out = {}
-        for what, (compiled, inputs, wall) in calls.items():
-            call = functools.partial(profile.call_once, compiled, self._codec.params, inputs)
-            try:
-                out[what] = profile.summary(compiled, call, wall)
-            except Exception as error:  # noqa: BLE001 - no profiler on this machine, a trace it cannot read, ...
-                out[what] = {"error": f"{type(error).__name__}: {str(error)[-500:]}"}
-        return out
-
     def once(self) -> tuple[float, float, float]:
         """(encode seconds, decode seconds, this process's CPU seconds for both) of one run each."""
         start, cpu = time.perf_counter(), time.process_time()
@@ -116,9 +105,9 @@ def summary(audio_s: float, encode_runs: list[float], decode_runs: list[float], 
 
 
 def measure(codec: BigCodec, batch: int, seconds: float, repeats: int, official: OfficialModel | None = None,
-            matmul_gflops: float | None = None, profile: bool = False) -> dict:
+            matmul_gflops: float | None = None, trace: str | None = None) -> dict:
     """One row: ours (and the official model's, interleaved run by run, when given) for `batch` x `seconds`;
-    with `profile`, also where our calls spend their time (`CodecTimer.profile`, after the timed runs)."""
+    with `trace`, a profiler trace of one more call of ours written to that folder after the timed runs."""
     timer = CodecTimer(codec, batch, seconds)
     ours, theirs = ([], [], []), ([], [], [])
     for _ in range(repeats):
@@ -139,8 +128,9 @@ def measure(codec: BigCodec, batch: int, seconds: float, repeats: int, official:
         row["ratio_to_official"] = row["both_audio_per_s"] / row["official"]["both_audio_per_s"]
         row["cpu_ratio_to_official"] = row["official"]["both_cpu_s"] / row["both_cpu_s"]
     row["load_average"] = load_average()
-    if profile:
-        row["profile"] = timer.profile(row["encode_s"], row["decode_s"])
+    if trace:
+        with jax.profiler.trace(trace, create_perfetto_trace=True):
+            timer.once()
     return row
 
 
@@ -165,9 +155,8 @@ def run(args: argparse.Namespace) -> None:
                    f"argument --torch-ref: {args.torch_ref} is not a folder")
     print(f"{device_line()}, model: {args.variant}")
     rate = matmul_rate("float32")
-    print(f"achievable float32 matmul rate: {rate['gflops_per_s']:.0f} GFLOP/s ({rate['n']}^3, best of 5)")
-    print("GFLOP/s: XLA's FLOP count of encode + decode over their time; peak GiB: "
-          f"{peak_memory()[1]}")
+    print(f"achievable float32 matmul rate: {rate['gflops_per_s']:.0f} GFLOP/s ({rate['n']}^3, best of 5)\n"
+          f"GFLOP/s: XLA's FLOP count of encode + decode over their time; peak GiB: {peak_memory()[1]}")
     if args.torch_ref:
         print(f"official PyTorch (float32, {args.torch_device}, separate process) interleaved run by run with ours")
     print(HEADER)
@@ -178,9 +167,10 @@ def run(args: argparse.Namespace) -> None:
             if args.torch_ref and dtype == "float32":
                 official = OfficialModel(args.torch_python, args.torch_ref, batch, args.seconds, args.torch_device)
             try:
-                row = measure(codec, batch, args.seconds, args.repeats, official, rate["gflops_per_s"])
+                trace = args.trace and os.path.join(args.trace, f"{dtype}-b{batch}")
+                row = measure(codec, batch, args.seconds, args.repeats, official, rate["gflops_per_s"], trace)
             finally:
                 if official:
                     official.close()
             print(format_row(row), flush=True)
-    print(f"load average at the end: {load_average()}")
+    print(f"load average at the end: {load_average()}" + (f"; traces in {args.trace}" if args.trace else ""))

@@ -1,12 +1,10 @@
 """The official PyTorch BigCodec (full size, random weights, float32, eval, no_grad), timed run by run.
 
-`OfficialModel` (imported by the benchmarks) starts this file as a script in an interpreter
-that has torch, and asks it for one timed run at a time, so that our runs and the official
-model's can be interleaved and see the same load. The script imports nothing from bigcodec_jax
-(that interpreter needs no JAX): it builds the model from the official checkout, then for every
-line `run` on its input prints one JSON line with the seconds of one encode (encoder +
-quantiser) and one decode (embedding + decoder), the process's CPU seconds for both, and its
-peak memory (on a GPU the device's peak allocation, else the peak resident memory).
+`OfficialModel` starts this file as a script in an interpreter that has torch (it imports nothing
+from bigcodec_jax) and asks it for one timed run at a time, so that our runs and the official
+model's interleave and see the same load. For each line `run` the script prints one JSON line: the
+seconds of one encode (encoder + quantiser) and one decode (embedding + decoder), its CPU seconds
+for both, and its peak memory (on a GPU the device's peak allocation, else the peak resident memory).
 """
 from __future__ import annotations
 
@@ -33,7 +31,7 @@ class OfficialModel:
         try:
             self._process.stdin.write(command + "\n")
             self._process.stdin.flush()
-        except BrokenPipeError:
+        except BrokenPipeError:  # it has exited: its error is read below
             pass
         line = self._process.stdout.readline()
         if not line:

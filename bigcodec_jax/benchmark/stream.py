@@ -23,13 +23,12 @@ import os
 import statistics
 import time
 
-import jax
 import numpy as np
 
 from bigcodec_jax import BigCodec, audio, audio_io, data, errors, files
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.config import VARIANTS
-from bigcodec_jax.benchmark.common import device_line, peak_memory_gib, time_calls
+from bigcodec_jax.benchmark.common import device_line, peak_memory, time_calls
 from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
 from bigcodec_jax.codec.streaming import stream_passes_for
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES
@@ -75,43 +74,6 @@ def _stream(s, x: np.ndarray, pieces: list[int], rate: float) -> dict:
     s.flush()
     flush = time.perf_counter() - start
     return dict(total=sum(times) + flush, push_ms=1000.0 * statistics.median(times), first=first)
-
-
-def _weight_bytes(stream_pass, params, network: str) -> int:
-    """Bytes of the prepared kernels a step reads, plus its network's LSTM (read from the parameters)."""
-    arrays = jax.tree.leaves(jax.eval_shape(stream_pass.prepare, params)) + \
-        jax.tree.leaves(params[network].get("lstm", {}))
-    return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in arrays)
-
-
-def _block_costs(name: str, s, x: np.ndarray, rate: int, blocks: tuple[int, ...], offline_frame_s: float,
-                 passes) -> None:
-    """Seconds per push of exactly one block of each size, and the fixed + per-frame cost they fit.
-
-    A stream reads every weight once per call whatever the block size, so a call costs a fixed `F`
-    plus `c` per frame; with `c` near the offline cost per frame, `F` is what small pushes add.
-    """
-    frames = x.shape[-1] // rate
-    start = max(passes.decode.recur_delay, passes.encode.recur_delay) + 1  # past the LSTM's first real frame
-    s.push(x[..., :start * rate])
-    at, costs = start, {}
-    for size in sorted(blocks):
-        times = []
-        for _ in range(3):
-            if at + size > frames:
-                at = start
-            begin = time.perf_counter()
-            s.push(x[..., at * rate:(at + size) * rate])
-            times.append(time.perf_counter() - begin)
-            at += size
-        costs[size] = statistics.median(times)
-    print(f"{name} per push of one block:   " + "   ".join(
-        f"{size} frames {1000 * t:.1f} ms ({1000 * t / size:.2f} ms/frame)" for size, t in costs.items()))
-    if len(costs) > 1:
-        (a, ta), (b, tb) = sorted(costs.items())[-2:]
-        per_frame = (tb - ta) / (b - a)
-        print(f"{name}: fixed {1000 * (tb - per_frame * b):.1f} ms per call + {1000 * per_frame:.2f} ms per frame "
-              f"(blocks of {a} and {b}); offline {1000 * offline_frame_s:.2f} ms per frame", flush=True)
 
 
 def _frame_by_frame(s, x: np.ndarray, frames: np.ndarray, rate: int) -> np.ndarray:
@@ -196,11 +158,6 @@ def run(args: argparse.Namespace) -> None:
     enc_lookahead = codec.stream_encoder(batch, block_frames=blocks).latency_ms
     dec_lookahead = codec.stream_decoder(batch, block_frames=blocks).latency_ms
     print(f"lookahead: encode {enc_lookahead:.1f} ms, decode {dec_lookahead:.1f} ms")
-    frame_s = {"encode": enc_s / (wav.shape[1] // hop), "decode": dec_s / codes.shape[2]}
-    for name, stream, x, rate in (("encode", codec.stream_encoder, wav, hop), ("decode", codec.stream_decoder, codes, 1)):
-        weights = _weight_bytes(getattr(passes, name), codec.params, "encoder" if name == "encode" else "decoder")
-        print(f"{name}: {weights / 1e6:.0f} MB of weights read per call")
-        _block_costs(name, stream(batch, block_frames=blocks), x, rate, blocks, frame_s[name], passes)
     print("direction  push ms  RTF     x offline  median push ms  first output after (ms audio + ms compute)")
     results = []
     for push_ms in args.push_ms:
@@ -219,5 +176,5 @@ def run(args: argparse.Namespace) -> None:
                   f"{r['push_ms']:14.1f}  {first}", flush=True)
     print(f"offline (mean of before and after): encode RTF {enc_off / args.seconds:.3f} "
           f"(after {enc_after / args.seconds:.3f}), decode RTF {dec_off / args.seconds:.3f} "
-          f"(after {dec_after / args.seconds:.3f}); peak {peak_memory_gib():.2f} GiB; "
+          f"(after {dec_after / args.seconds:.3f}); peak {peak_memory()[0]:.2f} GiB; "
           f"load average at end {os.getloadavg()[0]:.1f}")

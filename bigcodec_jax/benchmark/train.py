@@ -2,10 +2,8 @@
 and peak memory, for batches of 1 s crops in float32 and bfloat16, with the full-size model.
 
 The step is the one `train.py` runs (same sharding over all devices), on random audio and random
-weights; it is compiled ahead of time and timed apart from the median of later steps. The training
-loop's own work per step (the preemption check and the checkpoint schedule, which wait for neither
-the devices nor the other processes) is timed too. Under `bigcodec_jax.launch` (or on a pod) it runs
-as one multi-process job.
+weights; it is compiled ahead of time and timed apart from the median of later steps. Under
+`bigcodec_jax.launch` (or on a pod) it runs as one multi-process job.
 
 `--compile-only` compiles each step from shapes alone (no weights are made, nothing runs) and reports
 the memory a step needs by XLA's analysis of the compiled program, and its FLOP count: whether a
@@ -15,7 +13,6 @@ full-size model (whose steps would take minutes there).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
 import jax
@@ -28,9 +25,7 @@ from bigcodec_jax.config import VARIANTS
 from bigcodec_jax.benchmark.common import (compiled_memory_gib, device_line, flops, load_average,
                                            peak_memory, time_calls)
 from bigcodec_jax.training import sharding, trainer
-from bigcodec_jax.training.checkpointing import Checkpointer
 from bigcodec_jax.training.config import recipe, validate
-from bigcodec_jax.training.preemption import StopSignal
 from bigcodec_jax.training.state import build_models
 
 
@@ -43,24 +38,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=errors.positive_int, default=5)
     p.add_argument("--compile-only", action="store_true",
                    help="compile each step from shapes and report its memory and FLOPs by XLA's analysis; run nothing")
-
-LOOP_CALLS = 10_000
-
-
-def loop_overhead_us(variant: str) -> float:
-    """Microseconds of host work the training loop adds to each step (see the module docstring)."""
-    with tempfile.TemporaryDirectory() as workdir:
-        checkpointer, stop = Checkpointer(workdir, recipe(variant)), StopSignal()
-        try:
-            start = time.perf_counter()
-            for step in range(1, LOOP_CALLS + 1):
-                stop.should_stop(step)
-                checkpointer.due(step)
-            return (time.perf_counter() - start) / LOOP_CALLS * 1e6
-        finally:
-            stop.restore()
-            checkpointer.close()
-
 
 def step_config(variant: str, dtype: str, batch: int, seconds: float,
                 option: str = "--seconds") -> ml_collections.ConfigDict:
@@ -127,8 +104,6 @@ def format_row(row: dict) -> str:
 def run(args: argparse.Namespace) -> None:
     distributed.initialize()
     print(f"{device_line()}, {jax.process_count()} process(es), model: {args.variant}")
-    if not args.compile_only:
-        print(f"training loop's own work per step: {loop_overhead_us(args.variant):.1f} us")
     print(HEADER)
     for dtype in args.dtypes:
         for batch in args.batch_sizes:

@@ -46,7 +46,7 @@ from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, writ
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.inference import codes_file, tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.pipeline import Job, Timings, run_batches
+from bigcodec_jax.inference.pipeline import Job, run_batches
 
 if TYPE_CHECKING:  # imported (with grain) only when a shard directory is decoded
     from bigcodec_jax.data.codes_source import CodesSource
@@ -295,9 +295,8 @@ def _tokenise(args: argparse.Namespace, devices: list[jax.Device]) -> int:
 
 
 @errors.command(interrupted="every output written so far is complete; rerun the same command to continue")
-def main(argv: list[str] | None = None, timings: Timings | None = None) -> int:
-    """The command line; `timings` (in-process callers, e.g. `benchmark e2e`) receives where the batch loop's
-    wall time went (`pipeline.Timings`)."""
+def main(argv: list[str] | None = None) -> int:
+    """The command line."""
     args = _parser().parse_args(argv)
     compile_cache.use_persistent_cache()
     how = distributed.initialize()
@@ -335,7 +334,7 @@ def main(argv: list[str] | None = None, timings: Timings | None = None) -> int:
     seconds = np.array(frames) * codec.hop_length / audio.SAMPLE_RATE
     command.batch.fit_ladder(frames)  # the whole run's lengths are known: pad as little as the sizes allow
     failures = run_batches(jobs, command.batch.batches(frames), seconds, command.load, command.process,
-                           command.write, args.workers, args.command, timings)
+                           command.write, args.workers, args.command)
     failed += [str(job.source) for job, _ in failures]
     print(f"{args.command}: {len(jobs) - len(failures)} written, {skipped} already done, {len(failed)} failed"
           + (f" ({', '.join(failed)})" if failed else ""))

@@ -9,7 +9,6 @@ load is reported by name and skipped; the rest go on.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,20 +24,6 @@ class Job(NamedTuple):
     output: str  # output path
 
 
-@dataclasses.dataclass
-class Timings:
-    """Where the wall time of `run_batches` went, in seconds (for benchmarks: what is not hidden behind the
-    device work). `wall` = the four waits and starts + the loop's own work."""
-
-    wall: float = 0.0                 # from the first load submitted to the last output written
-    waiting_for_inputs: float = 0.0   # the loop blocked on loads that were not ready
-    starting: float = 0.0             # in `process`: padding, transfers to the devices, dispatch
-    waiting_for_results: float = 0.0  # for a batch's results (the device work not yet done, transfers back)
-    waiting_for_outputs: float = 0.0  # after the last batch, until every output is written
-    cpu: float = 0.0                  # this process's CPU seconds (all threads) over `wall`
-    batches: int = 0
-
-
 def _prefetch(batches: Sequence[list[int]], submit: Callable[[int], Future]
               ) -> Iterator[tuple[list[int], list[Future]]]:
     """Each batch with the futures of its loads, keeping `PREFETCH_BATCHES` batches loading ahead."""
@@ -52,8 +37,7 @@ def _prefetch(batches: Sequence[list[int]], submit: Callable[[int], Future]
 
 def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequence[float],
                 load: Callable[[Job], Any], process: Callable[[list], Callable[[], list]],
-                write: Callable[[Job, Any], None], workers: int, desc: str, timings: Timings | None = None
-                ) -> list[tuple[Job, str]]:
+                write: Callable[[Job, Any], None], workers: int, desc: str) -> list[tuple[Job, str]]:
     """Load, process and write every job, batch by batch; returns the failed jobs with the reason.
 
     `batches` are lists of indices into `jobs`; `seconds` is each job's audio duration (the
@@ -61,9 +45,7 @@ def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequ
     `write` errors count as failures too. `process(items)` starts a batch and returns a function that waits
     for its results (in order): batch i + 1 is started before waiting for batch i, so that the host's work
     between batches (padding, transfers, handing results to the writers) overlaps the device's.
-    `timings`, when given, is filled in.
     """
-    timings = timings if timings is not None else Timings()
     failures: list[tuple[Job, str]] = []
     writes: list[tuple[Job, Future]] = []
 
@@ -75,16 +57,13 @@ def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequ
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="write") as writers, \
                 tqdm(total=len(jobs), desc=desc, unit="file") as bar:
-            start, cpu, audio = time.perf_counter(), time.process_time(), 0.0
+            start, audio = time.perf_counter(), 0.0
 
             def finish(batch: list[int], good: list[int], results: Callable[[], list] | None) -> None:
                 nonlocal audio
                 if results is not None:
-                    waited = time.perf_counter()
                     for i, result in zip(good, results()):
                         writes.append((jobs[i], writers.submit(write, jobs[i], result)))
-                    timings.waiting_for_results += time.perf_counter() - waited
-                timings.batches += 1
                 audio += sum(seconds[i] for i in good)
                 bar.update(len(batch))
                 bar.set_postfix_str(f"{audio / (time.perf_counter() - start):.1f} s audio/s")
@@ -92,28 +71,20 @@ def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequ
             in_flight = None
             for batch, loads in _prefetch(batches, lambda i: readers.submit(load, jobs[i])):
                 good, items = [], []
-                waited = time.perf_counter()
                 for i, future in zip(batch, loads):
                     try:
                         items.append(future.result())
                         good.append(i)
                     except ValueError as e:
                         fail(jobs[i], e)
-                started = time.perf_counter()
-                timings.waiting_for_inputs += started - waited
                 started_batch = (batch, good, process(items) if items else None)
-                timings.starting += time.perf_counter() - started
                 if in_flight is not None:
                     finish(*in_flight)
                 in_flight = started_batch
             if in_flight is not None:
                 finish(*in_flight)
-            waited = time.perf_counter()
             for _, future in writes:
                 future.exception()  # wait
-            end = time.perf_counter()
-            timings.waiting_for_outputs, timings.wall = end - waited, end - start
-            timings.cpu = time.process_time() - cpu
     finally:
         readers.shutdown(wait=False, cancel_futures=True)
     for job, future in writes:

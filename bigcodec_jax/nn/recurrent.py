@@ -20,14 +20,13 @@ def lstm_cell(gates: jax.Array, c: jax.Array) -> LSTMState:
     return jax.nn.sigmoid(o) * jnp.tanh(c), c
 
 
-def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState, steps: jax.Array | None = None,
-               unroll: int = 1) -> tuple[jax.Array, LSTMState]:
+def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState, steps: jax.Array | None = None
+               ) -> tuple[jax.Array, LSTMState]:
     """Run one LSTM layer over time given the precomputed input projection `(B, T, 4H)`.
 
     `steps` (a scalar in `0..T`, for streaming): only the first `steps` frames run, one loop step
     each (the rest of a stream's block is filler, and the recurrence is paid per step); their
-    outputs follow, zeros after them, and the final state is the one after them. `unroll`: frames
-    per iteration of the whole-sequence loop (fewer iterations, the same arithmetic).
+    outputs follow, zeros after them, and the final state is the one after them.
     """
 
     def step(carry: LSTMState, gates_x: jax.Array) -> tuple[LSTMState, jax.Array]:
@@ -41,7 +40,7 @@ def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState, steps: jax.
 
     x_proj = jnp.swapaxes(x_proj, 0, 1)
     if steps is None:
-        state, hs = jax.lax.scan(step, state, x_proj, unroll=unroll)
+        state, hs = jax.lax.scan(step, state, x_proj)
     else:
         hs = jnp.zeros(x_proj.shape[:2] + state[0].shape[-1:], state[0].dtype)
         state, hs = jax.lax.fori_loop(0, steps, step_at, (state, hs))
@@ -49,14 +48,10 @@ def lstm_layer(x_proj: jax.Array, w_hh: jax.Array, state: LSTMState, steps: jax.
 
 
 class ResLSTM(nn.Module):
-    """`y = LSTM(x) + x` over `(B, T, C)`, zero initial state; layers `layer_k` hold PyTorch's tensors.
-
-    `unroll`: frames per loop iteration of a whole sequence (`lstm_layer`); the outputs do not depend on it.
-    """
+    """`y = LSTM(x) + x` over `(B, T, C)`, zero initial state; layers `layer_k` hold PyTorch's tensors."""
 
     num_layers: int
     dtype: jnp.dtype = jnp.float32
-    unroll: int = 1
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.run(x)[0]
@@ -84,6 +79,6 @@ class ResLSTM(nn.Module):
             w_hh = self.param(f"layer_{k}_kernel_hh", shifted, (features, 4 * features)).astype(self.dtype)
             b_ih = self.param(f"layer_{k}_bias_ih", shifted, (4 * features,)).astype(self.dtype)
             b_hh = self.param(f"layer_{k}_bias_hh", shifted, (4 * features,)).astype(self.dtype)
-            y, layer_state = lstm_layer(y @ w_ih + (b_ih + b_hh), w_hh, state[k], steps, self.unroll)
+            y, layer_state = lstm_layer(y @ w_ih + (b_ih + b_hh), w_hh, state[k], steps)
             final.append(layer_state)
         return y + x, tuple(final)
