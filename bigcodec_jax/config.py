@@ -1,13 +1,14 @@
 """Model configurations: one ConfigDict whose fields mirror the official constructor arguments.
 
 `model_config(name)` builds every known variant; `HOP_LENGTH`-style facts are derived from the
-config (`hop_length`), never repeated elsewhere.
+config (`hop_length`), never repeated elsewhere. A config read from a file goes through
+`parse_model_config`, which checks every field (`validate`) and names the first bad one.
 """
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import ml_collections
 
@@ -64,6 +65,10 @@ _VARIANTS = {
 }
 
 
+class ModelConfigError(ValueError):
+    """A model config the codec cannot be built from; the message names the field (`decoder.codebook_size`)."""
+
+
 def model_config(name: str = "full") -> ml_collections.ConfigDict:
     """The model config of a named variant (`full` is the released 159 M-parameter codec)."""
     if name not in _VARIANTS:
@@ -71,9 +76,23 @@ def model_config(name: str = "full") -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(json.loads(json.dumps(_VARIANTS[name])))
 
 
-def from_dict(d: dict[str, Any]) -> ml_collections.ConfigDict:
-    """A validated model config from a plain dict (for example the JSON written next to a converted checkpoint)."""
-    config = ml_collections.ConfigDict(d)
+def parse_model_config(data: str | bytes | dict[str, Any]) -> ml_collections.ConfigDict:
+    """The one way in for a model config that comes from outside the code: the config embedded in a checkpoint
+    (safetensors metadata, the `.pt` key), a converted or run directory's `config.json`, a codes file's.
+
+    `data` is JSON text or the dict it decodes to; anything else, a JSON error, a missing, unknown or mistyped
+    field or an impossible value raises `ModelConfigError` naming the field (`decoder.codebook_size`), and
+    nothing else is raised."""
+    if isinstance(data, (str, bytes, bytearray)):
+        try:
+            data = json.loads(data)
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, bytes that are not UTF-8, absurd nesting
+            raise ModelConfigError(f"not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
+    if not isinstance(data, dict):
+        raise ModelConfigError(f"a JSON object of the fields {', '.join(_SCHEMA)} is expected, got "
+                               f"{_shown(data)}")
+    _check_fields(data, _SCHEMA, "")  # before ConfigDict, which raises its own errors on odd keys
+    config = ml_collections.ConfigDict(data)
     validate(config)
     return config
 
@@ -94,20 +113,93 @@ def hop_length(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDi
 
 
 def validate(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> None:
-    """Fail early, with the key named, on a config the model cannot be built from."""
+    """Fail early, with the key named (`ModelConfigError`), on a config the model cannot be built from: a
+    missing, unknown or mistyped field, or an impossible value."""
+    _check_fields(config, _SCHEMA, "")
     enc, dec = config.encoder, config.decoder
     if enc.rnn_bidirectional or dec.rnn_bidirectional:
-        raise ValueError("encoder/decoder.rnn_bidirectional=True is not supported: every official BigCodec "
-                         "model uses a unidirectional LSTM")
+        raise ModelConfigError("encoder/decoder.rnn_bidirectional=True is not supported: every official BigCodec "
+                               "model uses a unidirectional LSTM")
+    for name, part in (("encoder", enc), ("decoder", dec)):
+        if part.use_rnn and part.rnn_num_layers < 1:
+            raise ModelConfigError(f"{name}.rnn_num_layers must be at least 1 when {name}.use_rnn is true")
+    if math.prod(enc.up_ratios) > MAX_SIZE:
+        raise ModelConfigError(f"encoder.up_ratios {list(enc.up_ratios)} give a hop length above {MAX_SIZE:,}")
     if math.prod(enc.up_ratios) != math.prod(dec.up_ratios):
-        raise ValueError(f"encoder.up_ratios {list(enc.up_ratios)} and decoder.up_ratios "
-                         f"{list(dec.up_ratios)} give different hop lengths")
+        raise ModelConfigError(f"encoder.up_ratios {list(enc.up_ratios)} and decoder.up_ratios "
+                               f"{list(dec.up_ratios)} give different hop lengths")
     if enc.out_channels != dec.in_channels or dec.vq_dim != dec.in_channels:
-        raise ValueError(f"encoder.out_channels ({enc.out_channels}), decoder.in_channels ({dec.in_channels}) "
-                         f"and decoder.vq_dim ({dec.vq_dim}) must be equal")
+        raise ModelConfigError(f"encoder.out_channels ({enc.out_channels}), decoder.in_channels ({dec.in_channels}) "
+                               f"and decoder.vq_dim ({dec.vq_dim}) must be equal")
     if dec.upsample_initial_channel % 2 ** len(dec.up_ratios):
-        raise ValueError(f"decoder.upsample_initial_channel ({dec.upsample_initial_channel}) must be divisible "
-                         f"by 2 ** len(decoder.up_ratios)")
-    for key in ("vq_num_quantizers", "codebook_size", "codebook_dim"):
-        if dec[key] < 1:
-            raise ValueError(f"decoder.{key} must be positive, got {dec[key]}")
+        raise ModelConfigError(f"decoder.upsample_initial_channel ({dec.upsample_initial_channel}) must be "
+                               f"divisible by 2 ** len(decoder.up_ratios)")
+    if not (math.isfinite(dec.vq_commit_weight) and dec.vq_commit_weight >= 0):
+        raise ModelConfigError(f"decoder.vq_commit_weight must be a finite number >= 0, got {dec.vq_commit_weight!r}")
+    stft = config.mstft.stft_params
+    if not len(stft.fft_sizes) == len(stft.hop_sizes) == len(stft.win_lengths):
+        raise ModelConfigError("mstft.stft_params.fft_sizes, hop_sizes and win_lengths must have the same length")
+    if len(config.mstft.kernel_sizes) != 2:
+        raise ModelConfigError(f"mstft.kernel_sizes must hold 2 sizes, got {list(config.mstft.kernel_sizes)}")
+
+
+# ------------------------------------------------------------------------------------- field checks
+
+def _kind(value: Any) -> Any:
+    """The schema of a field, from its value in the released variant: a nested schema, a type, or [int]."""
+    if isinstance(value, dict):
+        return {key: _kind(v) for key, v in value.items()}
+    return [int] if isinstance(value, list) else type(value)
+
+
+_SCHEMA = _kind(_VARIANTS["full"])  # every variant has the same fields, with these types
+_KIND_NAMES = {bool: "true or false", str: "a string"}
+# Far above any real model (the released one's largest size is its 8192-entry codebook, it has 2 LSTM layers and
+# 5 blocks), and small enough that shapes built from a config fit in int32 indices and the model (one module per
+# layer, block or list entry) is traced in seconds.
+MAX_SIZE = 2 ** 20
+MAX_COUNT = 64  # for list lengths and the layer counts below
+_COUNTS = {"encoder.rnn_num_layers", "decoder.rnn_num_layers"}  # 0 allowed; every other integer is a size or stride
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_fields(node: Any, schema: dict[str, Any], prefix: str) -> None:
+    """ModelConfigError for the first field of `node` (a dict or ConfigDict) that is missing, unknown or of the
+    wrong type, or an integer out of its range (1 to `MAX_SIZE`, 0 to `MAX_COUNT` for `_COUNTS`, lists of at most
+    `MAX_COUNT`)."""
+    if not isinstance(node, (Mapping, ml_collections.ConfigDict)):
+        raise ModelConfigError(f"{prefix.rstrip('.') or 'the model config'} must be an object of fields, got "
+                               f"{_shown(node)}")
+    for key in node.keys():
+        if key not in schema:
+            raise ModelConfigError(f"{prefix}{key} is not a field of the model config (known: "
+                                   f"{', '.join(schema)})")
+    for key, kind in schema.items():
+        name = prefix + key
+        if key not in node:
+            raise ModelConfigError(f"{name} is missing")
+        value = node[key]
+        if isinstance(kind, dict):
+            _check_fields(value, kind, name + ".")
+        elif kind is int:
+            least, most = (0, MAX_COUNT) if name in _COUNTS else (1, MAX_SIZE)
+            if not _is_int(value) or not least <= value <= most:
+                raise ModelConfigError(f"{name} must be an integer from {least} to {most:,}, got {_shown(value)}")
+        elif kind == [int]:
+            if not isinstance(value, (list, tuple)) or len(value) > MAX_COUNT \
+                    or not all(_is_int(v) and 1 <= v <= MAX_SIZE for v in value):
+                raise ModelConfigError(f"{name} must be a list of at most {MAX_COUNT} integers from 1 to "
+                                       f"{MAX_SIZE:,}, got {_shown(value)}")
+        elif kind is float:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ModelConfigError(f"{name} must be a number, got {_shown(value)}")
+        elif not isinstance(value, kind):
+            raise ModelConfigError(f"{name} must be {_KIND_NAMES[kind]}, got {_shown(value)}")

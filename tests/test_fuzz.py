@@ -13,7 +13,8 @@ dropped, retyped, out of range, damaged archives), 16 codes shard directories (`
 retyped or inconsistent; shards truncated, corrupted or holding records that are not records) read
 through `CodesSource` and `decode`, 100 encode and 60 decode calls with random arrays and arguments,
 60 command lines, 40 stream constructions with random options and 60 pushes (and flushes) into each
-direction's stream: 676 in all, in about 60 s of CPU time (compilation of the fast model included).
+direction's stream, 80 safetensors checkpoints with damaged headers and 80 with malformed embedded
+model configs (each refused with a one-line CheckpointError naming the file): 836 in all.
 FUZZ_SCALE=10 tries ten times as many, FUZZ_SEED another draw.
 """
 import io
@@ -21,8 +22,10 @@ import json
 import os
 import re
 import signal
+import struct
 import zipfile
 
+import ml_collections
 import msgpack
 import numpy as np
 import pytest
@@ -36,16 +39,18 @@ from bigcodec_jax import demo
 from bigcodec_jax import evaluate as evaluate_cli
 from bigcodec_jax.audio_io import read_audio
 from bigcodec_jax.benchmark.__main__ import main as benchmark_main
-from bigcodec_jax.checkpoints import pretrained
+from bigcodec_jax.checkpoints import official, pretrained, safetensors_format
+from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.data import CodesSource
 from bigcodec_jax.inference import cli as inference_cli
 from bigcodec_jax.inference import codes_file
+from conftest import COMMITTED_SET, reference_path
 from fast_codec import save_fast_checkpoint
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))
-AUDIO_FILES, CODES_FILES, SHARD_DIRECTORIES, ENCODES, DECODES, COMMAND_LINES, STREAM_OPTIONS, STREAM_PUSHES = (
-    n * SCALE for n in (120, 120, 16, 100, 60, 60, 40, 60))
+(AUDIO_FILES, CODES_FILES, SHARD_DIRECTORIES, ENCODES, DECODES, COMMAND_LINES, STREAM_OPTIONS, STREAM_PUSHES,
+ SAFETENSORS_FILES, MODEL_CONFIGS) = (n * SCALE for n in (120, 120, 16, 100, 60, 60, 40, 60, 80, 80))
 CLI_ARGS = ["--batch-size", "1", "--window", "1"]  # one padded shape for every clip of up to a second
 MODEL_SHAPES = {(1, 200), (1, 400)}  # API calls of these padded 16 kHz shapes run the model
 
@@ -653,3 +658,158 @@ def test_random_bad_command_lines_are_one_line_usage_errors(checkpoint, tmp_path
         lines = [line for line in err.splitlines() if line.strip()]
         assert status == errors.USAGE and len(lines) == 1 and lines[0].startswith("error: "), (argv, status, err)
     print(f"fuzz: {COMMAND_LINES} command lines")
+
+
+# ------------------------------------------------------------------------------- checkpoint files
+
+@pytest.fixture(scope="module")
+def micro_safetensors(tmp_path_factory) -> tuple:
+    """(the micro set as safetensors bytes with its model config embedded, its state dicts, the config)."""
+    sections = pretrained.read_sections(reference_path(COMMITTED_SET + ".pt"))
+    sections = {name: sections[name] for name in ("CodecEnc", "generator")}
+    config = official.infer_config(sections)
+    path = tmp_path_factory.mktemp("safetensors") / "micro.safetensors"
+    safetensors_format.save(sections, path, config_lib.to_json(config))
+    return path.read_bytes(), sections, config
+
+
+def _one_line_naming(error: CheckpointError, path: str) -> None:
+    assert path in str(error) and "\n" not in str(error), str(error)
+
+
+def _signature(sections: dict, config) -> tuple:
+    """What a checkpoint file's header decides: tensor names, shapes and types, and the model config."""
+    shapes = sorted((f"{s}.{k}", v.shape, v.dtype.str) for s, sd in sections.items() for k, v in sd.items())
+    return shapes, None if config is None else ml_collections.ConfigDict(config).to_dict()
+
+
+HEADER_VALUES = [-1, "F99", "I32", "F16", [], [-1, 4], [10 ** 12, 10 ** 12], [2 ** 70], [5, 3], None, "x", {},
+                 [0, 0], [1, 2, 3], 1e999]
+
+
+def _spoil_header(data: bytes, rng) -> bytes:
+    (size,) = struct.unpack("<Q", data[:8])
+    header, body = json.loads(data[8:8 + size]), data[8 + size:]
+    kind = rng.integers(7)
+    if kind == 0:  # an absurd or wrong header length
+        length = [int(rng.integers(0, 2 ** 63)), len(data) - 8 + int(rng.integers(1, 100)), int(rng.integers(0, 10)),
+                  2 ** 64 - 1, size + int(rng.integers(-20, 20))][rng.integers(5)]
+        return struct.pack("<Q", length % 2 ** 64) + data[8:]
+    if kind == 1:  # truncated anywhere
+        return data[:rng.integers(len(data))]
+    if kind == 2:  # bytes of the length or the header flipped
+        spoiled = bytearray(data)
+        for i in rng.integers(0, 8 + size, rng.integers(1, 10)):
+            spoiled[i] = rng.integers(256)
+        return bytes(spoiled)
+    if kind == 3:  # a tensor's entry (dtype, shape, offsets, or the whole entry) or the metadata retyped
+        name = sorted(k for k in header if k != "__metadata__")[rng.integers(len(header) - 1)]
+        field = ["dtype", "shape", "data_offsets", None][rng.integers(4)]
+        value = HEADER_VALUES[rng.integers(len(HEADER_VALUES))]
+        if field is None:
+            header[name] = value
+        else:
+            header[name][field] = value
+        if rng.integers(4) == 0:
+            header["__metadata__"] = [None, 5, {"a": 5}, {"a": None}, "x"][rng.integers(5)]
+        text = json.dumps(header).encode()
+    elif kind == 4:  # random bytes for a header
+        text = rng.bytes(int(rng.integers(0, 300)))
+    elif kind == 5:  # JSON that is not a safetensors header
+        text = [b"[]", b"null", b'"x"', b"{}", b'{"a": 1}', b'{"__metadata__": {}}', b"1e999", b"[" * 5000][rng.integers(8)]
+    else:
+        return data  # valid
+    return struct.pack("<Q", len(text)) + text + body
+
+
+def test_random_safetensors_headers_are_one_line_input_errors(micro_safetensors, tmp_path, capsys):
+    """A damaged header is refused by the reader, naming the file; what a header lets through (another name,
+    shape, type or config) loads or is refused as a checkpoint that does not match the model, never with
+    another exception; the command says it in one line and exits 1."""
+    data, sections, config = micro_safetensors
+    good = _signature(sections, config)
+    rng = np.random.default_rng(SEED + 5)
+    refused, changed = [], 0
+    for i in range(SAFETENSORS_FILES):
+        path = str(tmp_path / f"{i:04d}.{['safetensors', 'bin'][rng.integers(2)]}")  # found by name or by header
+        with open(path, "wb") as f:
+            f.write(_spoil_header(data, rng))
+        try:
+            read = pretrained.read_file(path)
+        except CheckpointError as e:
+            _one_line_naming(e, path)
+            assert not path.endswith(".safetensors") or "PyTorch" not in str(e), str(e)  # the header's fault is said
+            refused.append(path)
+            continue
+        if _signature(*read) != good:
+            changed += 1
+            try:
+                pretrained.load(path)
+            except CheckpointError as e:
+                _one_line_naming(e, path)
+    assert 0 < len(refused) < SAFETENSORS_FILES
+    for path in refused[:3]:
+        assert convert_cli.main([path, str(tmp_path / "out")]) == errors.FAILED
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and len(err.splitlines()) == 1 and path in err, err
+    print(f"fuzz: {SAFETENSORS_FILES} safetensors files, {len(refused)} refused, {changed} read with another "
+          "name, shape, type or config")
+
+
+CONFIG_VALUES = [-1, 0, 1, 2, 3, 7, 1.5, "x", None, True, [], [0], [1], [2, 2], {}, [1, 2, 3, 4, 5, 6], float("nan"),
+                 10 ** 30]
+
+
+def _leaves(config: dict, prefix: tuple = ()) -> list[tuple]:
+    return [leaf for key, value in config.items()
+            for leaf in (_leaves(value, prefix + (key,)) if isinstance(value, dict) else [prefix + (key,)])]
+
+
+def _spoil_config(config: dict, rng) -> str:
+    kind = rng.integers(6)
+    if kind == 0:  # not JSON, or not an object
+        text = json.dumps(config)
+        return [text[:rng.integers(len(text))], "[1, 2]", "null", '"text"', "[" * 5000, "{}"][rng.integers(6)]
+    config = json.loads(json.dumps(config))
+    leaves = _leaves(config)
+    for _ in range(int(rng.integers(1, 3))):
+        *parents, key = leaves[rng.integers(len(leaves))]
+        node = config
+        for parent in parents:
+            node = node[parent] if isinstance(node.get(parent), dict) else node.setdefault(parent, {})
+        if kind == 1:
+            node.pop(key, None)
+        elif kind == 2:
+            node["unknown" + key] = 1
+        elif kind == 3 and parents:
+            config[parents[0]] = CONFIG_VALUES[rng.integers(len(CONFIG_VALUES))]
+        else:
+            node[key] = CONFIG_VALUES[rng.integers(len(CONFIG_VALUES))]
+    return json.dumps(config)
+
+
+def test_random_embedded_model_configs_are_one_line_input_errors(micro_safetensors, tmp_path):
+    """A malformed config in a checkpoint's metadata is refused naming the file and the field; one that passes
+    the checks builds the model's shapes, and the checkpoint then loads or does not match it."""
+    _, sections, config = micro_safetensors
+    rng = np.random.default_rng(SEED + 6)
+    refused, valid = 0, []
+    for i in range(MODEL_CONFIGS):
+        path = str(tmp_path / f"{i:04d}.safetensors")
+        safetensors_format.save(sections, path, _spoil_config(config.to_dict(), rng))
+        try:
+            embedded = pretrained.read_file(path)[1]
+        except CheckpointError as e:
+            _one_line_naming(e, path)
+            assert "invalid model config: " in str(e), str(e)
+            refused += 1
+            continue
+        assert embedded is not None
+        valid.append(path)
+    assert 0 < refused < MODEL_CONFIGS
+    for path in valid[:2]:  # each costs a trace of the model's shapes
+        try:
+            pretrained.load(path)
+        except CheckpointError as e:
+            _one_line_naming(e, path)
+    print(f"fuzz: {MODEL_CONFIGS} embedded model configs, {refused} refused")

@@ -36,7 +36,10 @@ class Kind:
         return np.ascontiguousarray(a.transpose(np.argsort(self.perm))) if self.perm else a
 
     def torch_shape(self, flax_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return self.to_torch(np.empty(flax_shape, np.bool_)).shape
+        """The shape `to_torch` gives, computed without an array (a damaged config can ask for any size)."""
+        if self.gain_ndim:
+            return (flax_shape[0],) + (1,) * (self.gain_ndim - 1)
+        return tuple(flax_shape[i] for i in np.argsort(self.perm)) if self.perm else tuple(flax_shape)
 
 
 PLAIN = Kind()

@@ -7,7 +7,6 @@ Accepts the released format (`{"CodecEnc": sd, "generator": sd, ["discriminator"
 from __future__ import annotations
 
 import collections
-import json
 import os
 import re
 from typing import Any
@@ -38,11 +37,21 @@ def read_sections(path: str | os.PathLike) -> Sections:
     return _sections(torch_zip.load(path), path)
 
 
-def read(path: str | os.PathLike) -> tuple[Sections, dict[str, Any] | None]:
+def read(path: str | os.PathLike) -> tuple[Sections, ml_collections.ConfigDict | None]:
     """(state dicts, the model config our export embedded or None) of a released-format or Lightning file."""
     ckpt = torch_zip.load(path)
-    embedded = ckpt.get(CONFIG_KEY) if isinstance(ckpt, dict) else None
-    return _sections(ckpt, path), json.loads(embedded) if isinstance(embedded, str) else None
+    sections = _sections(ckpt, path)
+    embedded = ckpt.get(CONFIG_KEY)
+    return sections, None if embedded is None else embedded_config(embedded, f"{path} (key {CONFIG_KEY})")
+
+
+def embedded_config(value: Any, where: str) -> ml_collections.ConfigDict:
+    """The model config a checkpoint carries (JSON text or its dict), validated by `config.parse_model_config`;
+    a bad one is a CheckpointError that names `where` and the field."""
+    try:
+        return config_lib.parse_model_config(value)
+    except config_lib.ModelConfigError as e:
+        raise CheckpointError(f"{where}: invalid model config: {e}") from None
 
 
 def to_checkpoint(params: dict[str, Any], config: ml_collections.ConfigDict) -> dict[str, Any]:

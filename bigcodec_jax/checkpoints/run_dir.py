@@ -19,7 +19,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax import paths
+from bigcodec_jax.checkpoints.official import embedded_config
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 CONFIG_FILE = "config.json"
@@ -51,11 +52,16 @@ def _quiet_orbax():
 
 
 def model_config(path: str | os.PathLike) -> ml_collections.ConfigDict:
+    """The model section of the run's training config, validated."""
+    config_file = paths.join(path, CONFIG_FILE)
     try:
-        return config_lib.from_dict(json.loads(paths.read_text(paths.join(path, CONFIG_FILE)))["model"])
-    except Exception as e:  # damaged JSON, no model section, a bad model config: several types
-        raise CheckpointError(f"{paths.join(path, CONFIG_FILE)} does not hold a training config with a model "
-                              f"({type(e).__name__}: {e})") from None
+        training = json.loads(paths.read_bytes(config_file))
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, bytes that are not UTF-8, absurd nesting
+        raise CheckpointError(f"{config_file} is not a JSON training config ({type(e).__name__}: "
+                              f"{str(e)[:200]})") from None
+    if not isinstance(training, dict) or "model" not in training:
+        raise CheckpointError(f"{config_file} is not a training config: it has no model section")
+    return embedded_config(training["model"], f"{config_file} (its model section)")
 
 
 def load(path: str | os.PathLike, step: int | None = None) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:

@@ -13,33 +13,33 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Any
 
+import ml_collections
 import numpy as np
 
 from bigcodec_jax import paths
 from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SECTIONS
-from bigcodec_jax.checkpoints.official import CONFIG_KEY
+from bigcodec_jax.checkpoints.official import CONFIG_KEY, embedded_config
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
+SUFFIX = ".safetensors"
 METADATA = {"format": "pt"}  # the tensors are PyTorch state dicts (the convention of safetensors' torch API)
 _SECTIONS = GENERATOR_SECTIONS + DISCRIMINATOR_SECTIONS
 _MAX_HEADER = 100 * 2 ** 20  # safetensors' own limit on the JSON header
+_ZIP_MAGIC = b"PK\x03\x04"  # a zip's first local file header
 
 
 def is_safetensors(path: str | os.PathLike) -> bool:
-    """Whether `path` is a file that starts as a safetensors file does: an 8-byte little-endian header
-    length that fits the file, then a JSON object."""
+    """Whether `path` is meant as a safetensors file, so that `read` says what is wrong with a damaged one: a
+    file whose JSON header opens after the 8-byte length (a PyTorch zip has its compression method there), or
+    one named `.safetensors` that does not start as a zip does."""
     try:
         with open(path, "rb") as f:
             head = f.read(9)
-            size = os.fstat(f.fileno()).st_size
     except OSError:
         return False
-    if len(head) < 9:
-        return False
-    (header,) = struct.unpack("<Q", head[:8])
-    return 2 <= header <= min(_MAX_HEADER, size - 8) and head[8:9] == b"{"
+    named = os.fspath(path).lower().endswith(SUFFIX)
+    return head[8:9] == b"{" or (named and not head.startswith(_ZIP_MAGIC))
 
 
 def read_sections(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
@@ -47,10 +47,11 @@ def read_sections(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
     return read(path)[0]
 
 
-def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any] | None]:
+def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], ml_collections.ConfigDict | None]:
     """(state dicts keyed by official section name, the model config our export embedded or None)."""
     from safetensors import SafetensorError, safe_open
 
+    _check_header(path)
     try:
         with safe_open(os.fspath(path), framework="np") as f:
             metadata = f.metadata() or {}
@@ -72,7 +73,33 @@ def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], dic
                               f"'<section>.<key>' with the official sections; found e.g. "
                               f"{', '.join((foreign or sorted(tensors))[:3]) or 'no tensors'})")
     embedded = metadata.get(CONFIG_KEY)
-    return sections, json.loads(embedded) if embedded else None
+    return sections, None if embedded is None else embedded_config(embedded, f"{path} (metadata {CONFIG_KEY})")
+
+
+def _check_header(path: str | os.PathLike) -> None:
+    """CheckpointError saying what is wrong with the header (its length field, then its JSON), which
+    safetensors itself reports only as e.g. `HeaderTooLarge`."""
+    damaged = f"{path} is not a readable safetensors file"
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < 8:
+            raise CheckpointError(f"{damaged}: it has {size} bytes, fewer than the 8 of the header length")
+        (length,) = struct.unpack("<Q", f.read(8))
+        if length > _MAX_HEADER:
+            raise CheckpointError(f"{damaged}: its header length says {length:,} bytes, more than the "
+                                  f"{_MAX_HEADER:,} safetensors allows (a damaged file)")
+        if length > size - 8:
+            raise CheckpointError(f"{damaged}: its header length says {length:,} bytes but the file holds "
+                                  f"{size - 8:,} after it (truncated or damaged)")
+        header = f.read(length)
+    try:
+        parsed = json.loads(header)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, bytes that are not UTF-8, absurd nesting
+        raise CheckpointError(f"{damaged}: its {length:,}-byte header is not JSON ({type(e).__name__}: "
+                              f"{str(e)[:200]})") from None
+    if not isinstance(parsed, dict):
+        shown = header[:40].decode(errors="replace")
+        raise CheckpointError(f"{damaged}: its header is JSON but not an object ({shown!r})")
 
 
 def save(sections: dict[str, dict[str, np.ndarray]], path: str | os.PathLike, config_json: str | None = None

@@ -12,7 +12,6 @@ deleted before the new one is written (Orbax marks it complete only at the end).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax.checkpoints.official import embedded_config
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 CONFIG_FILE = "config.json"
@@ -87,10 +87,11 @@ def load(directory: str | os.PathLike) -> tuple[ml_collections.ConfigDict, dict[
     if not is_converted(directory):
         raise CheckpointError(f"{directory} is neither a converted BigCodec checkpoint (no {CONFIG_FILE} and "
                               f"{PARAMS_DIR}/ inside) nor a train.py run directory")
+    config_file = paths.join(directory, CONFIG_FILE)
+    config = embedded_config(paths.read_bytes(config_file), config_file)
     try:
-        config = config_lib.from_dict(json.loads(paths.read_text(paths.join(directory, CONFIG_FILE))))
         params = ocp.StandardCheckpointer().restore(paths.join(directory, PARAMS_DIR))
-    except Exception as e:  # a damaged JSON file or Orbax tree: json, ml_collections and Orbax raise many types
+    except Exception as e:  # a damaged Orbax tree: Orbax and TensorStore raise many types
         raise CheckpointError(f"{directory} is a damaged converted checkpoint ({type(e).__name__}: "
                               f"{' '.join(str(e).split())[:300]})") from None
     return config, jax.tree.map(np.asarray, params)

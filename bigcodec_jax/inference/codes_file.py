@@ -19,7 +19,6 @@ codebook's, `length` within the frames) and raises a ValueError naming the field
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 
 import jax
@@ -130,14 +129,10 @@ def _open(path: str):
 def _model(data) -> tuple[ml_collections.ConfigDict, int]:
     """(the model config stored in the file, its hop length)."""
     try:
-        config = config_lib.from_dict(json.loads(_text(data, "config")))
-        hop = config_lib.hop_length(config)
-        for value in (hop, config.decoder.vq_num_quantizers, config.decoder.codebook_size):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{value!r} is not a positive integer")
-    except Exception as e:  # malformed JSON or a dict that is not a model config: many types
-        raise ValueError(f"field 'config' is not a BigCodec model config ({type(e).__name__}: {e})") from None
-    return config, hop
+        config = config_lib.parse_model_config(_text(data, "config"))
+    except config_lib.ModelConfigError as e:
+        raise ValueError(f"field 'config' is not a BigCodec model config ({e})") from None
+    return config, config_lib.hop_length(config)
 
 
 def _packed_codes(data, codebook_size: int) -> np.ndarray:
