@@ -25,7 +25,7 @@ import pytest
 import soundfile as sf
 
 from bigcodec_jax import audio, errors
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax import convert as convert_cli
 from bigcodec_jax import demo
 from bigcodec_jax import evaluate as evaluate_cli

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from bigcodec_jax import BigCodec, paths
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.data import CodesSource
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.cli import main

@@ -22,7 +22,7 @@ from bigcodec_jax import BigCodec, errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import device_line, load_average
 from bigcodec_jax.codec.passes import compiler_options
-from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.codec.config import VARIANTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

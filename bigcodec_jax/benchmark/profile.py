@@ -25,7 +25,7 @@ import tempfile
 from bigcodec_jax import errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import time_calls
-from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.codec.config import VARIANTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

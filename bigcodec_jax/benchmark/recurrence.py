@@ -40,7 +40,7 @@ from bigcodec_jax import errors, paths
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import compile_timed, device_line, machine, time_calls
 from bigcodec_jax.codec.passes import compiler_options
-from bigcodec_jax.config import VARIANTS, hop_length, model_config
+from bigcodec_jax.codec.config import VARIANTS, hop_length, model_config
 from bigcodec_jax.nn.recurrent import ResLSTM, lstm_cell
 
 WAYS = ("scan", "unroll8", "wavefront", "cudnn")

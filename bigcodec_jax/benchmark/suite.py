@@ -49,7 +49,7 @@ FIRST_COMPILE_PRIOR_S = 20.0  # prior for the first measurement of all (nothing 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from bigcodec_jax import errors
     from bigcodec_jax.benchmark.infer import add_torch_arguments
-    from bigcodec_jax.config import VARIANTS
+    from bigcodec_jax.codec.config import VARIANTS
 
     p.add_argument("--budget-seconds", type=errors.positive_seconds, default=420.0,
                    help="wall-clock budget of the whole suite")

@@ -24,7 +24,7 @@ import numpy as np
 
 from bigcodec_jax import distributed, errors
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.codec.config import VARIANTS
 from bigcodec_jax.benchmark.common import (compiled_memory_gib, device_line, flops, load_average,
                                            peak_memory, time_calls)
 from bigcodec_jax.training import sharding, trainer

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.checkpoints import torch_zip
 from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SECTIONS, Entry, entries
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError

@@ -18,9 +18,10 @@ from typing import Any
 
 import ml_collections
 
-from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax import paths
 from bigcodec_jax.checkpoints import hub, official, run_dir, safetensors_format, store
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+from bigcodec_jax.codec import config as config_lib
 
 
 def resolve(source: str | os.PathLike, filename: str | None = None) -> str:

@@ -19,8 +19,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax import paths
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+from bigcodec_jax.codec import config as config_lib
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS_DIR = "checkpoints"

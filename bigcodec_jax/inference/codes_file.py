@@ -26,7 +26,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax import paths
+from bigcodec_jax.codec import config as config_lib
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)

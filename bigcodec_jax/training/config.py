@@ -9,7 +9,7 @@ import re
 
 import ml_collections
 
-from bigcodec_jax import config as model_config_lib
+from bigcodec_jax.codec import config as model_config_lib
 from bigcodec_jax.data import config as data_config_lib
 from bigcodec_jax.nn.spectral import mel_distance_config
 

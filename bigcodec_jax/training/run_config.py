@@ -25,7 +25,7 @@ import ml_collections
 
 from bigcodec_jax import paths
 from bigcodec_jax.checkpoints import run_dir
-from bigcodec_jax.config import to_json
+from bigcodec_jax.codec.config import to_json
 from bigcodec_jax.errors import InputError, UsageError
 
 RESUMABLE = ("num_steps", "schedule.decay_steps", "log_every_steps", "examples_every_steps", "eval_every_steps",

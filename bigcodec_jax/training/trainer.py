@@ -19,7 +19,7 @@ import tqdm
 from bigcodec_jax import data, distributed
 from bigcodec_jax.audio import SAMPLE_RATE, pad_to_multiple
 from bigcodec_jax.checkpoints import pretrained
-from bigcodec_jax.config import hop_length
+from bigcodec_jax.codec.config import hop_length
 from bigcodec_jax.evaluation.plots import mel_comparison_image
 from bigcodec_jax.training import run_config, sharding
 from bigcodec_jax.training.checkpointing import Checkpointer
