@@ -11,6 +11,8 @@ from typing import Any
 
 import ml_collections
 
+from bigcodec_jax.errors import ConfigError
+
 VARIANTS = ("full", "official_debug", "mini_default", "tiny_train")
 
 _STFT_5 = dict(
@@ -94,20 +96,22 @@ def hop_length(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDi
 
 
 def validate(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> None:
-    """Fail early, with the key named, on a config the model cannot be built from."""
+    """Fail early, with the key named (`ConfigError`), on a config the model cannot be built from."""
     enc, dec = config.encoder, config.decoder
-    if enc.rnn_bidirectional or dec.rnn_bidirectional:
-        raise ValueError("encoder/decoder.rnn_bidirectional=True is not supported: every official BigCodec "
-                         "model uses a unidirectional LSTM")
+    for part, section in (("encoder", enc), ("decoder", dec)):
+        if section.rnn_bidirectional:
+            raise ConfigError(f"{part}.rnn_bidirectional", "True is not supported: every official BigCodec "
+                              "model uses a unidirectional LSTM")
     if math.prod(enc.up_ratios) != math.prod(dec.up_ratios):
-        raise ValueError(f"encoder.up_ratios {list(enc.up_ratios)} and decoder.up_ratios "
-                         f"{list(dec.up_ratios)} give different hop lengths")
+        raise ConfigError("decoder.up_ratios", f"{list(dec.up_ratios)} and encoder.up_ratios "
+                          f"{list(enc.up_ratios)} give different hop lengths")
     if enc.out_channels != dec.in_channels or dec.vq_dim != dec.in_channels:
-        raise ValueError(f"encoder.out_channels ({enc.out_channels}), decoder.in_channels ({dec.in_channels}) "
-                         f"and decoder.vq_dim ({dec.vq_dim}) must be equal")
+        raise ConfigError("decoder.in_channels" if enc.out_channels != dec.in_channels else "decoder.vq_dim",
+                          f"encoder.out_channels ({enc.out_channels}), decoder.in_channels ({dec.in_channels}) "
+                          f"and decoder.vq_dim ({dec.vq_dim}) must be equal")
     if dec.upsample_initial_channel % 2 ** len(dec.up_ratios):
-        raise ValueError(f"decoder.upsample_initial_channel ({dec.upsample_initial_channel}) must be divisible "
-                         f"by 2 ** len(decoder.up_ratios)")
+        raise ConfigError("decoder.upsample_initial_channel", f"{dec.upsample_initial_channel} must be divisible "
+                          f"by 2 ** len(decoder.up_ratios)")
     for key in ("vq_num_quantizers", "codebook_size", "codebook_dim"):
         if dec[key] < 1:
-            raise ValueError(f"decoder.{key} must be positive, got {dec[key]}")
+            raise ConfigError(f"decoder.{key}", f"must be positive, got {dec[key]}")

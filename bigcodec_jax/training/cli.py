@@ -9,7 +9,7 @@ DIR/metrics.jsonl (one JSON line per logged step). On several hosts run the same
 host (see the README); the environment says how the processes find each other.
 A restart in DIR must keep the run's config (DIR/config.json): only num_steps, schedule.decay_steps,
 logging, checkpointing, device layout and data-reading speed settings may change
-(bigcodec_jax/training/run_config.py); a different one is refused with the keys named.
+(bigcodec_jax/checkpoints/run_dir.py); a different one is refused with the keys named.
 Exit status: 0 done; 75 preempted, saved (SIGTERM or Ctrl-C checkpointed the current step: rerun
 the same command to continue); 1 the run cannot go on (bad data, diverged, an unreadable init_from,
 a bad multi-process environment); 2 a bad command line (unknown flag or config key, bad value, a
@@ -123,7 +123,7 @@ def _train(argv: list[str]) -> int:
 
     try:
         validate(_CONFIG.value)
-    except ValueError as e:
+    except errors.ConfigError as e:
         raise errors.UsageError(str(e)) from None
     files.prepare_output_dir(_WORKDIR.value, "--workdir")
     try:
