@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 
 from bigcodec_jax import audio
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec import BigCodecModel
 from bigcodec_jax.codec.model import DTYPES

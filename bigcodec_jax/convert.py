@@ -14,7 +14,7 @@ import sys
 import jax
 import numpy as np
 
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax import errors, paths
 from bigcodec_jax.checkpoints import official, pretrained, safetensors_format, store, torch_zip
 

@@ -1,7 +1,7 @@
 """`python -m bigcodec_jax.demo`: train a small BigCodec on CPU and measure what it learned.
 
 No download and no GPU. The demo evaluates an untrained codec on the packaged corpus's held-out utterances,
-trains it on the corpus's training part (the `cpu_small` preset: the tiny model, batch 4 x 0.5 s) for a few
+trains it on the corpus's training part (configs/small.py: the tiny model, batch 4 x 0.5 s) for a few
 minutes, evaluates it again and writes OUTPUT/report.html, a page to open in a browser: every metric
 before and after training, and per utterance the input, the untrained and the trained reconstruction side
 by side, as players and log-mel pictures. OUTPUT/untrained/ and OUTPUT/trained/ hold each evaluation's own
@@ -24,12 +24,13 @@ import ml_collections
 from bigcodec_jax import data, errors, evaluation, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.configs import small
 from bigcodec_jax.evaluation import html_report, plots
 from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS
 from bigcodec_jax.evaluation.html_report import PAGE_FILE
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition, improved
 from bigcodec_jax.evaluation.report import METRICS_FILE, UTTERANCES_FILE, Report, example_files
-from bigcodec_jax.training import presets, trainer
+from bigcodec_jax.training import trainer
 from bigcodec_jax.training.preemption import Preempted
 from bigcodec_jax.training.state import Params, build_models, init_params
 
@@ -122,7 +123,7 @@ def render_report(config: ml_collections.ConfigDict, before: Report, after: Repo
 def _parser() -> argparse.ArgumentParser:
     parser = errors.ArgumentParser(prog="python -m bigcodec_jax.demo", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=errors.positive_int, default=presets.cpu_small().num_steps,
+    parser.add_argument("--steps", type=errors.positive_int, default=small.get_config().num_steps,
                         help="training steps (default %(default)s: a few minutes on 2 CPU cores)")
     parser.add_argument("--output", default=os.path.join("outputs", "demo"),
                         help="folder for report.html, examples/, untrained/ and trained/, local or gs:// (uploaded "
@@ -135,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
 @errors.command(interrupted="the training run keeps its last checkpoint; rerun the demo to continue it")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    config = presets.cpu_small()
+    config = small.get_config()
     config.num_steps = config.schedule.decay_steps = args.steps  # the learning rate decays over the whole run
     workdir = args.workdir or paths.join(args.output, "workdir")
     files.prepare_output_dir(args.output)

@@ -12,6 +12,8 @@ Errors raised for the user (not bugs):
     UsageError  (ValueError)  -> 2
     Failure                   -> 1; InputError (ValueError) is the Failure of a bad input, and
                                  `checkpoints.torch_zip.CheckpointError` is an InputError.
+    ConfigError (ValueError)  a config value that cannot be used, its dotted key named; train.py
+                              reports a bad training config as a UsageError (2)
     OSError (a file that cannot be read or written, a full disk) and MemoryError, also out of device
     memory -> 1, with the message in one line.
 """
@@ -55,6 +57,20 @@ class Failure(Exception):
 
 class InputError(Failure, ValueError):
     """An input (checkpoint, codes or audio file, data set) that cannot be used; the message says why."""
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be used: `key` is its dotted path (`data.batch_size`), and the message
+    starts with it (an empty key: the config as a whole, e.g. text that is not JSON). Every config check
+    (the codec's, the data's, the training config's) raises this."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key, self.message = key, message
+
+    def under(self, prefix: str) -> ConfigError:
+        """The same error named from a config that holds the checked one at `prefix` (`config.model`)."""
+        return ConfigError(f"{prefix}.{self.key}" if self.key else prefix, self.message)
 
 
 class Terminated(BaseException):

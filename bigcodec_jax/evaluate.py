@@ -33,7 +33,7 @@ import sys
 
 import ml_collections
 
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax import data, distributed, errors, files, paths
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained

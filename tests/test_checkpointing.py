@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bigcodec_jax import data
-from bigcodec_jax.training import config as train_config
+from bigcodec_jax.configs import base
 from bigcodec_jax.training.checkpointing import Checkpointer, NonFiniteState, local_data_position
 from bigcodec_jax.training.state import TrainState
 
@@ -21,7 +21,7 @@ def _state(bad_value: float = 1.0) -> TrainState:
 
 @pytest.fixture
 def checkpointer(tmp_path):
-    config = train_config.recipe("tiny_train")
+    config = base.get_config()  # the recipe's checkpoint settings
     config.checkpoint.async_save = False
     checkpointer = Checkpointer(str(tmp_path), config)
     yield checkpointer

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bigcodec_jax import BigCodec
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.checkpoints import official, store, torch_zip
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.convert import main as convert_main

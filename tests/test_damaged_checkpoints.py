@@ -9,7 +9,8 @@ import struct
 import numpy as np
 import pytest
 
-from bigcodec_jax import config as config_lib, errors
+from bigcodec_jax import errors
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.checkpoints import official, pretrained, safetensors_format, store, torch_zip
 from bigcodec_jax.checkpoints.layout import entries
 from bigcodec_jax.convert import main as convert_main
@@ -83,20 +84,20 @@ def _edited(config: dict, edit) -> str:
 BAD_CONFIGS = [  # (the embedded config, given the micro set's as a dict; words of the error)
     (lambda c: "{not json", "not valid JSON"),
     (lambda c: "[1, 2]", "a JSON object of the fields encoder, decoder, mpd, mstft is expected, got [1, 2]"),
-    (lambda c: json.dumps({"learning_rate": 0.1}), "learning_rate is not a field of the model config"),
-    (lambda c: _edited(c, lambda d: d.pop("decoder")), "decoder is missing"),
+    (lambda c: json.dumps({"learning_rate": 0.1}), "learning_rate: is not a field of the model config"),
+    (lambda c: _edited(c, lambda d: d.pop("decoder")), "decoder: is missing"),
     (lambda c: _edited(c, lambda d: d["decoder"].__setitem__("codebook_size", -3)),
-     "decoder.codebook_size must be an integer from 1 to 1,048,576, got -3"),
-    (lambda c: _edited(c, lambda d: d["encoder"].__setitem__("ngf", 0)), "encoder.ngf must be an integer from 1 to 1,048,576, got 0"),
+     "decoder.codebook_size: must be an integer from 1 to 1,048,576, got -3"),
+    (lambda c: _edited(c, lambda d: d["encoder"].__setitem__("ngf", 0)), "encoder.ngf: must be an integer from 1 to 1,048,576, got 0"),
     (lambda c: _edited(c, lambda d: d["decoder"].__setitem__("codebook_dim", 2 ** 31)),
-     "decoder.codebook_dim must be an integer from 1 to 1,048,576, got 2147483648"),
+     "decoder.codebook_dim: must be an integer from 1 to 1,048,576, got 2147483648"),
     (lambda c: _edited(c, lambda d: d["encoder"].__setitem__("up_ratios", "2,4,5,5")),
-     "encoder.up_ratios must be a list of at most 64 integers from 1 to 1,048,576, got '2,4,5,5'"),
+     "encoder.up_ratios: must be a list of at most 64 integers from 1 to 1,048,576, got '2,4,5,5'"),
     (lambda c: _edited(c, lambda d: d["decoder"].__setitem__("rnn_num_layers", 1000)),
-     "decoder.rnn_num_layers must be an integer from 0 to 64, got 1000"),
+     "decoder.rnn_num_layers: must be an integer from 0 to 64, got 1000"),
     (lambda c: _edited(c, lambda d: d["encoder"].__setitem__("use_rnn", "yes")),
-     "encoder.use_rnn must be true or false"),
-    (lambda c: _edited(c, lambda d: d.__setitem__("mpd", None)), "mpd must be an object of fields, got None"),
+     "encoder.use_rnn: must be true or false"),
+    (lambda c: _edited(c, lambda d: d.__setitem__("mpd", None)), "mpd: must be an object of fields, got None"),
 ]
 
 

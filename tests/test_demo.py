@@ -12,7 +12,7 @@ from tensorboardX.proto import event_pb2
 
 import browser
 from bigcodec_jax import demo, evaluation, paths
-from bigcodec_jax.training import presets
+from bigcodec_jax.configs import small
 
 STEPS = 3
 
@@ -21,7 +21,7 @@ STEPS = 3
 def output(tmp_path_factory):
     """The demo's output folder after `--steps 3`, its training evaluating the held-out set after every step."""
     out = tmp_path_factory.mktemp("demo")
-    preset = presets.cpu_small
+    preset = small.get_config
 
     def evaluating_every_step():
         config = preset()
@@ -29,7 +29,7 @@ def output(tmp_path_factory):
         return config
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(presets, "cpu_small", evaluating_every_step)
+        patch.setattr(small, "get_config", evaluating_every_step)
         assert demo.main(["--steps", str(STEPS), "--output", str(out)]) == 0
     return out
 

@@ -22,11 +22,11 @@ from bigcodec_jax import convert as convert_cli
 from bigcodec_jax import demo
 from bigcodec_jax import evaluate as evaluate_cli
 from bigcodec_jax.benchmark.__main__ import main as benchmark_main
-from bigcodec_jax.checkpoints import pretrained, store
+from bigcodec_jax.checkpoints import pretrained, run_dir, store
 from bigcodec_jax.inference import cli as inference_cli
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.training import run_config, trainer
+from bigcodec_jax.training import trainer
 from conftest import COMMITTED_SET, reference_path
 from configs.fast import get_config as fast_train_config
 from fast_codec import save_fast_checkpoint
@@ -175,8 +175,8 @@ def test_a_resume_may_change_the_length_logging_and_layout(tmp_path):
     longer.num_steps, longer.schedule.decay_steps = 1000, 1000
     longer.log_every_steps, longer.checkpoint.every_steps, longer.mesh.data = 7, 50, 1
     longer.data.eval.max_utterances = 1
-    assert run_config.differences(fast_train_config().to_dict(), longer.to_dict()) == []
-    run_config.record(longer, workdir)  # accepted, and recorded
+    assert run_dir.config_differences(fast_train_config().to_dict(), longer.to_dict()) == []
+    run_dir.record_config(longer, workdir)  # accepted, and recorded
     assert json.load(open(os.path.join(workdir, "config.json")))["num_steps"] == 1000
 
 

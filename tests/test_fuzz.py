@@ -33,7 +33,7 @@ import soundfile as sf
 from array_record.python.array_record_module import ArrayRecordReader, ArrayRecordWriter
 
 from bigcodec_jax import audio, codes_shards, errors
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax import convert as convert_cli
 from bigcodec_jax import demo
 from bigcodec_jax import evaluate as evaluate_cli

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from bigcodec_jax import BigCodec, errors
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.codec.chunking import ChunkPlan, run_chunked
 from bigcodec_jax.codec.passes import shortest_window
 from bigcodec_jax.codec.receptive_field import contexts

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from bigcodec_jax import BigCodec, errors
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.cli import main

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bigcodec_jax import BigCodec
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.codec.receptive_field import contexts
 from conftest import reference_path
 

@@ -6,14 +6,14 @@ import sys
 
 from jax.sharding import PartitionSpec as P
 
-from bigcodec_jax.training.config import recipe
+from bigcodec_jax.configs import base
 from bigcodec_jax.training.sharding import leaf_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_rules_shard_large_divisible_tensors_only():
-    rules = recipe().sharding.rules
+    rules = base.get_config().sharding.rules
     assert leaf_spec("generator/encoder/conv_in/v", (7, 1, 64), fsdp=2, min_size=16, rules=rules) == P(None, None, "fsdp")
     assert leaf_spec("mu/encoder/lstm/layer_0_kernel_ih", (64, 256), fsdp=4, min_size=16, rules=rules) == P(None, "fsdp")
     assert leaf_spec("quantizer/layer_0/codebook", (8192, 8), fsdp=8, min_size=16, rules=rules) == P("fsdp", None)

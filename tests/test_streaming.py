@@ -17,7 +17,7 @@ from jax import monitoring
 
 from bigcodec_jax import BigCodec
 from bigcodec_jax import audio as audio_checks
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.audio_io import write_wav
 from bigcodec_jax.codec.receptive_field import contexts
 from bigcodec_jax.codec.streaming import StreamPass, stream_passes_for

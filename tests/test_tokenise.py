@@ -17,7 +17,7 @@ import soundfile as sf
 from array_record.python.array_record_module import ArrayRecordWriter
 
 from bigcodec_jax import BigCodec, codes_shards, paths
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.data import CodesSource
 from bigcodec_jax.errors import InputError
 from bigcodec_jax.inference import codes_file

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bigcodec_jax.checkpoints import layout, official
-from bigcodec_jax.training import config as train_config
+from bigcodec_jax.configs import base
 from bigcodec_jax.training import state as state_lib
 from bigcodec_jax.training.step import make_train_step
 from conftest import TRAINING_SETS, reference_path
@@ -21,7 +21,7 @@ LOSSES = {"real_loss": "loss/real", "fake_loss": "loss/fake", "disc_loss": "loss
 @pytest.fixture(scope="module", params=TRAINING_SETS)
 def run(request):
     model_config, params = official.torch_to_flax(official.read_sections(reference_path(request.param + ".pt")))
-    config = train_config.recipe("tiny_train")
+    config = base.get_config()  # the paper recipe's losses and optimiser, around the golden model
     config.model = model_config
     models = state_lib.build_models(config)
     state0 = state_lib.create_state(models, params["generator"], params["discriminators"])

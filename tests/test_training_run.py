@@ -13,6 +13,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from bigcodec_jax import data, errors
+from bigcodec_jax.configs import small
 from bigcodec_jax.training import config as train_config
 from configs.fast import get_config as fast_config
 
@@ -150,18 +151,18 @@ def test_sigterm_during_the_first_compile_ends_the_run_at_once(tmp_path, env, la
     ("eval_every_steps", -1, "config.eval_every_steps: must be a positive integer, or 0 for never"),
 ])
 def test_bad_config_values_are_named(key, value, message):
-    config = train_config.recipe("tiny_train")
+    config = small.get_config()
     config[key] = value
     with pytest.raises(ValueError, match=message):
         train_config.validate(config)
 
 
 def test_bad_nested_values_are_named():
-    config = train_config.recipe("tiny_train")
+    config = small.get_config()
     config.data.segment_samples = 16001
     with pytest.raises(ValueError, match="config.data.segment_samples"):
         train_config.validate(config)
-    config = train_config.recipe("tiny_train")
+    config = small.get_config()
     config.schedule.peak_lr = 0.0
     with pytest.raises(ValueError, match="config.schedule.peak_lr"):
         train_config.validate(config)

@@ -33,7 +33,7 @@ from bigcodec_jax.audio_io import audio_info
 from bigcodec_jax.benchmark.common import device_line, load_average, machine, peak_memory
 from bigcodec_jax.benchmark.infer import CodecTimer, summary
 from bigcodec_jax.checkpoints import store
-from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.codec.config import VARIANTS
 from bigcodec_jax.data.corpus import HELDOUT_LIST, TRAIN_LIST
 from bigcodec_jax.data.sources import list_source
 from bigcodec_jax.inference import cli

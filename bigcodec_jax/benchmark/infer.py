@@ -30,7 +30,7 @@ import numpy as np
 
 from bigcodec_jax import BigCodec, errors
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.codec.config import VARIANTS
 from bigcodec_jax.benchmark.common import (compile_timed, compiled_memory_gib, device_line, flops, load_average,
                                            matmul_rate, peak_memory)
 from bigcodec_jax.benchmark.official_torch import OfficialModel

@@ -27,7 +27,7 @@ import numpy as np
 
 from bigcodec_jax import BigCodec, audio, audio_io, data, errors, files
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.codec.config import VARIANTS
 from bigcodec_jax.benchmark.common import device_line, peak_memory, time_calls
 from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
 from bigcodec_jax.codec.streaming import stream_passes_for

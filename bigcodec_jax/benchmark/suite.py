@@ -24,7 +24,7 @@ import sys
 import time
 
 from bigcodec_jax import errors, paths
-from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.codec.config import VARIANTS
 
 SCHEMA = "bigcodec-benchmark-suite/2"
 MIN_STEP_S = 5.0  # a step's process takes a few seconds to start (importing JAX)

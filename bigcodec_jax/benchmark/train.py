@@ -21,11 +21,12 @@ import numpy as np
 
 from bigcodec_jax import distributed, errors
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.config import VARIANTS
+from bigcodec_jax.codec.config import VARIANTS, model_config
+from bigcodec_jax.configs import base
 from bigcodec_jax.benchmark.common import (compiled_memory_gib, device_line, flops, load_average,
                                            peak_memory, time_calls)
 from bigcodec_jax.training import sharding, trainer
-from bigcodec_jax.training.config import recipe, validate
+from bigcodec_jax.training.config import validate
 from bigcodec_jax.training.state import build_models
 
 
@@ -39,6 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile-only", action="store_true",
                    help="compile each step from shapes and report its memory and FLOPs by XLA's analysis; run nothing")
 
+def recipe(variant: str) -> ml_collections.ConfigDict:
+    """The paper recipe (configs/base.py) around the model variant `variant`."""
+    config = base.get_config()
+    config.model = model_config(variant)
+    return config
+
+
 def step_config(variant: str, dtype: str, batch: int, seconds: float,
                 option: str = "--seconds") -> ml_collections.ConfigDict:
     """The training settings of one measured step, checked as train.py checks them (a crop of whole
@@ -50,7 +58,7 @@ def step_config(variant: str, dtype: str, batch: int, seconds: float,
     config.data.segment_samples = int(seconds * SAMPLE_RATE)
     try:
         validate(config)
-    except ValueError as e:
+    except errors.ConfigError as e:
         raise errors.UsageError(f"{e} (from {option} {seconds:g} and batch {batch})") from None
     return config
 

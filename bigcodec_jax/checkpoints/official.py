@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import config as config_lib
+from bigcodec_jax.codec import config as config_lib
+from bigcodec_jax.errors import ConfigError
 from bigcodec_jax.checkpoints import torch_zip
 from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SECTIONS, Entry, entries
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
@@ -50,7 +51,7 @@ def embedded_config(value: Any, where: str) -> ml_collections.ConfigDict:
     a bad one is a CheckpointError that names `where` and the field."""
     try:
         return config_lib.parse_model_config(value)
-    except config_lib.ModelConfigError as e:
+    except ConfigError as e:
         raise CheckpointError(f"{where}: invalid model config: {e}") from None
 
 

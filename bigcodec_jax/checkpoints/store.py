@@ -22,9 +22,10 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax import paths
 from bigcodec_jax.checkpoints.official import embedded_config
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+from bigcodec_jax.codec import config as config_lib
 
 CONFIG_FILE = "config.json"
 PARAMS_DIR = "params"

@@ -112,7 +112,7 @@ class MultiResolutionSpectrogramDiscriminator(nn.Module):
 class Discriminators(nn.Module):
     """Both official discriminator families (`mpd`, `mstft`): one feature list per sub-discriminator."""
 
-    config: ml_collections.ConfigDict  # a model config (`bigcodec_jax.config.model_config`)
+    config: ml_collections.ConfigDict  # a model config (`bigcodec_jax.codec.config.model_config`)
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact

@@ -48,7 +48,7 @@ class BigCodecModel(nn.Module):
     `samples` / `frames` are optional valid lengths `(B,)` of a right-padded batch.
     """
 
-    config: ml_collections.FrozenConfigDict  # a frozen model config (`bigcodec_jax.config.freeze`)
+    config: ml_collections.FrozenConfigDict  # a frozen model config (`bigcodec_jax.codec.config.freeze`)
     dtype: jnp.dtype = jnp.float32
 
     def setup(self):

@@ -20,7 +20,7 @@ import numpy as np
 from bigcodec_jax.codec.chunking import ChunkPlan, run_chunked
 from bigcodec_jax.codec.model import DTYPES, BigCodecModel
 from bigcodec_jax.codec.receptive_field import contexts
-from bigcodec_jax.config import hop_length
+from bigcodec_jax.codec.config import hop_length
 
 
 # XLA's CPU backend optimises the kernels it generates with LLVM; at level 1 instead of its default, the

@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 import ml_collections
 
 from bigcodec_jax.codec.chunking import Context
-from bigcodec_jax.config import hop_length
+from bigcodec_jax.codec.config import hop_length
 from bigcodec_jax.codec.model import BigCodecModel
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from bigcodec_jax.codec.blocks import DecoderBlock, EncoderBlock, Layer, ResidualUnit, Tanh
 from bigcodec_jax.codec.model import DTYPES, BigCodecModel
 from bigcodec_jax.codec.stages import StagedNetwork
-from bigcodec_jax.config import hop_length
+from bigcodec_jax.codec.config import hop_length
 from bigcodec_jax.nn.activations import AntiAliasedSnakeBeta, downsample_pairs_valid, snake_pairs_valid
 from bigcodec_jax.nn.weight_norm import WNConv, WNConvTranspose1d
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from bigcodec_jax.errors import ConfigError
+
 
 def default_config() -> ml_collections.ConfigDict:
     """The data config, field by field:
@@ -47,22 +49,22 @@ def _check_source(cfg: ml_collections.ConfigDict, key: str) -> None:
     source = cfg.source
     if not isinstance(source, str) or not (source in ("corpus", "dir", "list") or
                                            (source.startswith("tfds:") and len(source) > len("tfds:"))):
-        raise ValueError(f"{key}.source: unknown source {source!r}; use {SOURCE_KINDS}")
+        raise ConfigError(f"{key}.source", f"unknown source {source!r}; use {SOURCE_KINDS}")
     if source in ("dir", "list") and not cfg.path:
-        raise ValueError(f"{key}.path: source {source!r} needs a path")
+        raise ConfigError(f"{key}.path", f"source {source!r} needs a path")
 
 
 def validate(cfg: ml_collections.ConfigDict) -> None:
-    """Raise ValueError naming the first bad value (`data.<key>: ...`); files are checked when a source opens."""
+    """Raise `ConfigError` naming the first bad value (`data.<key>`); files are checked when a source opens."""
     _check_source(cfg, "data")
     _check_source(cfg.eval, "data.eval")
     for key, least in (("segment_samples", 1), ("workers", 0), ("read_threads", 1), ("prefetch_batches", 1)):
         if not isinstance(cfg[key], int) or cfg[key] < least:
-            raise ValueError(f"data.{key}: must be an integer >= {least}, got {cfg[key]!r}")
+            raise ConfigError(f"data.{key}", f"must be an integer >= {least}, got {cfg[key]!r}")
     if not isinstance(cfg.seed_offset, int):
-        raise ValueError(f"data.seed_offset: must be an integer, got {cfg.seed_offset!r}")
+        raise ConfigError("data.seed_offset", f"must be an integer, got {cfg.seed_offset!r}")
     if not 0 <= cfg.max_bad_fraction <= 1:
-        raise ValueError(f"data.max_bad_fraction: must be in [0, 1], got {cfg.max_bad_fraction!r}")
+        raise ConfigError("data.max_bad_fraction", f"must be in [0, 1], got {cfg.max_bad_fraction!r}")
     for key in ("max_utterances", "batch_size"):
         if not isinstance(cfg.eval[key], int) or cfg.eval[key] < 1:
-            raise ValueError(f"data.eval.{key}: must be a positive integer, got {cfg.eval[key]!r}")
+            raise ConfigError(f"data.eval.{key}", f"must be a positive integer, got {cfg.eval[key]!r}")

@@ -25,7 +25,9 @@ import jax
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax import paths
+from bigcodec_jax.codec import config as config_lib
+from bigcodec_jax.errors import ConfigError
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -130,7 +132,7 @@ def _model(data) -> tuple[ml_collections.ConfigDict, int]:
     """(the model config stored in the file, its hop length)."""
     try:
         config = config_lib.parse_model_config(_text(data, "config"))
-    except config_lib.ModelConfigError as e:
+    except ConfigError as e:
         raise ValueError(f"field 'config' is not a BigCodec model config ({e})") from None
     return config, config_lib.hop_length(config)
 

@@ -8,7 +8,7 @@ compiled step cached in DIR/compile_cache. Any config field can be overridden, e
 DIR/metrics.jsonl (one JSON line per logged step). On several hosts run the same command on every
 host (see docs/scale.md); the environment says how the processes find each other.
 A restart in DIR must keep the run's config (DIR/config.json): the keys that may change are listed in
-bigcodec_jax/training/run_config.py; a different config is refused with the keys named.
+bigcodec_jax/checkpoints/run_dir.py; a different config is refused with the keys named.
 Exit status: 0 done; 75 preempted, saved (SIGTERM or Ctrl-C checkpointed the current step: rerun
 the same command to continue); 1 the run cannot go on (bad data, diverged, an unreadable init_from,
 a bad multi-process environment); 2 a bad command line (unknown flag or config key, bad value, an
@@ -124,7 +124,7 @@ def _train(argv: list[str]) -> int:
     try:
         validate(_CONFIG.value)
         check_paths(_CONFIG.value)
-    except ValueError as e:
+    except errors.ConfigError as e:
         raise errors.UsageError(str(e)) from None
     try:
         distributed.initialize()
@@ -132,7 +132,7 @@ def _train(argv: list[str]) -> int:
         raise errors.Failure(str(e)) from None
     try:
         check_processes(_CONFIG.value, jax.process_count())
-    except ValueError as e:
+    except errors.ConfigError as e:
         raise errors.UsageError(str(e)) from None
     files.prepare_output_dir(_WORKDIR.value, "--workdir")
     if jax.process_index() != 0:  # only process 0 logs

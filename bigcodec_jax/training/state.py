@@ -11,7 +11,7 @@ import optax
 
 from bigcodec_jax.codec import BigCodecModel
 from bigcodec_jax.codec.discriminators import Discriminators
-from bigcodec_jax.config import freeze, hop_length
+from bigcodec_jax.codec.config import freeze, hop_length
 
 Params = Any
 

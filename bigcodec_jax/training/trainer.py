@@ -18,10 +18,10 @@ import tqdm
 
 from bigcodec_jax import data, distributed
 from bigcodec_jax.audio import SAMPLE_RATE, pad_to_multiple
-from bigcodec_jax.checkpoints import pretrained
-from bigcodec_jax.config import hop_length
+from bigcodec_jax.checkpoints import pretrained, run_dir
+from bigcodec_jax.codec.config import hop_length
 from bigcodec_jax.evaluation.plots import mel_comparison_image
-from bigcodec_jax.training import run_config, sharding
+from bigcodec_jax.training import sharding
 from bigcodec_jax.training.checkpointing import Checkpointer
 from bigcodec_jax.training.config import validate
 from bigcodec_jax.training.evaluation_hook import HeldOutEvaluation, host_params
@@ -121,7 +121,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
     process checkpoints the same step and `Preempted` is raised."""
     validate(config)
     params = _use_init_from(config) if config.init_from else None
-    run_config.record(config, workdir, write=jax.process_index() == 0)  # refuses a resume with another config
+    run_dir.record_config(config, workdir, write=jax.process_index() == 0)  # refuses a resume with another config
     main = jax.process_index() == 0
 
     mesh = sharding.make_mesh(config)

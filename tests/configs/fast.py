@@ -1,11 +1,14 @@
-"""A test config that compiles fast: the tiny model cut to two blocks with one residual unit each,
-one discriminator of each family and two mel resolutions. Tests of the loop, resume and sharding
-use it; the architecture itself is tested against golden data elsewhere."""
-from bigcodec_jax.training.config import recipe
+"""A test config that compiles fast: configs/small.py (the demo's CPU run) with the tiny model cut to two
+blocks with one residual unit each, one discriminator of each family and two mel resolutions, and runs of
+6 steps. Tests of the loop, resume and sharding use it; the architecture itself is tested against golden
+data elsewhere."""
+import ml_collections
+
+from bigcodec_jax.configs import small
 
 
-def get_config():
-    config = recipe("tiny_train")
+def get_config() -> ml_collections.ConfigDict:
+    config = small.get_config()
     model = config.model
     model.encoder.up_ratios, model.decoder.up_ratios = [8, 25], [25, 8]
     model.encoder.dilations = model.decoder.dilations = [1]

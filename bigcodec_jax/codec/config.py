@@ -12,6 +12,8 @@ from typing import Any, Mapping
 
 import ml_collections
 
+from bigcodec_jax.errors import ConfigError
+
 VARIANTS = ("full", "official_debug", "mini_default", "tiny_train")
 
 _STFT_5 = dict(
@@ -65,10 +67,6 @@ _VARIANTS = {
 }
 
 
-class ModelConfigError(ValueError):
-    """A model config the codec cannot be built from; the message names the field (`decoder.codebook_size`)."""
-
-
 def model_config(name: str = "full") -> ml_collections.ConfigDict:
     """The model config of a named variant (`full` is the released 159 M-parameter codec)."""
     if name not in _VARIANTS:
@@ -81,16 +79,16 @@ def parse_model_config(data: str | bytes | dict[str, Any]) -> ml_collections.Con
     (safetensors metadata, the `.pt` key), a converted or run directory's `config.json`, a codes file's.
 
     `data` is JSON text or the dict it decodes to; anything else, a JSON error, a missing, unknown or mistyped
-    field or an impossible value raises `ModelConfigError` naming the field (`decoder.codebook_size`), and
+    field or an impossible value raises `ConfigError` naming the field (`decoder.codebook_size`), and
     nothing else is raised."""
     if isinstance(data, (str, bytes, bytearray)):
         try:
             data = json.loads(data)
         except (ValueError, RecursionError) as e:  # JSONDecodeError, bytes that are not UTF-8, absurd nesting
-            raise ModelConfigError(f"not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
+            raise ConfigError("", f"model config: not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(data, dict):
-        raise ModelConfigError(f"a JSON object of the fields {', '.join(_SCHEMA)} is expected, got "
-                               f"{_shown(data)}")
+        raise ConfigError("", f"model config: a JSON object of the fields {', '.join(_SCHEMA)} is expected, "
+                          f"got {_shown(data)}")
     _check_fields(data, _SCHEMA, "")  # before ConfigDict, which raises its own errors on odd keys
     config = ml_collections.ConfigDict(data)
     validate(config)
@@ -113,34 +111,35 @@ def hop_length(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDi
 
 
 def validate(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> None:
-    """Fail early, with the key named (`ModelConfigError`), on a config the model cannot be built from: a
+    """Fail early, with the key named (`ConfigError`), on a config the model cannot be built from: a
     missing, unknown or mistyped field, or an impossible value."""
     _check_fields(config, _SCHEMA, "")
     enc, dec = config.encoder, config.decoder
     if enc.rnn_bidirectional or dec.rnn_bidirectional:
-        raise ModelConfigError("encoder/decoder.rnn_bidirectional=True is not supported: every official BigCodec "
-                               "model uses a unidirectional LSTM")
+        raise ConfigError(f"{'encoder' if enc.rnn_bidirectional else 'decoder'}.rnn_bidirectional",
+                          "True is not supported: every official BigCodec model uses a unidirectional LSTM")
     for name, part in (("encoder", enc), ("decoder", dec)):
         if part.use_rnn and part.rnn_num_layers < 1:
-            raise ModelConfigError(f"{name}.rnn_num_layers must be at least 1 when {name}.use_rnn is true")
+            raise ConfigError(f"{name}.rnn_num_layers", f"must be at least 1 when {name}.use_rnn is true")
     if math.prod(enc.up_ratios) > MAX_SIZE:
-        raise ModelConfigError(f"encoder.up_ratios {list(enc.up_ratios)} give a hop length above {MAX_SIZE:,}")
+        raise ConfigError("encoder.up_ratios", f"{list(enc.up_ratios)} give a hop length above {MAX_SIZE:,}")
     if math.prod(enc.up_ratios) != math.prod(dec.up_ratios):
-        raise ModelConfigError(f"encoder.up_ratios {list(enc.up_ratios)} and decoder.up_ratios "
-                               f"{list(dec.up_ratios)} give different hop lengths")
+        raise ConfigError("decoder.up_ratios", f"{list(dec.up_ratios)} and encoder.up_ratios "
+                          f"{list(enc.up_ratios)} give different hop lengths")
     if enc.out_channels != dec.in_channels or dec.vq_dim != dec.in_channels:
-        raise ModelConfigError(f"encoder.out_channels ({enc.out_channels}), decoder.in_channels ({dec.in_channels}) "
-                               f"and decoder.vq_dim ({dec.vq_dim}) must be equal")
+        raise ConfigError("decoder.in_channels" if enc.out_channels != dec.in_channels else "decoder.vq_dim",
+                          f"encoder.out_channels ({enc.out_channels}), decoder.in_channels ({dec.in_channels}) "
+                          f"and decoder.vq_dim ({dec.vq_dim}) must be equal")
     if dec.upsample_initial_channel % 2 ** len(dec.up_ratios):
-        raise ModelConfigError(f"decoder.upsample_initial_channel ({dec.upsample_initial_channel}) must be "
-                               f"divisible by 2 ** len(decoder.up_ratios)")
+        raise ConfigError("decoder.upsample_initial_channel", f"{dec.upsample_initial_channel} must be "
+                          f"divisible by 2 ** len(decoder.up_ratios)")
     if not (math.isfinite(dec.vq_commit_weight) and dec.vq_commit_weight >= 0):
-        raise ModelConfigError(f"decoder.vq_commit_weight must be a finite number >= 0, got {dec.vq_commit_weight!r}")
+        raise ConfigError("decoder.vq_commit_weight", f"must be a finite number >= 0, got {dec.vq_commit_weight!r}")
     stft = config.mstft.stft_params
     if not len(stft.fft_sizes) == len(stft.hop_sizes) == len(stft.win_lengths):
-        raise ModelConfigError("mstft.stft_params.fft_sizes, hop_sizes and win_lengths must have the same length")
+        raise ConfigError("mstft.stft_params", "fft_sizes, hop_sizes and win_lengths must have the same length")
     if len(config.mstft.kernel_sizes) != 2:
-        raise ModelConfigError(f"mstft.kernel_sizes must hold 2 sizes, got {list(config.mstft.kernel_sizes)}")
+        raise ConfigError("mstft.kernel_sizes", f"must hold 2 sizes, got {list(config.mstft.kernel_sizes)}")
 
 
 # ------------------------------------------------------------------------------------- field checks
@@ -172,34 +171,34 @@ def _is_int(value: Any) -> bool:
 
 
 def _check_fields(node: Any, schema: dict[str, Any], prefix: str) -> None:
-    """ModelConfigError for the first field of `node` (a dict or ConfigDict) that is missing, unknown or of the
+    """ConfigError for the first field of `node` (a dict or ConfigDict) that is missing, unknown or of the
     wrong type, or an integer out of its range (1 to `MAX_SIZE`, 0 to `MAX_COUNT` for `_COUNTS`, lists of at most
     `MAX_COUNT`)."""
     if not isinstance(node, (Mapping, ml_collections.ConfigDict)):
-        raise ModelConfigError(f"{prefix.rstrip('.') or 'the model config'} must be an object of fields, got "
-                               f"{_shown(node)}")
+        raise ConfigError(prefix.rstrip("."), f"{'' if prefix else 'model config: '}must be an object of fields, "
+                          f"got {_shown(node)}")
     for key in node.keys():
         if key not in schema:
-            raise ModelConfigError(f"{prefix}{key} is not a field of the model config (known: "
-                                   f"{', '.join(schema)})")
+            raise ConfigError(f"{prefix}{key}", f"is not a field of the model config (known: "
+                              f"{', '.join(schema)})")
     for key, kind in schema.items():
         name = prefix + key
         if key not in node:
-            raise ModelConfigError(f"{name} is missing")
+            raise ConfigError(name, "is missing")
         value = node[key]
         if isinstance(kind, dict):
             _check_fields(value, kind, name + ".")
         elif kind is int:
             least, most = (0, MAX_COUNT) if name in _COUNTS else (1, MAX_SIZE)
             if not _is_int(value) or not least <= value <= most:
-                raise ModelConfigError(f"{name} must be an integer from {least} to {most:,}, got {_shown(value)}")
+                raise ConfigError(name, f"must be an integer from {least} to {most:,}, got {_shown(value)}")
         elif kind == [int]:
             if not isinstance(value, (list, tuple)) or len(value) > MAX_COUNT \
                     or not all(_is_int(v) and 1 <= v <= MAX_SIZE for v in value):
-                raise ModelConfigError(f"{name} must be a list of at most {MAX_COUNT} integers from 1 to "
-                                       f"{MAX_SIZE:,}, got {_shown(value)}")
+                raise ConfigError(name, f"must be a list of at most {MAX_COUNT} integers from 1 to "
+                                        f"{MAX_SIZE:,}, got {_shown(value)}")
         elif kind is float:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ModelConfigError(f"{name} must be a number, got {_shown(value)}")
+                raise ConfigError(name, f"must be a number, got {_shown(value)}")
         elif not isinstance(value, kind):
-            raise ModelConfigError(f"{name} must be {_KIND_NAMES[kind]}, got {_shown(value)}")
+            raise ConfigError(name, f"must be {_KIND_NAMES[kind]}, got {_shown(value)}")
