@@ -85,10 +85,10 @@ def parse_model_config(data: str | bytes | dict[str, Any]) -> ml_collections.Con
         try:
             data = json.loads(data)
         except (ValueError, RecursionError) as e:  # JSONDecodeError, bytes that are not UTF-8, absurd nesting
-            raise ConfigError("", f"model config: not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
+            raise ConfigError("", f"not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(data, dict):
-        raise ConfigError("", f"model config: a JSON object of the fields {', '.join(_SCHEMA)} is expected, "
-                          f"got {_shown(data)}")
+        raise ConfigError("", f"a JSON object of the fields {', '.join(_SCHEMA)} is expected, got "
+                              f"{_shown(data)}")
     _check_fields(data, _SCHEMA, "")  # before ConfigDict, which raises its own errors on odd keys
     config = ml_collections.ConfigDict(data)
     validate(config)
@@ -175,8 +175,8 @@ def _check_fields(node: Any, schema: dict[str, Any], prefix: str) -> None:
     wrong type, or an integer out of its range (1 to `MAX_SIZE`, 0 to `MAX_COUNT` for `_COUNTS`, lists of at most
     `MAX_COUNT`)."""
     if not isinstance(node, (Mapping, ml_collections.ConfigDict)):
-        raise ConfigError(prefix.rstrip("."), f"{'' if prefix else 'model config: '}must be an object of fields, "
-                          f"got {_shown(node)}")
+        raise ConfigError(prefix.rstrip("."), f"{'' if prefix else 'the model config '}must be an object of "
+                                              f"fields, got {_shown(node)}")
     for key in node.keys():
         if key not in schema:
             raise ConfigError(f"{prefix}{key}", f"is not a field of the model config (known: "
