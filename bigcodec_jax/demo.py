@@ -29,7 +29,8 @@ from bigcodec_jax.evaluation import html_report, plots
 from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS
 from bigcodec_jax.evaluation.html_report import PAGE_FILE
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition, improved
-from bigcodec_jax.evaluation.report import METRICS_FILE, UTTERANCES_FILE, Report, example_files
+from bigcodec_jax.evaluation.report import (METRICS_FILE, UTTERANCES_FILE, Report, check_output, example_files,
+                                            example_stems)
 from bigcodec_jax.training import trainer
 from bigcodec_jax.training.preemption import Preempted
 from bigcodec_jax.training.state import Params, build_models, init_params
@@ -80,8 +81,8 @@ def listening(before: Report, after: Report, output: str) -> list[html_report.Li
     wavs each evaluation wrote."""
     values = {stage: {u.name: u.values for u in r.utterances} for stage, r in zip(STAGES, (before, after))}
     examples = []
-    for old, new in zip(before.examples, after.examples):
-        files = example_files(new.name)
+    for old, new, stem in zip(before.examples, after.examples, example_stems([e.name for e in after.examples])):
+        files = example_files(stem)
         plots.save_mel_figure(os.path.join(output, files["figure"]), [
             ("input", new.reference), ("untrained", old.reconstruction), ("trained", new.reconstruction)], new.name)
         clips = [html_report.Clip("input", f"{STAGES[1]}/{files['input']}")] + [
@@ -141,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or paths.join(args.output, "workdir")
     files.prepare_output_dir(args.output)
     files.prepare_output_dir(workdir, "--workdir")
+    for stage in STAGES:  # a rerun replaces the evaluations it wrote before, and only those
+        try:
+            check_output(paths.join(args.output, stage), overwrite=True)
+        except OSError as e:
+            raise errors.UsageError(f"argument --output: {e}") from None
     batches = data.eval_utterances(config.data)
 
     print(f"[1/3] evaluating the untrained codec on {sum(len(b.names) for b in batches)} held-out utterances")
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with paths.staged_folder(args.output, last=(PAGE_FILE,)) as folder:  # a gs:// OUTPUT: uploaded at the end
         for stage, report in zip(STAGES, (before, after)):
-            evaluation.write_report(report, os.path.join(folder, stage))
+            evaluation.write_report(report, os.path.join(folder, stage), overwrite=True)
         html_report.write(os.path.join(folder, PAGE_FILE), render_report(
             config, before, after, int(state.step), train_seconds, workdir, folder))
     print(text_table(COMPARISON_HEADER, comparison_rows(before, after)))

@@ -3,27 +3,34 @@
 Writes to --output:
   report.html      open it in a browser: the metrics with their definitions, and per example the input and
                    its reconstruction as players beside their log-mel spectrograms (links relative, no network)
-  metrics.json     means, how many utterances have each metric, why the others miss it,
+  metrics.json     means, how many utterances have each metric, why the others miss it, the inputs that
+                   could not be read (`unreadable`, and by name with the reason in `unreadable_inputs`),
                    code statistics (codebook usage, perplexity, bitrate), the model and metric definitions
   utterances.csv   one row per utterance: name, seconds, frames, one column per metric (empty when
-                   missing) and `missing` ("metric: reason; ...")
-  examples/        for the first --examples utterances (shortest first): <name>.input.wav,
-                   <name>.reconstruction.wav and <name>.mel.png (log-mel, input beside reconstruction)
+                   missing), `missing` ("metric: reason; ...") and `example` (the stem of its files in examples/)
+  examples/        for the first --examples utterances (shortest first): <stem>.input.wav,
+                   <stem>.reconstruction.wav and <stem>.mel.png (log-mel, input beside reconstruction); the
+                   stem is the name flattened (a/b.wav -> a_b), with -2, -3, ... where two flatten alike
+An --output that is not empty is refused unless --overwrite, which replaces an earlier evaluation there
+whole (examples/ included); a folder holding anything else is never written into.
 
 Metrics (higher is better unless marked):
   pesq_wb, pesq_nb  wide- / narrow-band PESQ MOS-LQO (`pesq`, the [eval] extra); missing below 0.25 s, for
                     silence, or without pesq installed (pip install 'bigcodec-jax[eval]')
-  stoi              short-time objective intelligibility (`pystoi`); missing with under ~0.4 s of speech
+  stoi              short-time objective intelligibility (`pystoi`); missing with under 0.41 s of speech
   si_sdr            scale-invariant SDR in dB of the zero-mean signals (sample-aligned)
   mel_distance      the training loss's multi-resolution mel distance (lower is better)
   mcd               mel-cepstral distortion in dB over c1..c24 of an 80-band log-mel, frame by frame,
                     no DTW: the reconstruction is time-aligned (lower is better)
-A metric that cannot be computed for an utterance is reported as missing with the reason.
+A metric that cannot be computed for an utterance is reported as missing with the reason. An input
+that cannot be read is named on stderr, counted and named in report.html and metrics.json, and left out
+of every number.
 Started as several processes (a pod, see bigcodec_jax/distributed.py), process 0 evaluates and
 writes; the others wait for it.
-Exit status: 0 done, 1 the checkpoint cannot be used, 2 a bad command line (unknown metrics, a checkpoint or
-data that does not exist, data that holds no utterances, an --output that cannot be written); nothing is
-created for a bad command line.
+Exit status: 0 done, 1 the checkpoint cannot be used or some inputs could not be read (the report of the
+others is written), 2 a bad command line (unknown metrics, a checkpoint or data that does not exist, data
+that holds no utterances, an --output that cannot be written or is not empty without --overwrite); nothing
+is created for a bad command line.
 """
 from __future__ import annotations
 
@@ -39,7 +46,8 @@ from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
-from bigcodec_jax.evaluation.report import METRICS_FILE, write_report
+from bigcodec_jax.data.evaluation import no_readable_utterance
+from bigcodec_jax.evaluation.report import METRICS_FILE, check_output, write_report
 from bigcodec_jax.evaluation.runner import evaluate
 
 RANDOM_PREFIX = "random:"
@@ -59,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                              "'corpus' (the packaged corpus's held-out part)")
     parser.add_argument("--output", required=True,
                         help="folder for report.html, metrics.json, utterances.csv and examples/ (local or "
-                             "gs://...; a remote report is written locally and uploaded at the end)")
+                             "gs://...; a remote report is written locally and uploaded at the end); it must be "
+                             "empty or new unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier evaluation in --output (all of it, examples/ included)")
     parser.add_argument("--metrics", default="all",
                         help=f"'all', 'fast' ({', '.join(FAST_METRICS)}) or a comma-separated list of "
                              f"{', '.join(METRICS)} (default all)")
@@ -134,20 +145,29 @@ def _evaluate(args: argparse.Namespace) -> int:
         pretrained.check_source(args.checkpoint)
     errors.require(args.data == "corpus" or args.data.startswith("tfds:") or paths.exists(args.data),
                    f"argument --data: {args.data}: no such folder or file list")
+    try:
+        check_output(args.output, args.overwrite)
+    except OSError as e:
+        raise errors.UsageError(f"argument --output: {e}") from None
     files.prepare_output_dir(args.output)
     try:
-        batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,
-                                                   args.tfds_data_dir))
+        cfg = data_config(args.data, args.max_utterances, args.batch_size, args.tfds_data_dir)
+        eval_set = data.read_eval_set(cfg)
     except ValueError as e:
         raise errors.UsageError(f"argument --data: {e}") from None
+    if not eval_set.batches:
+        raise errors.InputError(no_readable_utterance(cfg, eval_set))
     codec = load_codec(args.checkpoint, args.dtype)
-    report = evaluate(codec, batches, metrics, args.examples, progress=True)
+    report = evaluate(codec, eval_set.batches, metrics, args.examples, progress=True)
     report.model["checkpoint"] = args.checkpoint
-    write_report(report, args.output)
+    report.unreadable = eval_set.unreadable
+    write_report(report, args.output, args.overwrite)
     summary = report.summary()
-    print(json.dumps({k: summary[k] for k in ("utterances", "means", "missing", "codes")}, indent=1))
+    print(json.dumps({k: summary[k] for k in ("utterances", "unreadable", "means", "missing", "codes")}, indent=1))
     print(f"wrote {paths.join(args.output, METRICS_FILE)}")
-    return errors.OK
+    print(f"evaluate: {len(report.utterances)} utterances measured, {len(eval_set.unreadable)} unreadable"
+          + (f" ({', '.join(eval_set.unreadable)})" if eval_set.unreadable else ""))
+    return errors.FAILED if eval_set.unreadable else errors.OK
 
 
 if __name__ == "__main__":

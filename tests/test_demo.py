@@ -5,6 +5,7 @@ import html
 import json
 import os
 import re
+import shutil
 import struct
 
 import pytest
@@ -105,3 +106,18 @@ def test_demo_writes_to_gs(output, gcs_dir, capsys, monkeypatch):
     page = paths.read_text(paths.join(remote, "report.html"))
     links = [html.unescape(link) for link in re.findall(r'(?:src|href)="([^"]+)"', page)]
     assert len(links) == 6 + 18 + 2 and set(links) <= written
+
+
+def test_a_rerun_replaces_its_own_evaluations(output, tmp_path, capsys, monkeypatch):
+    """A second demo into the same folder (a copy of the module's: its run finished, nothing is trained again)
+    replaces untrained/ and trained/ whole, which an evaluation into a non-empty folder refuses without
+    overwrite (issue 28); a stage folder holding anything else is refused before any work."""
+    output = shutil.copytree(output, tmp_path / "demo")
+    (output / "trained" / "examples" / "stale.input.wav").write_bytes(b"an earlier run's example")
+    monkeypatch.setattr(evaluation, "ALL_METRICS", ("mel_distance",))
+    assert demo.main(["--steps", str(STEPS), "--output", str(output)]) == 0
+    assert not (output / "trained" / "examples" / "stale.input.wav").exists()
+    assert list(json.loads((output / "untrained" / "metrics.json").read_text())["means"]) == ["mel_distance"]
+    (output / "untrained" / "notes.txt").write_text("mine")
+    assert demo.main(["--steps", str(STEPS), "--output", str(output)]) == 2
+    assert "notes.txt" in capsys.readouterr().err and (output / "untrained" / "notes.txt").read_text() == "mine"

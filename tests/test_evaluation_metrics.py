@@ -87,6 +87,17 @@ def test_a_very_short_utterance_misses_pesq_and_stoi_with_reasons(speech):
     assert values["si_sdr"] > 200 and values["mcd"] == 0.0
 
 
+@pytest.mark.parametrize("samples", [1, 200, 409, 410, 6553])
+def test_stoi_of_a_clip_too_short_for_its_frames_is_missing_with_the_reason(speech, samples):
+    """Under 410 samples pystoi itself raises (issue 28); up to 6553 it has fewer than its 30 frames."""
+    clip = speech[8000:8000 + samples]
+    values, missing = metrics.measure(clip, clip.copy(), ["stoi", "mel_distance"])
+    assert missing == {"stoi": "too little speech for STOI: shorter than the 0.41 s its 30 frames need"}
+    assert set(values) == {"mel_distance"}
+    longer = speech[8000:8000 + 6554]  # just long enough: a value
+    assert metrics.stoi(longer, longer.copy()) == pytest.approx(1.0, abs=1e-6)
+
+
 def test_silence_misses_the_metrics_that_need_sound(speech):
     silence = np.zeros(16000, np.float32)
     values, missing = measure_all(silence, silence + 0.01)

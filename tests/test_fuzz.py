@@ -14,9 +14,12 @@ retyped or inconsistent; shards truncated, corrupted or holding records that are
 through `CodesSource` and `decode`, 100 encode and 60 decode calls with random arrays and arguments,
 60 command lines, 40 stream constructions with random options and 60 pushes (and flushes) into each
 direction's stream, 80 safetensors checkpoints with damaged headers and 80 with malformed embedded
-model configs (each refused with a one-line CheckpointError naming the file): 836 in all.
+model configs (each refused with a one-line CheckpointError naming the file), and an evaluation of
+30 audio files (the same random kinds, as short as one sample, names that flatten alike, silence) that
+names and counts the unreadable ones: 866 in all.
 FUZZ_SCALE=10 tries ten times as many, FUZZ_SEED another draw.
 """
+import csv
 import io
 import json
 import os
@@ -38,6 +41,7 @@ from bigcodec_jax import convert as convert_cli
 from bigcodec_jax import demo
 from bigcodec_jax import evaluate as evaluate_cli
 from bigcodec_jax.audio_io import read_audio
+from bigcodec_jax.data.decode import read_file
 from bigcodec_jax.benchmark.__main__ import main as benchmark_main
 from bigcodec_jax.checkpoints import official, pretrained, safetensors_format
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
@@ -50,7 +54,7 @@ from fast_codec import save_fast_checkpoint
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))
 (AUDIO_FILES, CODES_FILES, SHARD_DIRECTORIES, ENCODES, DECODES, COMMAND_LINES, STREAM_OPTIONS, STREAM_PUSHES,
- SAFETENSORS_FILES, MODEL_CONFIGS) = (n * SCALE for n in (120, 120, 16, 100, 60, 60, 40, 60, 80, 80))
+ SAFETENSORS_FILES, MODEL_CONFIGS, EVAL_FILES) = (n * SCALE for n in (120, 120, 16, 100, 60, 60, 40, 60, 80, 80, 30))
 CLI_ARGS = ["--batch-size", "1", "--window", "1"]  # one padded shape for every clip of up to a second
 MODEL_SHAPES = {(1, 200), (1, 400)}  # API calls of these padded 16 kHz shapes run the model
 
@@ -153,6 +157,51 @@ def test_random_audio_files_through_the_api_and_encode(checkpoint, tmp_path, cap
         codes, length = codes_file.load(str(tmp_path / "out" / name), fingerprint)
         assert length == samples and codes.shape == (codec.num_quantizers, codec.num_frames(samples))
     print(f"fuzz: {AUDIO_FILES} audio files, {len(bad)} refused")
+
+
+# ------------------------------------------------------------------------------ evaluation inputs
+
+def test_random_audio_files_through_evaluate(checkpoint, tmp_path, capsys):
+    """Bad, short and odd files among good ones: the unreadable are named and counted (exit 1), every other
+    utterance is measured or its metric missing with a reason, each example has files of its own."""
+    rng = np.random.default_rng(SEED + 5)
+    folder = tmp_path / "in"
+    (folder / "a").mkdir(parents=True)
+    odd = {"a/one.wav": np.full(1, 0.5, np.float32), "a_one.wav": np.full(3, -0.5, np.float32),  # flatten alike
+           "silence.wav": np.zeros(1000, np.float32), "noise.wav": (0.3 * rng.standard_normal(8000)).astype(np.float32)}
+    for name, wav in odd.items():
+        sf.write(folder / name, wav, 16000)
+    for i in range(EVAL_FILES - len(odd)):
+        data, ext = _audio_bytes(rng)
+        (folder / ("a" if i % 3 == 0 else "") / f"{i:04d}.{ext}").write_bytes(_spoil_audio(data, ext, rng))
+    bad = set()
+    for path in folder.rglob("*.*"):
+        try:
+            read_file(str(path))
+        except ValueError:
+            bad.add(str(path.relative_to(folder)))
+    assert 0 < len(bad) < EVAL_FILES - len(odd)
+    out = tmp_path / "eval"
+    status = evaluate_cli.main(["--checkpoint", checkpoint[0], "--data", str(folder), "--output", str(out),
+                                "--batch-size", str(EVAL_FILES), "--examples", "4"])
+    stdout, err = capsys.readouterr()
+    assert "Traceback" not in err and status == errors.FAILED, err[-2000:]
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["unreadable"] == len(bad) and set(summary["unreadable_inputs"]) == bad
+    assert summary["utterances"] == EVAL_FILES - len(bad)
+    assert f"{EVAL_FILES - len(bad)} utterances measured, {len(bad)} unreadable" in stdout
+    assert f"{len(bad)} inputs could not be read" in (out / "report.html").read_text()
+    with open(out / "utterances.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["name"] for r in rows} | bad == {str(p.relative_to(folder)) for p in folder.rglob("*.*")}
+    for row in rows:  # every metric has a value or a reason
+        missing = {part.split(": ")[0] for part in row["missing"].split("; ") if part}
+        assert all((row[m] == "") == (m in missing) for m in evaluate_cli.ALL_METRICS), row
+    assert {r["stoi"] != "" for r in rows if r["name"] == "noise.wav"} == {True}  # long enough for STOI
+    stems = [r["example"] for r in rows[:4]]  # the shortest four: a/one.wav and a_one.wav among them
+    assert {"a/one.wav", "a_one.wav"} <= {r["name"] for r in rows[:4]} and all(r["example"] == "" for r in rows[4:])
+    assert len(set(stems)) == 4 and len(os.listdir(out / "examples")) == 3 * 4
+    print(f"fuzz: {EVAL_FILES} evaluation inputs, {len(bad)} unreadable")
 
 
 # ----------------------------------------------------------------------------------- codes files

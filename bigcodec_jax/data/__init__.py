@@ -7,6 +7,7 @@
     state = it.get_state(); it.set_state(state)     # exact resume (a small JSON-able dict)
     data.bad_example_count(it)                      # unreadable examples skipped so far
     for batch in data.eval_utterances(cfg): ...     # names, float32 16 kHz (B, max length), lengths
+    data.read_eval_set(cfg).unreadable              # {name: reason} of the utterances that could not be read
 
 With Orbax, store the iterator beside the model in one checkpoint (one JSON file per host):
 
@@ -25,8 +26,8 @@ from bigcodec_jax.data.bad_examples import TooManyBadExamples, bad_example_count
 from bigcodec_jax.data.codes_source import CodesSource
 from bigcodec_jax.data.config import default_config
 from bigcodec_jax.data.corpus import corpus_dir
-from bigcodec_jax.data.evaluation import EvalBatch, eval_utterances
+from bigcodec_jax.data.evaluation import EvalBatch, EvalSet, eval_utterances, read_eval_set
 from bigcodec_jax.data.loader import train_loader
 
-__all__ = ["CodesSource", "EvalBatch", "TooManyBadExamples", "bad_example_count", "corpus_dir", "default_config", "eval_utterances",
-           "train_loader"]
+__all__ = ["CodesSource", "EvalBatch", "EvalSet", "TooManyBadExamples", "bad_example_count", "corpus_dir", "default_config",
+           "eval_utterances", "read_eval_set", "train_loader"]

@@ -23,15 +23,25 @@ class EvalBatch:
     lengths: np.ndarray
 
 
-def eval_utterances(cfg: ml_collections.ConfigDict) -> list[EvalBatch]:
-    """The evaluation utterances `cfg.eval` names (same set on every call), shortest batch first.
+@dataclasses.dataclass(frozen=True)
+class EvalSet:
+    """The readable utterances in `batches` (shortest batch first; empty when none could be read) and the
+    unreadable ones, `{name: reason}` in source order, so that a report can name and count them."""
 
-    Unreadable utterances are logged by name and skipped; ValueError for config mistakes.
+    batches: list[EvalBatch]
+    unreadable: dict[str, str]
+
+
+def read_eval_set(cfg: ml_collections.ConfigDict) -> EvalSet:
+    """The evaluation utterances `cfg.eval` names (same set on every call): up to `max_utterances` readable ones
+    (the unreadable do not count towards it), each unreadable one logged and kept with its reason.
+
+    ValueError for config mistakes and for a source that holds no utterances.
     """
     validate(cfg)
     ev = cfg.eval
     source = open_source(ev.source, ev.path, ev.split, cfg.tfds_data_dir, HELDOUT_LIST, "data.eval")
-    utterances = []
+    utterances, unreadable = [], {}
     for index in range(len(source)):
         if len(utterances) == ev.max_utterances:
             break
@@ -39,10 +49,26 @@ def eval_utterances(cfg: ml_collections.ConfigDict) -> list[EvalBatch]:
             utterances.append((source.name(index), source.read(index)))
         except ValueError as e:
             logger.warning("data.eval: skipping unreadable utterance %s: %s", source.name(index), e)
-    if not utterances:
-        raise ValueError(f"data.eval: no readable utterance in {ev.source!r} {ev.path or ev.split!r}")
+            unreadable[source.name(index)] = " ".join(str(e).split())
     utterances.sort(key=lambda item: len(item[1]))
-    return [_pad_batch(utterances[i:i + ev.batch_size]) for i in range(0, len(utterances), ev.batch_size)]
+    return EvalSet([_pad_batch(utterances[i:i + ev.batch_size]) for i in range(0, len(utterances), ev.batch_size)],
+                   unreadable)
+
+
+def eval_utterances(cfg: ml_collections.ConfigDict) -> list[EvalBatch]:
+    """The readable evaluation utterances of `read_eval_set`, shortest batch first; ValueError for config
+    mistakes and when none is readable."""
+    eval_set = read_eval_set(cfg)
+    if not eval_set.batches:
+        raise ValueError(no_readable_utterance(cfg, eval_set))
+    return eval_set.batches
+
+
+def no_readable_utterance(cfg: ml_collections.ConfigDict, eval_set: EvalSet) -> str:
+    """The message for an evaluation source none of whose utterances could be read."""
+    first = "; ".join(f"{name}: {reason}" for name, reason in list(eval_set.unreadable.items())[:3])
+    return (f"data.eval: no readable utterance in {cfg.eval.source!r} {cfg.eval.path or cfg.eval.split!r} "
+            f"({len(eval_set.unreadable)} unreadable: {first}{'; ...' if len(eval_set.unreadable) > 3 else ''})")
 
 
 def _pad_batch(utterances: list[tuple[str, np.ndarray]]) -> EvalBatch:

@@ -5,6 +5,7 @@
     report = evaluation.evaluate(codec, batches, evaluation.ALL_METRICS, examples=4, progress=True)
     report.scalars()                     # {metric: mean, "codebook_usage": ..., "code_perplexity": ...}
     evaluation.write_report(report, "eval/")   # report.html, metrics.json, utterances.csv, examples/*.wav, *.mel.png
+    evaluation.write_report(report, "eval/", overwrite=True)   # replace an earlier evaluation there, whole
     image = evaluation.mel_comparison_image(wav, recon)   # uint8 (H, W, 3), input beside reconstruction
 
 `python -m bigcodec_jax.evaluate --help` runs it on a folder, a file list, a tfds split or the corpus.

@@ -60,8 +60,16 @@ def stoi(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     """Short-time objective intelligibility (`pystoi`, classic STOI) in [0, 1]; higher is better."""
     try:
         from pystoi import stoi as pystoi_stoi
+        from pystoi.stoi import FS, N, N_FRAME
     except ImportError:
         raise MetricUnavailable("the pystoi package is not installed (pip install pystoi)") from None
+    # pystoi frames the signal at 10 kHz into half-overlapping N_FRAME windows and needs N frames of speech; a
+    # clip that cannot hold them even before silence is removed gets no value (and one of under a single
+    # window makes pystoi raise).
+    needed = N_FRAME + N * (N_FRAME // 2) + 1
+    if math.ceil(len(reference) * FS / SAMPLE_RATE) < needed:
+        raise MetricUnavailable(f"too little speech for STOI: shorter than the {needed / FS:.2f} s its {N} frames "
+                                "need")
     _require_sound(reference, "reference")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

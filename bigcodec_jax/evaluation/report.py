@@ -7,7 +7,9 @@ import csv
 import dataclasses
 import json
 import os
-from typing import Any
+import shutil
+import tempfile
+from typing import Any, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -21,6 +23,7 @@ from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition
 METRICS_FILE = "metrics.json"
 UTTERANCES_FILE = "utterances.csv"
 EXAMPLES_DIR = "examples"
+OUTPUTS = (html_report.PAGE_FILE, METRICS_FILE, UTTERANCES_FILE, EXAMPLES_DIR)  # an evaluation, all it writes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,13 +48,18 @@ class Example:
 
 @dataclasses.dataclass
 class Report:
-    """Everything an evaluation measured; `model` describes the codec (the CLI adds the checkpoint)."""
+    """Everything an evaluation measured; `model` describes the codec (the CLI adds the checkpoint).
+
+    `examples` are the first utterances kept whole: `examples[i]` is `utterances[i]`. `unreadable` names the
+    inputs that could not be read, `{name: reason}` (`data.read_eval_set`): they are in no number, so the
+    report names and counts them."""
 
     metrics: tuple[str, ...]
     utterances: list[UtteranceResult]
     codes: CodeStatistics
     model: dict[str, Any]
     examples: list[Example]
+    unreadable: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def values(self, metric: str) -> list[float]:
         """A metric's values, in utterance order, over the utterances that have one."""
@@ -83,6 +91,8 @@ class Report:
         return {
             "utterances": len(self.utterances),
             "seconds": sum(u.samples for u in self.utterances) / SAMPLE_RATE,
+            "unreadable": len(self.unreadable),
+            "unreadable_inputs": self.unreadable,
             "means": self.means(),
             "counts": self.counts(),
             "missing": self.missing_reasons(),
@@ -92,15 +102,49 @@ class Report:
         }
 
 
-def example_stem(name: str) -> str:
-    """A flat file-name stem for an utterance name (which may hold folders and an extension)."""
-    return os.path.splitext(name)[0].replace("/", "_").replace(os.sep, "_")
+def example_stems(names: Sequence[str]) -> list[str]:
+    """A flat file-name stem per utterance name (names may hold folders and an extension), unique even where
+    names flatten alike (`a/b.wav`, `a_b.wav`, `a_b.flac`) or are equal, also on a case-insensitive file
+    system: a repeated stem gets `-2`, `-3`, ... in order. utterances.csv and the page say whose each is."""
+    stems, used = [], set()
+    for name in names:
+        stem = base = os.path.splitext(name)[0].replace("/", "_").replace(os.sep, "_")
+        copy = 1
+        while stem.casefold() in used:
+            copy += 1
+            stem = f"{base}-{copy}"
+        used.add(stem.casefold())
+        stems.append(stem)
+    return stems
 
 
-def example_files(name: str) -> dict[str, str]:
-    """The files of the example `name`, relative to the output folder: input, reconstruction and figure."""
-    stem = os.path.join(EXAMPLES_DIR, example_stem(name))
+def example_files(stem: str) -> dict[str, str]:
+    """The files of the example with the stem `stem` (`example_stems`), relative to the output folder: input,
+    reconstruction and figure."""
+    stem = os.path.join(EXAMPLES_DIR, stem)
     return {"input": f"{stem}.input.wav", "reconstruction": f"{stem}.reconstruction.wav", "figure": f"{stem}.mel.png"}
+
+
+def _names(entries: Sequence[str]) -> str:
+    return ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+
+
+def check_output(folder: str, overwrite: bool = False) -> list[str]:
+    """The entries of `folder` that `write_report(report, folder, overwrite)` replaces; FileExistsError unless it
+    may write there: `folder` is missing or empty, or, with `overwrite`, holds an earlier evaluation and nothing
+    else, which is then replaced whole (examples/ too, so the folder never mixes two runs). Nothing an
+    evaluation does not write is ever deleted. Hidden entries (`.name`) are left alone and not counted."""
+    if not paths.isdir(folder):
+        return []
+    present = [name for name in paths.listdir(folder) if not name.startswith(".")]
+    foreign = [name for name in present if name not in OUTPUTS]
+    if present and not overwrite:
+        raise FileExistsError(f"{folder} is not empty: it holds {_names(present)}; " + (
+            "choose another folder" if foreign else "pass --overwrite (overwrite=True) to replace that evaluation"))
+    if foreign:
+        raise FileExistsError(f"{folder} holds {_names(foreign)}, which an evaluation does not write: refusing to "
+                              "replace them; choose another folder")
+    return present
 
 
 def metrics_table(report: Report) -> html_report.Table:
@@ -128,19 +172,22 @@ def render_html(report: Report) -> str:
     """report.html of one evaluation: the metrics, then each example's input and reconstruction."""
     seconds = sum(u.samples for u in report.utterances) / SAMPLE_RATE
     checkpoint = report.model.get("checkpoint")
-    values = {u.name: u.values for u in report.utterances}
     examples = []
-    for example in report.examples:
-        files = example_files(example.name)
+    for example, utterance, stem in zip(report.examples, report.utterances,
+                                        example_stems([e.name for e in report.examples])):
+        files = example_files(stem)
         examples.append(html_report.Listening(
             example.name, len(example.reference) / SAMPLE_RATE, files["figure"],
             [html_report.Clip("input", files["input"]),
              html_report.Clip("reconstruction", files["reconstruction"],
-                              html_report.metric_caption(values[example.name]))]))
+                              html_report.metric_caption(utterance.values))]))
+    unreadable = [f"{len(report.unreadable)} inputs could not be read and are left out of every number: "
+                  + "; ".join(f"{name} ({reason})" for name, reason in report.unreadable.items()) + "."
+                  ] if report.unreadable else []
     return html_report.render(
         f"BigCodec evaluation{f' of {checkpoint}' if checkpoint else ''}",
         [f"{len(report.utterances)} utterances ({seconds:.1f} s), each encoded and decoded on its own. "
-         + model_sentence(report.model),
+         + model_sentence(report.model), *unreadable,
          "Means are over the utterances that have a value; a metric that does not apply to an utterance is "
          "counted as missing, with the reason."],
         metrics_table(report), {**{m: definition(m) for m in report.metrics}, **CODE_DEFINITIONS}, examples,
@@ -149,26 +196,45 @@ def render_html(report: Report) -> str:
         plots.FIGURE_NOTE)
 
 
-def write_report(report: Report, output_dir: str) -> None:
+def write_report(report: Report, output_dir: str, overwrite: bool = False) -> None:
     """Write report.html (the listening page), metrics.json, utterances.csv (one row per utterance, empty cells
-    where missing, the reasons in `missing`) and, per example, `examples/<name>.input.wav`, `.reconstruction.wav`
-    and `.mel.png` (input and reconstruction side by side). A remote `output_dir` (gs://...) is written to a local
+    where missing, the reasons in `missing`, the stem of its example files in `example`) and, per example,
+    `examples/<stem>.input.wav`, `.reconstruction.wav` and `.mel.png` (input and reconstruction side by side).
+
+    An earlier evaluation in `output_dir` is replaced whole with `overwrite`, once the new one is written, and
+    anything else there is refused (`check_output`). A remote `output_dir` (gs://...) is written to a local
     folder first and uploaded file by file at the end, report.html last."""
+    replaced = check_output(output_dir, overwrite)
     with paths.staged_folder(output_dir, last=(html_report.PAGE_FILE,)) as folder:
-        with open(os.path.join(folder, METRICS_FILE), "w") as f:
-            json.dump(report.summary(), f, indent=1)
-        with open(os.path.join(folder, UTTERANCES_FILE), "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["name", "seconds", "frames", *report.metrics, "missing"])
-            for u in report.utterances:
-                writer.writerow([u.name, f"{u.samples / SAMPLE_RATE:.3f}", u.frames,
-                                 *(repr(u.values[m]) if m in u.values else "" for m in report.metrics),
-                                 "; ".join(f"{m}: {reason}" for m, reason in u.missing.items())])
-        for example in report.examples:
-            files = {kind: os.path.join(folder, path) for kind, path in example_files(example.name).items()}
-            os.makedirs(os.path.dirname(files["input"]), exist_ok=True)
-            sf.write(files["input"], example.reference, SAMPLE_RATE)
-            sf.write(files["reconstruction"], example.reconstruction, SAMPLE_RATE)
-            plots.save_mel_figure(files["figure"], [("input", example.reference),
-                                                    ("reconstruction", example.reconstruction)], example.name)
-        html_report.write(os.path.join(folder, html_report.PAGE_FILE), render_html(report))
+        staging = tempfile.mkdtemp(dir=folder, prefix=".partial-")
+        try:
+            _write_files(report, staging)
+            for name in replaced:
+                path = paths.join(output_dir, name)
+                (paths.remove_folder if paths.isdir(path) else paths.remove)(path)
+            for name in sorted(os.listdir(staging), key=lambda name: name == html_report.PAGE_FILE):
+                os.replace(os.path.join(staging, name), os.path.join(folder, name))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_files(report: Report, folder: str) -> None:
+    with open(os.path.join(folder, METRICS_FILE), "w") as f:
+        json.dump(report.summary(), f, indent=1)
+    stems = example_stems([e.name for e in report.examples])
+    with open(os.path.join(folder, UTTERANCES_FILE), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["name", "seconds", "frames", *report.metrics, "missing", "example"])
+        for i, u in enumerate(report.utterances):
+            writer.writerow([u.name, f"{u.samples / SAMPLE_RATE:.3f}", u.frames,
+                             *(repr(u.values[m]) if m in u.values else "" for m in report.metrics),
+                             "; ".join(f"{m}: {reason}" for m, reason in u.missing.items()),
+                             stems[i] if i < len(stems) else ""])
+    for example, stem in zip(report.examples, stems):
+        files = {kind: os.path.join(folder, path) for kind, path in example_files(stem).items()}
+        os.makedirs(os.path.dirname(files["input"]), exist_ok=True)
+        sf.write(files["input"], example.reference, SAMPLE_RATE)
+        sf.write(files["reconstruction"], example.reconstruction, SAMPLE_RATE)
+        plots.save_mel_figure(files["figure"], [("input", example.reference),
+                                                ("reconstruction", example.reconstruction)], example.name)
+    html_report.write(os.path.join(folder, html_report.PAGE_FILE), render_html(report))
