@@ -21,7 +21,7 @@ import time
 import jax
 import ml_collections
 
-from bigcodec_jax import data, errors, evaluation, files, paths
+from bigcodec_jax import data, errors, evaluation
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation import html_report, plots
@@ -29,6 +29,7 @@ from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS
 from bigcodec_jax.evaluation.html_report import PAGE_FILE
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition, improved
 from bigcodec_jax.evaluation.report import METRICS_FILE, UTTERANCES_FILE, Report, example_files
+from bigcodec_jax.io import outputs, paths, staged
 from bigcodec_jax.training import presets, trainer
 from bigcodec_jax.training.preemption import Preempted
 from bigcodec_jax.training.state import Params, build_models, init_params
@@ -138,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     config = presets.cpu_small()
     config.num_steps = config.schedule.decay_steps = args.steps  # the learning rate decays over the whole run
     workdir = args.workdir or paths.join(args.output, "workdir")
-    files.prepare_output_dir(args.output)
-    files.prepare_output_dir(workdir, "--workdir")
+    outputs.prepare_output_dir(args.output)
+    outputs.prepare_output_dir(workdir, "--workdir")
     batches = data.eval_utterances(config.data)
 
     print(f"[1/3] evaluating the untrained codec on {sum(len(b.names) for b in batches)} held-out utterances")
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[3/3] evaluating the trained codec")
     after = measure(config, state.gen_params, batches)
 
-    with paths.staged_folder(args.output, last=(PAGE_FILE,)) as folder:  # a gs:// OUTPUT: uploaded at the end
+    with staged.staged_folder(args.output, last=(PAGE_FILE,)) as folder:  # a gs:// OUTPUT: uploaded at the end
         for stage, report in zip(STAGES, (before, after)):
             evaluation.write_report(report, os.path.join(folder, stage))
         html_report.write(os.path.join(folder, PAGE_FILE), render_report(

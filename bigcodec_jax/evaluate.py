@@ -34,13 +34,14 @@ import sys
 import ml_collections
 
 from bigcodec_jax import config as config_lib
-from bigcodec_jax import data, distributed, errors, files, paths
+from bigcodec_jax import data, distributed, errors
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
 from bigcodec_jax.evaluation.report import METRICS_FILE, write_report
 from bigcodec_jax.evaluation.runner import evaluate
+from bigcodec_jax.io import outputs, paths
 
 RANDOM_PREFIX = "random:"
 METRIC_SETS = {"all": ALL_METRICS, "fast": FAST_METRICS}
@@ -134,7 +135,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         pretrained.check_source(args.checkpoint)
     errors.require(args.data == "corpus" or args.data.startswith("tfds:") or paths.exists(args.data),
                    f"argument --data: {args.data}: no such folder or file list")
-    files.prepare_output_dir(args.output)
+    outputs.prepare_output_dir(args.output)
     try:
         batches = data.eval_utterances(data_config(args.data, args.max_utterances, args.batch_size,
                                                    args.tfds_data_dir))

@@ -11,7 +11,8 @@ import pytest
 from tensorboardX.proto import event_pb2
 
 import browser
-from bigcodec_jax import demo, evaluation, paths
+from bigcodec_jax import demo, evaluation
+from bigcodec_jax.io import paths
 from bigcodec_jax.training import presets
 
 STEPS = 3

@@ -35,8 +35,7 @@ import jax
 import numpy as np
 import soundfile as sf
 
-from bigcodec_jax import BigCodec, audio, data, errors, files
-from bigcodec_jax.audio_io import audio_info
+from bigcodec_jax import BigCodec, audio, data, errors
 from bigcodec_jax.benchmark.common import load_average, machine, peak_memory
 from bigcodec_jax.benchmark.infer import CodecTimer, summary
 from bigcodec_jax.checkpoints import store
@@ -46,6 +45,8 @@ from bigcodec_jax.data.sources import list_source
 from bigcodec_jax.inference import cli
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.pipeline import Timings
+from bigcodec_jax.io import outputs, staged
+from bigcodec_jax.io.audio_files import audio_info
 
 RATES = (16000, 44100, 16000, 48000, 16000)  # file i is written at RATES[i % 5]
 SUBFOLDERS = 4
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> None:
     errors.require(args.max_seconds <= args.window, "argument --max-seconds: must not exceed --window (no chunking "
                                                     "here: the kernel is the whole-batch pass)")
     if args.output:
-        files.prepare_output_dir(os.path.dirname(os.path.abspath(args.output)), "--output's folder")
+        outputs.prepare_output_dir(os.path.dirname(os.path.abspath(args.output)), "--output's folder")
     compiles = CompileCounter()
     result: dict = {"command": "python -m bigcodec_jax.benchmark e2e", "settings": vars(args).copy(),
                     "machine": machine()}
@@ -217,7 +218,8 @@ def run(args: argparse.Namespace) -> None:
         result["load_average_end"] = load_average()
         report(result)
         if args.output:
-            files.write_atomic(args.output, lambda tmp: _write_json(tmp, result))
+            with staged.staged_file(args.output) as tmp:
+                _write_json(tmp, result)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -36,11 +36,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bigcodec_jax import errors, paths
+from bigcodec_jax import errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import compile_timed, device_line, machine, time_calls
 from bigcodec_jax.codec.passes import compiler_options
 from bigcodec_jax.config import VARIANTS, hop_length, model_config
+from bigcodec_jax.io import staged
 from bigcodec_jax.nn.recurrent import ResLSTM, lstm_cell
 
 WAYS = ("scan", "unroll8", "wavefront", "cudnn")
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> None:
                 rows.append(row)
                 _print(row)
                 if args.output:
-                    paths.write_text(args.output, json.dumps(report, indent=1))  # whole or not at all
+                    staged.write_text(args.output, json.dumps(report, indent=1))  # whole or not at all
 
 
 def _over_budget(rows: list[dict], name: str, batch: int, end: float) -> str | None:

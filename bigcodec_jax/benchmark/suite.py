@@ -98,10 +98,10 @@ class Report:
         self.write()
 
     def write(self) -> None:
-        from bigcodec_jax import paths
+        from bigcodec_jax.io import staged
 
         self.data["elapsed_seconds"] = round(time.monotonic() - self.started, 1)
-        paths.write_text(self.path, json.dumps(self.data, indent=1))  # whole or not at all
+        staged.write_text(self.path, json.dumps(self.data, indent=1))  # whole or not at all
 
 
 def _now() -> str:

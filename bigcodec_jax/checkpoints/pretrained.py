@@ -18,10 +18,11 @@ from typing import Any
 
 import ml_collections
 
-from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax import config as config_lib
 from bigcodec_jax.checkpoints import hub, official, run_dir, safetensors_format, store
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.errors import UsageError
+from bigcodec_jax.io import paths
 
 
 def _not_there(path: str) -> str:

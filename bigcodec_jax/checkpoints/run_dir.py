@@ -19,8 +19,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from bigcodec_jax import config as config_lib, paths
+from bigcodec_jax import config as config_lib
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+from bigcodec_jax.io import paths
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS_DIR = "checkpoints"

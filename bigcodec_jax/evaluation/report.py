@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from bigcodec_jax import paths
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation import html_report, plots
 from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS, CodeStatistics
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition
+from bigcodec_jax.io import staged
 
 METRICS_FILE = "metrics.json"
 UTTERANCES_FILE = "utterances.csv"
@@ -154,7 +154,7 @@ def write_report(report: Report, output_dir: str) -> None:
     where missing, the reasons in `missing`) and, per example, `examples/<name>.input.wav`, `.reconstruction.wav`
     and `.mel.png` (input and reconstruction side by side). A remote `output_dir` (gs://...) is written to a local
     folder first and uploaded file by file at the end, report.html last."""
-    with paths.staged_folder(output_dir, last=(html_report.PAGE_FILE,)) as folder:
+    with staged.staged_folder(output_dir, last=(html_report.PAGE_FILE,)) as folder:
         with open(os.path.join(folder, METRICS_FILE), "w") as f:
             json.dump(report.summary(), f, indent=1)
         with open(os.path.join(folder, UTTERANCES_FILE), "w", newline="") as f:

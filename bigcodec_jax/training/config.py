@@ -9,8 +9,9 @@ import re
 
 import ml_collections
 
-from bigcodec_jax import config as model_config_lib, paths
+from bigcodec_jax import config as model_config_lib
 from bigcodec_jax.data import config as data_config_lib
+from bigcodec_jax.io import paths
 from bigcodec_jax.nn.spectral import mel_distance_config
 
 COMPUTE_DTYPES = ("float32", "bfloat16")

@@ -23,10 +23,10 @@ from typing import Any
 
 import ml_collections
 
-from bigcodec_jax import paths
 from bigcodec_jax.checkpoints import run_dir
 from bigcodec_jax.config import to_json
 from bigcodec_jax.errors import InputError, UsageError
+from bigcodec_jax.io import paths, staged
 
 RESUMABLE = ("num_steps", "schedule.decay_steps", "log_every_steps", "examples_every_steps", "eval_every_steps",
              "data.eval", "checkpoint", "max_consecutive_nonfinite", "mesh", "sharding", "data.tfds_data_dir",
@@ -92,4 +92,4 @@ def record(config: ml_collections.ConfigDict, workdir: str, write: bool = True) 
                 f"(with --config.init_from={workdir} to start from this run's weights)")
     paths.makedirs(workdir)
     if write:
-        paths.write_text(paths.join(workdir, run_dir.CONFIG_FILE), to_json(config))
+        staged.write_text(paths.join(workdir, run_dir.CONFIG_FILE), to_json(config))
