@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import jax
 
-from bigcodec_jax import paths
+from bigcodec_jax.io import download_cache, paths
 
 
 def default_folder() -> str:
-    """The command-line tools' cache when no other is set: `jax-compilation-cache` in `paths.cache_dir()`."""
-    return paths.join(paths.cache_dir(), "jax-compilation-cache")
+    """The command-line tools' cache when no other is set: `jax-compilation-cache` in `download_cache.cache_dir()`."""
+    return paths.join(download_cache.cache_dir(), "jax-compilation-cache")
 
 
 def use_persistent_cache(folder: str | None = None) -> str:

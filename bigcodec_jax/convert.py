@@ -15,8 +15,9 @@ import jax
 import numpy as np
 
 from bigcodec_jax.codec import config as config_lib
-from bigcodec_jax import errors, paths
+from bigcodec_jax import errors
 from bigcodec_jax.checkpoints import official, pretrained, safetensors_format, store, torch_zip
+from bigcodec_jax.io import paths
 
 
 def to_orbax(src: str | os.PathLike, dst: str | os.PathLike, step: int | None = None,

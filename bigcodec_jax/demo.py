@@ -21,7 +21,7 @@ import time
 import jax
 import ml_collections
 
-from bigcodec_jax import data, errors, evaluation, files, paths
+from bigcodec_jax import data, errors, evaluation
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.configs import small
@@ -31,6 +31,7 @@ from bigcodec_jax.evaluation.html_report import PAGE_FILE
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition, improved
 from bigcodec_jax.evaluation.report import (METRICS_FILE, UTTERANCES_FILE, Report, check_output, example_files,
                                             example_stems)
+from bigcodec_jax.io import outputs, paths, staged
 from bigcodec_jax.training import trainer
 from bigcodec_jax.training.preemption import Preempted
 from bigcodec_jax.training.state import Params, build_models, init_params
@@ -140,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     config = small.get_config()
     config.num_steps = config.schedule.decay_steps = args.steps  # the learning rate decays over the whole run
     workdir = args.workdir or paths.join(args.output, "workdir")
-    files.prepare_output_dir(args.output)
-    files.prepare_output_dir(workdir, "--workdir")
+    outputs.prepare_output_dir(args.output)
+    outputs.prepare_output_dir(workdir, "--workdir")
     for stage in STAGES:  # a rerun replaces the evaluations it wrote before, and only those
         try:
             check_output(paths.join(args.output, stage), overwrite=True)
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[3/3] evaluating the trained codec")
     after = measure(config, state.gen_params, batches)
 
-    with paths.staged_folder(args.output, last=(PAGE_FILE,)) as folder:  # a gs:// OUTPUT: uploaded at the end
+    with staged.staged_folder(args.output, last=(PAGE_FILE,)) as folder:  # a gs:// OUTPUT: uploaded at the end
         for stage, report in zip(STAGES, (before, after)):
             evaluation.write_report(report, os.path.join(folder, stage), overwrite=True)
         html_report.write(os.path.join(folder, PAGE_FILE), render_report(

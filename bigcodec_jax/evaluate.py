@@ -41,7 +41,7 @@ import sys
 import ml_collections
 
 from bigcodec_jax.codec import config as config_lib
-from bigcodec_jax import data, distributed, errors, files, paths
+from bigcodec_jax import data, distributed, errors
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
@@ -49,6 +49,7 @@ from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, 
 from bigcodec_jax.data.evaluation import no_readable_utterance
 from bigcodec_jax.evaluation.report import METRICS_FILE, check_output, write_report
 from bigcodec_jax.evaluation.runner import evaluate
+from bigcodec_jax.io import outputs, paths
 
 RANDOM_PREFIX = "random:"
 METRIC_SETS = {"all": ALL_METRICS, "fast": FAST_METRICS}
@@ -149,7 +150,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         check_output(args.output, args.overwrite)
     except OSError as e:
         raise errors.UsageError(f"argument --output: {e}") from None
-    files.prepare_output_dir(args.output)
+    outputs.prepare_output_dir(args.output)
     try:
         cfg = data_config(args.data, args.max_utterances, args.batch_size, args.tfds_data_dir)
         eval_set = data.read_eval_set(cfg)

@@ -12,8 +12,9 @@ import pytest
 from tensorboardX.proto import event_pb2
 
 import browser
-from bigcodec_jax import demo, evaluation, paths
+from bigcodec_jax import demo, evaluation
 from bigcodec_jax.configs import small
+from bigcodec_jax.io import paths
 
 STEPS = 3
 

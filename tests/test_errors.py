@@ -17,15 +17,15 @@ import orbax.checkpoint as ocp
 import pytest
 import soundfile as sf
 
-from bigcodec_jax import BigCodec, audio, errors, files, paths
+from bigcodec_jax import BigCodec, audio, errors
 from bigcodec_jax import convert as convert_cli
 from bigcodec_jax import demo
 from bigcodec_jax import evaluate as evaluate_cli
 from bigcodec_jax.benchmark.__main__ import main as benchmark_main
 from bigcodec_jax.checkpoints import pretrained, run_dir, store
 from bigcodec_jax.inference import cli as inference_cli
-from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
+from bigcodec_jax.io import codes_files, inputs, outputs, staged
 from bigcodec_jax.training import trainer
 from conftest import COMMITTED_SET, reference_path
 from configs.fast import get_config as fast_train_config
@@ -98,9 +98,9 @@ def test_an_output_that_is_an_input_is_refused_before_any_work(recordings, tmp_p
 def test_outputs_inside_an_input_folder_are_not_read_back_as_inputs(recordings):
     (recordings / "rec").mkdir()
     sf.write(recordings / "rec" / "a.wav", np.zeros(100, np.float32), 16000)  # a previous run's output
-    found = [rel for _, rel in files.expand_inputs([str(recordings)], (".wav",), skip=str(recordings / "rec"))]
+    found = [rel for _, rel in inputs.expand_inputs([str(recordings)], (".wav",), skip=str(recordings / "rec"))]
     assert found == ["a.wav", "b.wav"]
-    found = [rel for _, rel in files.expand_inputs([str(recordings)], (".wav",), skip=str(recordings))]
+    found = [rel for _, rel in inputs.expand_inputs([str(recordings)], (".wav",), skip=str(recordings))]
     assert found == ["a.wav", "b.wav", os.path.join("rec", "a.wav")]  # --output = the input: checked, not hidden
 
 
@@ -198,8 +198,8 @@ def _codes_fields(codec, folder, packed=False, frames=3):
     """The fields of a valid codes file of `codec`, as a dict (to be spoiled one at a time)."""
     path = os.path.join(folder, ".valid.npz")
     codes = np.random.default_rng(frames).integers(0, codec.codebook_size, (codec.num_quantizers, frames))
-    codes_file.save(path, codes, frames * codec.hop_length - 17, 22050, codec.config,
-                    codes_file.fingerprint(codec.params), packed=packed)
+    codes_files.save(path, codes, frames * codec.hop_length - 17, 22050, codec.config,
+                     codes_files.fingerprint(codec.params), packed=packed)
     with np.load(path) as data:
         fields = {name: data[name] for name in data.files}
     os.unlink(path)
@@ -421,7 +421,7 @@ def test_a_folder_without_write_permission_is_a_usage_error(tmp_path, monkeypatc
 
     monkeypatch.setattr(os, "open", read_only)
     with pytest.raises(errors.UsageError, match=r"--output .* cannot be written \(Permission denied\)"):
-        files.prepare_output_dir(str(tmp_path / "out"))
+        outputs.prepare_output_dir(str(tmp_path / "out"))
 
 
 def test_an_empty_input_folder_is_an_error(tmp_path, capsys, no_model):
@@ -439,8 +439,9 @@ def test_an_empty_input_folder_is_an_error(tmp_path, capsys, no_model):
 def test_outputs_get_the_permissions_of_the_umask(tmp_path, umask):
     previous = os.umask(umask)
     try:
-        files.write_atomic(str(tmp_path / "x.wav"), lambda tmp: open(tmp, "wb").write(b"data"))
-        paths.write_text(str(tmp_path / "y.json"), "{}")
+        with staged.staged_file(str(tmp_path / "x.wav")) as tmp, open(tmp, "wb") as f:
+            f.write(b"data")
+        staged.write_text(str(tmp_path / "y.json"), "{}")
     finally:
         os.umask(previous)
     for name in ("x.wav", "y.json"):

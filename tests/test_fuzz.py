@@ -35,19 +35,19 @@ import pytest
 import soundfile as sf
 from array_record.python.array_record_module import ArrayRecordReader, ArrayRecordWriter
 
-from bigcodec_jax import audio, codes_shards, errors
+from bigcodec_jax import audio, errors
 from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax import convert as convert_cli
 from bigcodec_jax import demo
 from bigcodec_jax import evaluate as evaluate_cli
-from bigcodec_jax.audio_io import read_audio
 from bigcodec_jax.data.decode import read_file
 from bigcodec_jax.benchmark.__main__ import main as benchmark_main
 from bigcodec_jax.checkpoints import official, pretrained, safetensors_format
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.data import CodesSource
 from bigcodec_jax.inference import cli as inference_cli
-from bigcodec_jax.inference import codes_file
+from bigcodec_jax.io import codes_files, codes_shards
+from bigcodec_jax.io.audio_files import read_audio
 from conftest import COMMITTED_SET, reference_path
 from fast_codec import save_fast_checkpoint
 
@@ -151,10 +151,10 @@ def test_random_audio_files_through_the_api_and_encode(checkpoint, tmp_path, cap
     assert "Traceback" not in err and status == (errors.FAILED if bad else errors.OK)
     assert _summary(out, "encode") == (AUDIO_FILES - len(bad), 0, len(bad))
     assert _failed_files(err) == bad  # the same files as the API refuses, each named
-    fingerprint = codes_file.fingerprint(codec.params)
+    fingerprint = codes_files.fingerprint(codec.params)
     for source, samples in lengths.items():
         name = os.path.splitext(os.path.basename(source))[0] + ".codes.npz"
-        codes, length = codes_file.load(str(tmp_path / "out" / name), fingerprint)
+        codes, length = codes_files.load(str(tmp_path / "out" / name), fingerprint)
         assert length == samples and codes.shape == (codec.num_quantizers, codec.num_frames(samples))
     print(f"fuzz: {AUDIO_FILES} audio files, {len(bad)} refused")
 
@@ -217,8 +217,8 @@ def _valid_codes_fields(codec, rng, folder) -> dict:
     frames = int(rng.integers(1, 6))
     codes = rng.integers(0, codec.codebook_size, (codec.num_quantizers, frames))
     path = os.path.join(folder, ".valid.npz")
-    codes_file.save(path, codes, int(rng.integers(1, frames * codec.hop_length + 1)), int(rng.integers(1000, 48001)),
-                    codec.config, codes_file.fingerprint(codec.params), packed=bool(rng.integers(2)))
+    codes_files.save(path, codes, int(rng.integers(1, frames * codec.hop_length + 1)), int(rng.integers(1000, 48001)),
+                     codec.config, codes_files.fingerprint(codec.params), packed=bool(rng.integers(2)))
     with np.load(path) as data:
         return {name: data[name] for name in data.files}
 
@@ -265,7 +265,7 @@ def _not_npy_zip() -> bytes:
 def test_random_codes_files_through_load_and_decode(checkpoint, tmp_path, capsys):
     rng = np.random.default_rng(SEED + 1)
     path, codec = checkpoint
-    fingerprint = codes_file.fingerprint(codec.params)
+    fingerprint = codes_files.fingerprint(codec.params)
     folder = tmp_path / "codes"
     folder.mkdir()
     bad, lengths = set(), {}
@@ -279,7 +279,7 @@ def test_random_codes_files_through_load_and_decode(checkpoint, tmp_path, capsys
         else:
             np.savez(target, **spoiled)
         try:
-            codes, length = codes_file.load(target, fingerprint)
+            codes, length = codes_files.load(target, fingerprint)
             codec.check_codes(codes[None], length)
             assert codes.dtype == np.int32 and codes.shape[0] == codec.num_quantizers
             lengths[target] = length
@@ -323,7 +323,7 @@ def _valid_shard_directory(folder: str, number: int, codec, rng) -> dict:
                        "seconds": 0.0})
         _write_shard(os.path.join(folder, shards[-1]["file"]), records)
     return {"format": codes_shards.FORMAT, "format_version": codes_shards.FORMAT_VERSION,
-            "config": codec.config.to_dict(), "fingerprint": codes_file.fingerprint(codec.params),
+            "config": codec.config.to_dict(), "fingerprint": codes_files.fingerprint(codec.params),
             "shards": shards, "records": sum(s["records"] for s in shards), "frames": 0, "seconds": seconds,
             "failed": []}
 
@@ -408,7 +408,7 @@ def _expected(folder: str, codec, fingerprint: str) -> tuple[set[str], dict[str,
 def test_damaged_codes_shards_and_indexes_through_the_source_and_decode(checkpoint, tmp_path, capsys):
     rng = np.random.default_rng(SEED + 5)
     path, codec = checkpoint
-    fingerprint = codes_file.fingerprint(codec.params)
+    fingerprint = codes_files.fingerprint(codec.params)
     failed, lengths, folders = set(), {}, []
     for n in range(SHARD_DIRECTORIES):
         folder = str(tmp_path / f"shards{n:03d}")

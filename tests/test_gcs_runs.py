@@ -13,12 +13,13 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from bigcodec_jax import BigCodec, codes_shards, evaluate, paths
-from bigcodec_jax.audio_io import read_audio
+from bigcodec_jax import BigCodec, evaluate
 from bigcodec_jax.checkpoints import run_dir, store
 from bigcodec_jax.data.corpus import DEFAULT_CORPUS_DIR
-from bigcodec_jax.inference import cli as inference_cli, codes_file
+from bigcodec_jax.inference import cli as inference_cli
 from bigcodec_jax.inference.cli import CODES_SUFFIX
+from bigcodec_jax.io import codes_files, codes_shards, paths, staged
+from bigcodec_jax.io.audio_files import read_audio
 from bigcodec_jax.training import cli as training_cli
 from bigcodec_jax.training.writer import read_metrics
 from conftest import reference_path
@@ -38,10 +39,10 @@ def bucket(gcs_emulator, tmp_path_factory):
     root = f"gs://{module.BUCKET}/runs-{os.urandom(4).hex()}"
     train = paths.list_files(os.path.join(DEFAULT_CORPUS_DIR, "train"))
     for local, relative in train:
-        paths.upload(local, paths.join(root, "data", "train", relative))
+        staged.upload(local, paths.join(root, "data", "train", relative))
     for (local, _), name in zip(train, AUDIO):
-        paths.upload(local, paths.join(root, "audio", name))
-    paths.upload(CONFIG, paths.join(root, "fast.py"))
+        staged.upload(local, paths.join(root, "audio", name))
+    staged.upload(CONFIG, paths.join(root, "fast.py"))
     return root
 
 
@@ -93,7 +94,7 @@ def test_train_on_gs_checkpoints_logs_and_exact_resume_past_a_partial_checkpoint
     kept = {relative: paths.read_bytes(path) for path, relative in paths.list_files(step_dir)}
     for path, _ in paths.list_files(step_dir):
         paths.remove(path)
-    paths.write_bytes(paths.join(step_dir, "state", "_sharding"), kept["state/_sharding"])
+    staged.write_bytes(paths.join(step_dir, "state", "_sharding"), kept["state/_sharding"])
     assert run_dir.steps(workdir)[-1] == 3  # the latest complete checkpoint
 
     out = _train(workdir, data)  # the local copy of the config: the same run config
@@ -127,7 +128,8 @@ def test_inference_encode_gs_to_gs_skips_finished_outputs(run, bucket, capsys):
     assert sorted(relative for _, relative in paths.list_files(output)) == names
 
     codec = BigCodec.from_pretrained(workdir)  # a gs:// run directory, its latest step
-    codes, length = codes_file.load(paths.join(output, "nested", "one" + CODES_SUFFIX), codes_file.fingerprint(codec.params))
+    codes, length = codes_files.load(paths.join(output, "nested", "one" + CODES_SUFFIX),
+                                     codes_files.fingerprint(codec.params))
     wav, rate = read_audio(paths.join(inputs, AUDIO[0]))
     assert length == len(wav)
     np.testing.assert_array_equal(codes, codec.encode(wav, rate)[0])
@@ -139,7 +141,7 @@ def test_inference_encode_gs_to_gs_skips_finished_outputs(run, bucket, capsys):
     shards = paths.join(bucket, "shards")  # a tokenised corpus: shards and index.json on gs:// too
     assert inference_cli.main([*args[:2], "--output", shards, *args[4:], "--format", "arrayrecord",
                                "--shard-seconds", "4"]) == 0
-    index = codes_shards.read_index(shards, codes_file.fingerprint(codec.params))
+    index = codes_shards.read_index(shards, codes_files.fingerprint(codec.params))
     assert index["records"] == len(AUDIO) and codes_shards.is_shard_directory(shards)
     assert sorted(relative for _, relative in paths.list_files(shards) if relative.endswith(".array_record")) == \
         sorted(shard["file"] for shard in index["shards"])
@@ -160,7 +162,7 @@ def test_from_pretrained_of_gs_checkpoints(gcs_dir):
     local = reference_path("micro.pt")
     want = BigCodec.from_pretrained(local)
     official, converted = paths.join(gcs_dir, "micro.pt"), paths.join(gcs_dir, "converted")
-    paths.upload(local, official)
+    staged.upload(local, official)
     store.save(converted, want.config, {"generator": want.params})
     wav = np.sin(np.linspace(0, 400, 3200)).astype(np.float32)
     for source in (official, converted):

@@ -8,10 +8,10 @@ import soundfile as sf
 
 from bigcodec_jax import BigCodec, errors
 from bigcodec_jax.codec import config as config_lib
-from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.cli import main
-from bigcodec_jax.files import write_atomic
+from bigcodec_jax.io import codes_files
+from bigcodec_jax.io import staged
 from conftest import COMMITTED_SET, reference_path
 
 CKPT = reference_path(COMMITTED_SET + ".pt")
@@ -58,7 +58,7 @@ def test_encode_decode_reconstruct(folder, capsys):
         assert int(data["format_version"]) == 2 and int(data["length"]) == samples
         assert data["codes"].shape == (2, codec.num_frames(samples))
     data = np.load(f"{codes}/d.codes.npz")
-    assert int(data["sample_rate"]) == 44100 and str(data["fingerprint"]) == codes_file.fingerprint(codec.params)
+    assert int(data["sample_rate"]) == 44100 and str(data["fingerprint"]) == codes_files.fingerprint(codec.params)
     capsys.readouterr()
     assert main(["decode", codes, "--output", dec, *FAST]) == 0
     assert "0 written, 6 already done, 0 failed" in capsys.readouterr().out
@@ -104,13 +104,10 @@ def test_an_interrupted_run_resumes(folder, capsys, monkeypatch):
 
 
 def test_a_failed_write_leaves_nothing(tmp_path):
-    def fail(tmp):
+    with pytest.raises(OSError), staged.staged_file(str(tmp_path / "out" / "x.wav")) as tmp:
         with open(tmp, "w") as f:
             f.write("half")
         raise OSError("disk full")
-
-    with pytest.raises(OSError):
-        write_atomic(str(tmp_path / "out" / "x.wav"), fail)
     assert os.listdir(tmp_path / "out") == []
 
 
@@ -118,13 +115,13 @@ def test_packed_codes_read_back_the_same(folder):
     src = str(folder / "in")
     main(["encode", src, "--output", str(folder / "plain"), *FAST])
     main(["encode", src, "--output", str(folder / "packed"), "--pack", *FAST])
-    fingerprint = codes_file.fingerprint(BigCodec.from_pretrained(CKPT).params)
+    fingerprint = codes_files.fingerprint(BigCodec.from_pretrained(CKPT).params)
     for stem, samples in EXPECTED_SAMPLES.items():
         plain = np.load(folder / "plain" / f"{stem}.codes.npz")
         packed = np.load(folder / "packed" / f"{stem}.codes.npz")
         assert "codes" not in packed and int(packed["code_bits"]) == 8  # 256 entries
         assert packed["packed_codes"].nbytes == plain["codes"].size  # one byte per code instead of two
-        a, b = (codes_file.load(str(folder / d / f"{stem}.codes.npz"), fingerprint) for d in ("plain", "packed"))
+        a, b = (codes_files.load(str(folder / d / f"{stem}.codes.npz"), fingerprint) for d in ("plain", "packed"))
         np.testing.assert_array_equal(a[0], b[0])
         assert a[1] == b[1] == samples
 
@@ -132,15 +129,15 @@ def test_packed_codes_read_back_the_same(folder):
 @pytest.mark.parametrize("bits", [1, 8, 10, 13, 16])
 def test_pack_round_trip(bits):
     codes = np.random.default_rng(bits).integers(0, 2 ** bits, (3, 1001))
-    packed = codes_file.pack(codes, bits)
+    packed = codes_files.pack(codes, bits)
     assert packed.dtype == np.uint8 and packed.size == -(-codes.size * bits // 8)
-    np.testing.assert_array_equal(codes_file.unpack(packed, bits, codes.shape), codes)
+    np.testing.assert_array_equal(codes_files.unpack(packed, bits, codes.shape), codes)
 
 
 def test_released_codec_codes_pack_to_1040_bits_per_second():
-    assert codes_file.code_bits(8192) == 13
+    assert codes_files.code_bits(8192) == 13
     one_second = np.full((1, 80), 8191)
-    assert codes_file.pack(one_second, 13).nbytes * 8 == 1040
+    assert codes_files.pack(one_second, 13).nbytes * 8 == 1040
 
 
 def test_codes_from_another_model_are_refused(folder, capsys):
@@ -155,14 +152,14 @@ def test_codes_from_another_model_are_refused(folder, capsys):
 def test_codes_file_versions(tmp_path):
     np.savez(tmp_path / "x.codes.npz", format_version=99, codes=np.zeros((1, 2)), fingerprint="f")
     with pytest.raises(ValueError, match="format 99 is not supported"):
-        codes_file.load(str(tmp_path / "x.codes.npz"), "f")
+        codes_files.load(str(tmp_path / "x.codes.npz"), "f")
     (tmp_path / "junk.codes.npz").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a codes file"):
-        codes_file.load(str(tmp_path / "junk.codes.npz"), "f")
+        codes_files.load(str(tmp_path / "junk.codes.npz"), "f")
     v1 = dict(format_version=1, codes=np.array([[1, 2, 3], [4, 5, 6]], np.int16), length=550, sample_rate=8000,
               config=config_lib.to_json(config_lib.model_config("tiny_train")), fingerprint="f")
     np.savez(tmp_path / "v1.codes.npz", **v1)  # the layout written by the first release
-    codes, length = codes_file.load(str(tmp_path / "v1.codes.npz"), "f")
+    codes, length = codes_files.load(str(tmp_path / "v1.codes.npz"), "f")
     assert codes.dtype == np.int32 and codes.tolist() == [[1, 2, 3], [4, 5, 6]] and length == 550
 
 

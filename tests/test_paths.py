@@ -1,4 +1,5 @@
-"""bigcodec_jax.paths on a local disk and on gs:// (the GCS emulator), with the same expectations for both."""
+"""bigcodec_jax.io's paths and staged writes on a local disk and on gs:// (the GCS emulator), with the same
+expectations for both."""
 import os
 import subprocess
 import sys
@@ -6,7 +7,7 @@ import time
 
 import pytest
 
-from bigcodec_jax import paths
+from bigcodec_jax.io import paths, staged
 
 
 @pytest.fixture(params=["local", "gs"])
@@ -20,11 +21,11 @@ def root(request, tmp_path):
 def test_write_read_list_and_remove(root):
     assert not paths.exists(root)
     paths.makedirs(root)
-    paths.write_text(paths.join(root, "b", "two.txt"), "two")
-    paths.write_bytes(paths.join(root, "a.txt"), b"one")
-    paths.write_text(paths.join(root, "b", "c", "three.txt"), "three")
-    paths.write_text(paths.join(root, ".hidden", "x.txt"), "not listed")
-    paths.write_text(paths.join(root, "b", ".partial-1.txt"), "not listed")
+    staged.write_text(paths.join(root, "b", "two.txt"), "two")
+    staged.write_bytes(paths.join(root, "a.txt"), b"one")
+    staged.write_text(paths.join(root, "b", "c", "three.txt"), "three")
+    staged.write_text(paths.join(root, ".hidden", "x.txt"), "not listed")
+    staged.write_text(paths.join(root, "b", ".partial-1.txt"), "not listed")
 
     assert paths.isdir(root) and paths.isdir(paths.join(root, "b")) and not paths.isfile(paths.join(root, "b"))
     assert paths.isfile(paths.join(root, "a.txt")) and not paths.isdir(paths.join(root, "a.txt"))
@@ -49,7 +50,7 @@ def test_write_read_list_and_remove(root):
 def test_staged_file_appears_whole_or_not_at_all(root):
     target = paths.join(root, "out", "x.wav")
     with pytest.raises(RuntimeError):
-        with paths.staged_file(target) as local:
+        with staged.staged_file(target) as local:
             assert local.endswith(".wav") and not paths.is_remote(local)
             with open(local, "wb") as f:
                 f.write(b"half")
@@ -57,24 +58,24 @@ def test_staged_file_appears_whole_or_not_at_all(root):
     assert not paths.exists(target)
     assert paths.list_files(root) == []  # no partial file left behind either
 
-    with paths.staged_file(target) as local:
+    with staged.staged_file(target) as local:
         with open(local, "wb") as f:
             f.write(b"whole")
         assert not paths.exists(target)  # nothing visible before the block ends
     assert paths.read_bytes(target) == b"whole"
-    paths.write_text(target, "replaced")
+    staged.write_text(target, "replaced")
     assert paths.read_text(target) == "replaced"
 
 
 def test_staged_folder_uploads_everything_on_success_only(root):
     out = paths.join(root, "report")
     with pytest.raises(ValueError):
-        with paths.staged_folder(out) as folder:
+        with staged.staged_folder(out) as folder:
             with open(os.path.join(folder, "a.txt"), "w") as f:
                 f.write("a")
             raise ValueError("failed")
     assert paths.is_remote(out) != paths.exists(out)  # a local folder is written in place; nothing is uploaded
-    with paths.staged_folder(out, last=("page.html",)) as folder:
+    with staged.staged_folder(out, last=("page.html",)) as folder:
         os.makedirs(os.path.join(folder, "examples"))
         for rel in ("page.html", "a.txt", "examples/x.wav"):
             with open(os.path.join(folder, rel), "w") as f:
@@ -85,7 +86,7 @@ def test_staged_folder_uploads_everything_on_success_only(root):
 
 def test_local_copy_and_readable(root):
     target = paths.join(root, "data.bin")
-    paths.write_bytes(target, b"\x00\x01payload")
+    staged.write_bytes(target, b"\x00\x01payload")
     with paths.local_copy(target) as local:
         assert not paths.is_remote(local) and local.endswith("data.bin")
         with open(local, "rb") as f:
@@ -112,8 +113,9 @@ def test_unsupported_scheme_is_one_sentence():
 
 def test_local_paths_import_nothing_remote(tmp_path):
     """Local runs never pay for importing fsspec or gcsfs."""
-    code = ("import sys; from bigcodec_jax import paths, files, audio_io; from bigcodec_jax.checkpoints import pretrained; "
-            f"paths.write_text({str(tmp_path / 'a.txt')!r}, 'x'); paths.list_files({str(tmp_path)!r}); "
+    code = ("import sys; from bigcodec_jax.io import audio_files, download_cache, inputs, outputs, paths, staged, "
+            "synced_folder; from bigcodec_jax.checkpoints import pretrained; "
+            f"staged.write_text({str(tmp_path / 'a.txt')!r}, 'x'); paths.list_files({str(tmp_path)!r}); "
             "print(sorted(m for m in ('fsspec', 'gcsfs') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -18,11 +18,11 @@ from jax import monitoring
 from bigcodec_jax import BigCodec
 from bigcodec_jax import audio as audio_checks
 from bigcodec_jax.codec import config as config_lib
-from bigcodec_jax.audio_io import write_wav
 from bigcodec_jax.codec.receptive_field import contexts
 from bigcodec_jax.codec.streaming import StreamPass, stream_passes_for
-from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.cli import main
+from bigcodec_jax.io import codes_files
+from bigcodec_jax.io.audio_files import write_wav
 from bigcodec_jax.streaming import StreamDecoder, StreamEncoder
 from conftest import reference_path, relative_error
 from test_inference_chunking import speech_like
@@ -345,12 +345,12 @@ def test_cli_decode_stream_writes_the_offline_audio(debug, tmp_path):
     """`inference.py decode --stream` (a batch of streams, codes pushed 8 frames at a time) writes what offline
     decode gives, through the same wav writer; 2 files in a batch of 3 leave one stream empty."""
     codec, _, codes, audio, frames = debug
-    fingerprint = codes_file.fingerprint(codec.params)
+    fingerprint = codes_files.fingerprint(codec.params)
     (tmp_path / "codes").mkdir()
     rows = (0, 2)
     for row in rows:
-        codes_file.save(str(tmp_path / "codes" / f"{row}.codes.npz"), codes[row, :, :frames[row]],
-                        int(LENGTHS[row]), 16000, codec.config, fingerprint)
+        codes_files.save(str(tmp_path / "codes" / f"{row}.codes.npz"), codes[row, :, :frames[row]],
+                         int(LENGTHS[row]), 16000, codec.config, fingerprint)
     assert main(["decode", str(tmp_path / "codes"), "--output", str(tmp_path / "stream"), "--stream",
                  "--checkpoint", reference_path("official_debug.pt"), "--batch-size", "3"]) == 0
     for row in rows:

@@ -16,12 +16,12 @@ import pytest
 import soundfile as sf
 from array_record.python.array_record_module import ArrayRecordWriter
 
-from bigcodec_jax import BigCodec, codes_shards, paths
+from bigcodec_jax import BigCodec
 from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.data import CodesSource
 from bigcodec_jax.errors import InputError
-from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.cli import main
+from bigcodec_jax.io import codes_files, codes_shards, download_cache, paths, staged
 from conftest import COMMITTED_SET, reference_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,7 +70,7 @@ def _launch(processes, args, env=None):
 def test_shards_index_and_records(corpus, one_process):
     index = json.load(open(os.path.join(one_process, "index.json")))
     codec = BigCodec.from_pretrained(CKPT)
-    assert index["format_version"] == 1 and index["fingerprint"] == codes_file.fingerprint(codec.params)
+    assert index["format_version"] == 1 and index["fingerprint"] == codes_files.fingerprint(codec.params)
     assert config_lib.freeze(config_lib.parse_model_config(index["config"])) == codec.config
     assert [s["file"] for s in index["shards"]] == [f"codes-{i:05d}-of-00005.array_record" for i in range(5)]
     assert [s["records"] for s in index["shards"]] == [2, 1, 1, 1, 1] and index["records"] == len(AUDIO)
@@ -82,7 +82,7 @@ def test_shards_index_and_records(corpus, one_process):
     assert index["seconds"] == pytest.approx(sum(r["length"] for r in records) / 16000)
     for r in records:  # the same codes as the per-file format
         stem = os.path.splitext(r["id"])[0]
-        codes, length = codes_file.load(str(corpus / "npz" / f"{stem}.codes.npz"), index["fingerprint"])
+        codes, length = codes_files.load(str(corpus / "npz" / f"{stem}.codes.npz"), index["fingerprint"])
         assert r["codes"].dtype == np.int32 and r["codes"].shape == (2, codec.num_frames(length))
         np.testing.assert_array_equal(r["codes"], codes)
         assert r["length"] == length and r["sample_rate"] == sf.info(corpus / "in" / r["id"]).samplerate
@@ -127,7 +127,7 @@ def test_a_rerun_finishes_what_a_killed_process_left(corpus, one_process):
 
 
 def test_codes_source_is_a_grain_source_and_checks_the_weights(corpus, one_process):
-    fingerprint = codes_file.fingerprint(BigCodec.from_pretrained(CKPT).params)
+    fingerprint = codes_files.fingerprint(BigCodec.from_pretrained(CKPT).params)
     source = CodesSource(one_process, fingerprint=fingerprint)
     shuffled = list(grain.MapDataset.source(source).shuffle(seed=3))
     assert sorted(r["id"] for r in shuffled) == sorted(AUDIO)
@@ -190,7 +190,7 @@ def test_a_damaged_shard_or_record_is_named_skipped_and_counted(corpus, one_proc
 
 def _upload(folder, url):
     for local, relative in paths.list_files(folder):
-        paths.upload(local, paths.join(url, relative))
+        staged.upload(local, paths.join(url, relative))
 
 
 def _cached_files(cache):
@@ -207,7 +207,7 @@ def test_codes_source_reads_gs_shards_through_a_checked_cache(one_process, gcs_d
     A download is seen in the log line and as a new file (inode) in the cache."""
     remote, cache = paths.join(gcs_dir, "shards"), str(tmp_path / "cache")
     _upload(one_process, remote)
-    monkeypatch.setenv(paths.CACHE_ENV, cache)
+    monkeypatch.setenv(download_cache.CACHE_ENV, cache)
     shards = len(json.load(open(os.path.join(one_process, "index.json")))["shards"])
 
     def read_as_local() -> str:
@@ -236,7 +236,7 @@ def test_codes_source_reads_gs_shards_through_a_checked_cache(one_process, gcs_d
     assert set(now) == set(copies) and {p for p in now if now[p] != copies[p]} == {truncated, flipped}
 
     first = sorted(n for _, n in paths.list_files(remote) if n.endswith(".array_record"))[0]
-    paths.upload(os.path.join(one_process, first), paths.join(remote, first))  # the same bytes: a new generation
+    staged.upload(os.path.join(one_process, first), paths.join(remote, first))  # the same bytes: a new generation
     assert f"downloading 1 of {shards} files" in read_as_local()
     latest = _cached_files(cache)
     assert len(latest) == shards and len(set(latest) - set(now)) == 1  # the old version replaced
@@ -246,7 +246,7 @@ def test_decode_of_gs_shards_writes_the_same_audio_as_of_local_ones(corpus, one_
                                                                     monkeypatch, capsys):
     remote = paths.join(gcs_dir, "shards")
     _upload(one_process, remote)
-    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(download_cache.CACHE_ENV, str(tmp_path / "cache"))
     assert main(["decode", remote, "--output", str(tmp_path / "from_gs"), *FAST]) == 0
     assert main(["decode", one_process, "--output", str(tmp_path / "from_local"), *FAST]) == 0
     assert "downloading" in capsys.readouterr().err

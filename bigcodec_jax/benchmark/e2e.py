@@ -28,8 +28,7 @@ import jax
 import numpy as np
 import soundfile as sf
 
-from bigcodec_jax import BigCodec, audio, data, errors, files, paths
-from bigcodec_jax.audio_io import audio_info
+from bigcodec_jax import BigCodec, audio, data, errors
 from bigcodec_jax.benchmark.common import device_line, load_average, machine, peak_memory
 from bigcodec_jax.benchmark.infer import CodecTimer, summary
 from bigcodec_jax.checkpoints import store
@@ -39,6 +38,8 @@ from bigcodec_jax.data.sources import list_source
 from bigcodec_jax.inference import cli
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.pipeline import run_batches
+from bigcodec_jax.io import outputs, staged
+from bigcodec_jax.io.audio_files import audio_info
 
 RATES = (16000, 44100, 16000, 48000, 16000)  # file i is written at RATES[i % 5]
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> None:
     errors.require(args.max_seconds <= args.window, "argument --max-seconds: must not exceed --window (no chunking "
                                                     "here: the kernel is the whole-batch pass)")
     if args.output:
-        files.prepare_output_dir(os.path.dirname(os.path.abspath(args.output)), "--output's folder")
+        outputs.prepare_output_dir(os.path.dirname(os.path.abspath(args.output)), "--output's folder")
     compiles = CompileCounter()
     result: dict = {"command": "python -m bigcodec_jax.benchmark e2e", "settings": vars(args).copy(),
                     "machine": machine()}
@@ -230,7 +231,7 @@ def run(args: argparse.Namespace) -> None:
         result["load_average_end"] = load_average()
         report(result)
         if args.output:
-            paths.write_text(args.output, json.dumps(result, indent=1, default=str))
+            staged.write_text(args.output, json.dumps(result, indent=1, default=str))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -25,12 +25,13 @@ import time
 
 import numpy as np
 
-from bigcodec_jax import BigCodec, audio, audio_io, data, errors, files
+from bigcodec_jax import BigCodec, audio, data, errors
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.codec.config import VARIANTS
 from bigcodec_jax.benchmark.common import device_line, peak_memory, time_calls
-from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
+from bigcodec_jax.codec.config import VARIANTS
 from bigcodec_jax.codec.streaming import stream_passes_for
+from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
+from bigcodec_jax.io import audio_files, inputs
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES
 
 
@@ -90,12 +91,12 @@ def _utterances(folder: str | None) -> tuple[list[tuple[np.ndarray, str]], str]:
         return ([(w[:n], name) for b in data.eval_utterances(data.default_config())
                  for w, n, name in zip(b.wav, b.lengths, b.names)], "held-out utterances of the packaged corpus")
     utterances = []
-    for path, name in files.expand_inputs([folder], audio_io.AUDIO_EXTENSIONS):
+    for path, name in inputs.expand_inputs([folder], audio_files.AUDIO_EXTENSIONS):
         try:  # read, checked and resampled as inference.py does
-            utterances.append((audio.as_batch(*audio_io.read_audio(path))[0], name))
+            utterances.append((audio.as_batch(*audio_files.read_audio(path))[0], name))
         except ValueError as e:
             raise errors.UsageError(f"{path}: {e}") from None
-    errors.require(utterances, f"--speech {folder}: no audio files ({', '.join(audio_io.AUDIO_EXTENSIONS)})")
+    errors.require(utterances, f"--speech {folder}: no audio files ({', '.join(audio_files.AUDIO_EXTENSIONS)})")
     return utterances, f"files of {folder}"
 
 

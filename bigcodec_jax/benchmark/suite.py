@@ -23,7 +23,8 @@ import subprocess
 import sys
 import time
 
-from bigcodec_jax import errors, paths
+from bigcodec_jax import errors
+from bigcodec_jax.io import staged
 from bigcodec_jax.codec.config import VARIANTS
 
 SCHEMA = "bigcodec-benchmark-suite/2"
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> None:
               "budget_seconds": args.budget_seconds, "elapsed_seconds": 0.0,
               "settings": {k: v for k, v in vars(args).items() if k not in ("output", "what")},
               "machine": {"load_average_start": load_average()}, "matmul": [], "inference": [], "training": []}
-    paths.write_text(args.output, json.dumps(report, indent=1))
+    staged.write_text(args.output, json.dumps(report, indent=1))
     planned = steps(args)
     print(f"suite: budget {args.budget_seconds:.0f} s, {len(planned)} steps, results in {args.output}", flush=True)
     for step in planned:
@@ -128,10 +129,10 @@ def run(args: argparse.Namespace) -> None:
             report[section].append(row)
             _print_row(section, row)
         report["elapsed_seconds"] = round(time.monotonic() - start, 1)
-        paths.write_text(args.output, json.dumps(report, indent=1))  # whole or not at all
+        staged.write_text(args.output, json.dumps(report, indent=1))  # whole or not at all
     report.update(finished=_now(), complete=True, elapsed_seconds=round(time.monotonic() - start, 1))
     report["machine"]["load_average_end"] = load_average()
-    paths.write_text(args.output, json.dumps(report, indent=1))
+    staged.write_text(args.output, json.dumps(report, indent=1))
     not_ok = sum(r.get("status") != "ok" for s in SECTIONS.values() for r in report[s])
     print(f"suite done in {report['elapsed_seconds']:.0f} s of {args.budget_seconds:.0f}; {not_ok} step(s) not "
           f"measured (see their status and reason in the JSON); {args.output}", flush=True)

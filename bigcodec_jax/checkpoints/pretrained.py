@@ -22,10 +22,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import paths
 from bigcodec_jax.checkpoints import hub, official, run_dir, safetensors_format, store
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.errors import UsageError
+from bigcodec_jax.io import paths
 
 
 def _not_there(path: str) -> str:

@@ -38,11 +38,11 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from bigcodec_jax import paths
 from bigcodec_jax.checkpoints.official import embedded_config
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.errors import InputError, UsageError
+from bigcodec_jax.io import paths, staged
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS_DIR = "checkpoints"
@@ -179,4 +179,4 @@ def record_config(config: ml_collections.ConfigDict, workdir: str, write: bool =
                 f"(with --config.init_from={workdir} to start from this run's weights)")
     paths.makedirs(workdir)
     if write:
-        paths.write_text(paths.join(workdir, CONFIG_FILE), config_lib.to_json(config))
+        staged.write_text(paths.join(workdir, CONFIG_FILE), config_lib.to_json(config))

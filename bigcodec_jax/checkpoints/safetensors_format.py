@@ -17,10 +17,10 @@ import struct
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import paths
 from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SECTIONS
 from bigcodec_jax.checkpoints.official import CONFIG_KEY, embedded_config
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+from bigcodec_jax.io import staged
 
 SUFFIX = ".safetensors"
 METADATA = {"format": "pt"}  # the tensors are PyTorch state dicts (the convention of safetensors' torch API)
@@ -113,7 +113,7 @@ def save(sections: dict[str, dict[str, np.ndarray]], path: str | os.PathLike, co
                for key, value in sd.items()}
     metadata = {**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}
     # written by Python: safetensors' own save_file makes owner-only (0600) files
-    paths.write_bytes(path, _sorted_header(serialise(tensors, metadata=metadata)))
+    staged.write_bytes(path, _sorted_header(serialise(tensors, metadata=metadata)))
 
 
 def _sorted_header(data: bytes) -> bytes:

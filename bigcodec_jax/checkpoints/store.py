@@ -22,10 +22,10 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from bigcodec_jax import paths
 from bigcodec_jax.checkpoints.official import embedded_config
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.codec import config as config_lib
+from bigcodec_jax.io import paths, staged
 
 CONFIG_FILE = "config.json"
 PARAMS_DIR = "params"
@@ -65,7 +65,7 @@ def save(directory: str | os.PathLike, config: ml_collections.ConfigDict, params
         checkpointer = ocp.StandardCheckpointer()
         checkpointer.save(paths.join(directory, PARAMS_DIR), params, force=overwrite)
         checkpointer.wait_until_finished()
-        paths.write_text(paths.join(directory, CONFIG_FILE), config_lib.to_json(config))
+        staged.write_text(paths.join(directory, CONFIG_FILE), config_lib.to_json(config))
         return
     os.makedirs(directory, exist_ok=True)
     staging = tempfile.mkdtemp(dir=directory, prefix=".partial-")
@@ -77,7 +77,7 @@ def save(directory: str | os.PathLike, config: ml_collections.ConfigDict, params
         if os.path.isdir(target):
             os.replace(target, os.path.join(staging, "replaced"))
         os.replace(os.path.join(staging, PARAMS_DIR), target)
-        paths.write_text(os.path.join(directory, CONFIG_FILE), config_lib.to_json(config))
+        staged.write_text(os.path.join(directory, CONFIG_FILE), config_lib.to_json(config))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

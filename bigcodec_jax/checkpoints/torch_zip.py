@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bigcodec_jax.errors import InputError
-from bigcodec_jax.files import write_atomic
+from bigcodec_jax.io import staged
 
 
 class CheckpointError(InputError):
@@ -276,4 +276,5 @@ def save(obj: Any, path: str | os.PathLike) -> None:
             write("version", b"3\n")
             write(".data/serialization_id", b"0" * 20)
 
-    write_atomic(path, write_zip)
+    with staged.staged_file(path) as tmp:
+        write_zip(tmp)

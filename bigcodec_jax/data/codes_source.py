@@ -2,7 +2,7 @@
 source, for training a speech LM on BigCodec codes.
 
     from bigcodec_jax.data import CodesSource
-    source = CodesSource("codes/", fingerprint=codes_file.fingerprint(codec.params))  # or fingerprint=None
+    source = CodesSource("codes/", fingerprint=codes_files.fingerprint(codec.params))  # or fingerprint=None
     source[0]  # {"id": "spk1/utt3.flac", "codes": int32 (n_q, frames), "length": 52800, "sample_rate": 16000}
     dataset = grain.MapDataset.source(source).shuffle(seed=0).map(...)   # global shuffling, checkpointable
 
@@ -17,8 +17,8 @@ from typing import Any, SupportsIndex
 
 import grain
 
-from bigcodec_jax import codes_shards, paths
 from bigcodec_jax.errors import InputError
+from bigcodec_jax.io import codes_shards, download_cache, paths
 
 
 class CodesSource(grain.sources.RandomAccessDataSource):
@@ -27,12 +27,12 @@ class CodesSource(grain.sources.RandomAccessDataSource):
 
     def __init__(self, path: str, fingerprint: str | None = None, cache: str | None = None,
                  skip_damaged: bool = False):
-        """`fingerprint` (of the codec that will use the codes, `codes_file.fingerprint(params)`): refuse
+        """`fingerprint` (of the codec that will use the codes, `codes_files.fingerprint(params)`): refuse
         codes made by other weights with a ValueError saying whose they are. A remote `path` (gs://...) is read
         from local copies of its shards (random access to records, as Grain shuffles them, wants local
         files rather than a request per record), downloaded once into the cache
-        folder `cache` (default `paths.cache_dir()`: `$BIGCODEC_CACHE_DIR` or `~/.cache/bigcodec-jax`) and
-        reused while they match the objects (`paths.cached_copies`); every process downloads the whole folder.
+        folder `cache` (default `download_cache.cache_dir()`: `$BIGCODEC_CACHE_DIR` or `~/.cache/bigcodec-jax`) and
+        reused while they match the objects (`download_cache.cached_copies`); every process downloads the whole folder.
 
         A shard that is truncated, damaged or holds another number of records than index.json says is an
         `InputError` naming it (a training corpus should not silently lose data); with `skip_damaged` it is left
@@ -41,7 +41,7 @@ class CodesSource(grain.sources.RandomAccessDataSource):
         self.path = path
         self.index = codes_shards.read_index(path, fingerprint)
         try:
-            local = paths.cached_copies(path, [shard["file"] for shard in self.index["shards"]], cache)
+            local = download_cache.cached_copies(path, [shard["file"] for shard in self.index["shards"]], cache)
         except FileNotFoundError as e:
             raise InputError(f"{path}: shards named in {codes_shards.INDEX_FILE} are not there: {e}") from None
         self.damaged: list[tuple[str, str]] = []

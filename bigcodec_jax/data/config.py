@@ -12,7 +12,7 @@ def default_config() -> ml_collections.ConfigDict:
     source            'corpus' (the packaged synthetic speech), 'dir' (every audio file under `path`),
                       'list' (a file list at `path`) or 'tfds:<name>' (a prepared tfds dataset, e.g.
                       'tfds:librispeech' for the paper)
-    path              the folder or file list for 'dir' / 'list' (file lists: see bigcodec_jax/files.py)
+    path              the folder or file list for 'dir' / 'list' (file lists: see bigcodec_jax/io/inputs.py)
     split             tfds split expression, e.g. 'train_clean100+train_clean360+train_other500'
     tfds_data_dir     where prepared tfds data lives (None: $TFDS_DATA_DIR or ~/tensorflow_datasets)
     segment_samples   training crop length at 16 kHz; shorter utterances are zero-padded at the end

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from bigcodec_jax.audio import SAMPLE_RATE, as_batch
-from bigcodec_jax.audio_io import audio_info, read_audio, read_audio_range
+from bigcodec_jax.io.audio_files import audio_info, read_audio, read_audio_range
 
 PCM16_SCALE = 32768.0
 

@@ -10,11 +10,11 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from bigcodec_jax import paths
 from bigcodec_jax.data.corpus import corpus_dir
 from bigcodec_jax.data.decode import read_file, read_file_crop
-from bigcodec_jax.audio_io import AUDIO_EXTENSIONS
-from bigcodec_jax.files import LIST_EXTENSIONS, expand_inputs
+from bigcodec_jax.io import paths
+from bigcodec_jax.io.audio_files import AUDIO_EXTENSIONS
+from bigcodec_jax.io.inputs import LIST_EXTENSIONS, expand_inputs
 
 SOURCE_KINDS = "'corpus', 'dir', 'list' or 'tfds:<dataset name>'"
 
@@ -63,7 +63,7 @@ def folder_source(path: str, key: str) -> FileSource:
 
 
 def list_source(path: str, key: str) -> FileSource:
-    """The files named in a file list (its rules: `files.py`; relative paths are relative to the list's folder)."""
+    """The files named in a file list (its rules: `io/inputs.py`; relative paths are relative to the list's folder)."""
     if not paths.isfile(path):
         raise ValueError(f"{key}: file list {path!r} does not exist")
     if not path.lower().endswith(LIST_EXTENSIONS):

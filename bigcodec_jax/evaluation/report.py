@@ -14,11 +14,11 @@ from typing import Any, Sequence
 import numpy as np
 import soundfile as sf
 
-from bigcodec_jax import paths
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation import html_report, plots
 from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS, CodeStatistics
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition
+from bigcodec_jax.io import paths, staged
 
 METRICS_FILE = "metrics.json"
 UTTERANCES_FILE = "utterances.csv"
@@ -205,7 +205,7 @@ def write_report(report: Report, output_dir: str, overwrite: bool = False) -> No
     anything else there is refused (`check_output`). A remote `output_dir` (gs://...) is written to a local
     folder first and uploaded file by file at the end, report.html last."""
     replaced = check_output(output_dir, overwrite)
-    with paths.staged_folder(output_dir, last=(html_report.PAGE_FILE,)) as folder:
+    with staged.staged_folder(output_dir, last=(html_report.PAGE_FILE,)) as folder:
         staging = tempfile.mkdtemp(dir=folder, prefix=".partial-")
         try:
             _write_files(report, staging)

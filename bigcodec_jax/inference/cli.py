@@ -16,8 +16,8 @@ or hold no files, and an --output that cannot be written; files under --output a
 as inputs. Ctrl-C keeps every finished output (exit status 130). Inputs and --output may be local
 or gs:// (any fsspec URL): remote outputs are uploaded whole as each is finished, and the outputs
 already done are found with one listing of --output. The codes file format (version
-2, plain or packed to 13 bits per code) is described in bigcodec_jax/inference/codes_file.py, codes
-shards in bigcodec_jax/codes_shards.py.
+2, plain or packed to 13 bits per code) is described in bigcodec_jax/io/codes_files.py, codes
+shards in bigcodec_jax/io/codes_shards.py.
 
 Each padded batch size is compiled once (seconds per size at full size on a CPU) and kept in JAX's
 persistent compilation cache ($JAX_COMPILATION_CACHE_DIR, else jax-compilation-cache in
@@ -40,13 +40,14 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 import jax
 import numpy as np
 
-from bigcodec_jax import audio, codes_shards, compile_cache, distributed, errors, files, paths
+from bigcodec_jax import audio, compile_cache, distributed, errors
 from bigcodec_jax.api import BigCodec
-from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
 from bigcodec_jax.checkpoints import pretrained
-from bigcodec_jax.inference import codes_file, tokenise
+from bigcodec_jax.inference import tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.pipeline import Job, run_batches
+from bigcodec_jax.io import codes_files, codes_shards, inputs, outputs, paths, staged
+from bigcodec_jax.io.audio_files import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
 
 if TYPE_CHECKING:  # imported (with grain) only when a shard directory is decoded
     from bigcodec_jax.data.codes_source import CodesSource
@@ -157,7 +158,7 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
     overwrite an input.
     """
     pretrained.check_source(args.checkpoint)
-    files.check_inputs_exist(args.inputs)
+    inputs.check_inputs_exist(args.inputs)
     extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
     suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
     names, failed = [], []
@@ -166,12 +167,12 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
             named, damaged = _shard_records(item)
             failed += damaged
         else:
-            named = files.expand_inputs([item], extensions, skip=args.output)
+            named = inputs.expand_inputs([item], extensions, skip=args.output)
         names += [(path, _output_name(rel, suffix)) for path, rel in named]
     errors.require(bool(names) or bool(failed),
                    f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
     pairs = [(path, paths.join(args.output, name)) for path, name in names]
-    files.check_no_overwrite((path, out) for path, out in pairs if isinstance(path, str))
+    outputs.check_no_overwrite((path, out) for path, out in pairs if isinstance(path, str))
     existing = set() if args.overwrite or not paths.isdir(args.output) else {
         name for _, name in paths.list_files(args.output)}  # one listing, not a request per output
     jobs, done, sources = [], 0, {}
@@ -197,7 +198,7 @@ class _Command:
 
     def __init__(self, args: argparse.Namespace, batch: BatchCodec):
         self.args, self.batch, self.codec = args, batch, batch.codec
-        self.fingerprint = codes_file.fingerprint(self.codec.params)
+        self.fingerprint = codes_files.fingerprint(self.codec.params)
 
     def frames(self, path: str | ShardRecord) -> int:
         """Code frames of an input (for grouping), from an audio file's header or a whole checked codes file
@@ -213,7 +214,7 @@ class _Command:
             self.codec.check_codes(record["codes"][None], record["length"])
             return record["codes"], record["length"]
         if self.args.command == "decode":
-            codes, length = codes_file.load(job.source, self.fingerprint)
+            codes, length = codes_files.load(job.source, self.fingerprint)
             self.codec.check_codes(codes[None], length)
             return codes, length
         wav, rate = read_audio(job.source)
@@ -235,10 +236,11 @@ class _Command:
     def write(self, job: Job, result) -> None:
         if self.args.command == "encode":
             codes, length, rate = result
-            files.write_atomic(job.output, lambda tmp: codes_file.save(tmp, codes, length, rate, self.codec.config,
-                                                                       self.fingerprint, packed=self.args.pack))
+            with staged.staged_file(job.output) as tmp:
+                codes_files.save(tmp, codes, length, rate, self.codec.config, self.fingerprint, packed=self.args.pack)
         else:
-            files.write_atomic(job.output, lambda tmp: write_wav(tmp, result))
+            with staged.staged_file(job.output) as tmp:
+                write_wav(tmp, result)
 
 
 def _stream_decode(codec: BigCodec, items: list[tuple[np.ndarray, int]], batch_size: int) -> list[np.ndarray]:
@@ -282,8 +284,8 @@ def _batch_codec(args: argparse.Namespace, devices: list[jax.Device]) -> BatchCo
 def _tokenise(args: argparse.Namespace, devices: list[jax.Device]) -> int:
     """`encode --format arrayrecord`: codes shards of the whole corpus, shared by the job's processes."""
     pretrained.check_source(args.checkpoint)
-    files.check_inputs_exist(args.inputs)
-    files.prepare_output_dir(args.output)
+    inputs.check_inputs_exist(args.inputs)
+    outputs.prepare_output_dir(args.output)
     batch = _batch_codec(args, devices)
     try:
         failed = tokenise.tokenise(args.inputs, args.output, batch, args.shard_seconds, args.workers, args.overwrite)
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "encode" and args.format == "arrayrecord":
         return _tokenise(args, devices)
     planned, failed, skipped = _plan(args)
-    files.prepare_output_dir(args.output)
+    outputs.prepare_output_dir(args.output)
     command = _Command(args, _batch_codec(args, devices))
     codec = command.codec
     foreign = _foreign_shards(args, command.fingerprint, failed)

@@ -30,13 +30,13 @@ import jax
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordWriter
 
-from bigcodec_jax import audio, codes_shards, distributed, paths
+from bigcodec_jax import audio, distributed
 from bigcodec_jax.errors import UsageError
-from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio
-from bigcodec_jax.files import expand_inputs, write_atomic
-from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.pipeline import Job, run_batches
+from bigcodec_jax.io import codes_files, codes_shards, paths, staged
+from bigcodec_jax.io.audio_files import AUDIO_EXTENSIONS, audio_info, read_audio
+from bigcodec_jax.io.inputs import expand_inputs
 
 PROGRESS_DIR = "progress"
 MANIFEST_FILE = "manifest.json"
@@ -51,10 +51,7 @@ class Entry:
 
 
 def _atomic_json(path: str, value: Any) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(value, f)
-    write_atomic(path, write)
+    staged.write_text(path, json.dumps(value))
 
 
 def _read_json(path: str) -> Any:
@@ -89,7 +86,7 @@ class Tokeniser:
             raise ValueError(f"--shard-seconds must be positive, got {shard_seconds}")
         self.batch, self.codec, self.output = batch, codec, output
         self.shard_seconds, self.workers = shard_seconds, workers
-        self.fingerprint = codes_file.fingerprint(codec.params)
+        self.fingerprint = codes_files.fingerprint(codec.params)
         self.progress = paths.join(output, PROGRESS_DIR)
         self.index, self.count = jax.process_index(), jax.process_count()
 
@@ -188,12 +185,11 @@ class Tokeniser:
             "seconds": sum(results[n][1] for n in results) / audio.SAMPLE_RATE,
             "failed": [{"input": job.source, "reason": reason} for job, reason in failures]})
 
-        def write(tmp: str) -> None:
+        with staged.staged_file(shard) as tmp:
             writer = ArrayRecordWriter(tmp, "group_size:1")  # one record per chunk: fast random access
             for record in records:
                 writer.write(record)
             writer.close()
-        write_atomic(shard, write)
 
     # 3. the index
     def write_index(self, count: int, manifest: dict[str, Any]) -> None:

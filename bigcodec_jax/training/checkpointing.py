@@ -17,9 +17,10 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from bigcodec_jax import distributed, paths
+from bigcodec_jax import distributed
 from bigcodec_jax.checkpoints.run_dir import CHECKPOINTS_DIR, DATA_ITEM, STATE_ITEM
 from bigcodec_jax.data.iterator import TrainIterator
+from bigcodec_jax.io import paths
 from bigcodec_jax.training.state import TrainState
 
 

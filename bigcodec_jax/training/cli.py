@@ -28,7 +28,8 @@ from absl import app, flags
 from absl import logging as absl_logging
 from ml_collections import config_flags
 
-from bigcodec_jax import compile_cache, errors, files, paths
+from bigcodec_jax import compile_cache, errors
+from bigcodec_jax.io import outputs, paths
 
 PROG = "train.py"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "--helpfull", "-helpfull", "--helpxml", "-?")
@@ -134,7 +135,7 @@ def _train(argv: list[str]) -> int:
         check_processes(_CONFIG.value, jax.process_count())
     except errors.ConfigError as e:
         raise errors.UsageError(str(e)) from None
-    files.prepare_output_dir(_WORKDIR.value, "--workdir")
+    outputs.prepare_output_dir(_WORKDIR.value, "--workdir")
     if jax.process_index() != 0:  # only process 0 logs
         logging.getLogger("bigcodec_jax").setLevel(logging.WARNING)
     # restarts after preemption skip recompiling

@@ -14,9 +14,9 @@ import re
 import ml_collections
 
 from bigcodec_jax.codec import config as model_config_lib
-from bigcodec_jax import paths
 from bigcodec_jax.data import config as data_config_lib
 from bigcodec_jax.errors import ConfigError
+from bigcodec_jax.io import paths
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
 MATMUL_PRECISIONS = ("default", "high", "highest")

@@ -16,8 +16,8 @@ import time
 import jax
 import numpy as np
 
-from bigcodec_jax import paths
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.io import paths, staged, synced_folder
 
 METRICS_FILE = "metrics.jsonl"
 SYNC_SECONDS = 60.0
@@ -40,7 +40,7 @@ def read_metrics(workdir: str) -> list[dict]:
 def _keep_until(workdir: str, step: int) -> None:
     """Rewrite metrics.jsonl without the lines after `step` (logged before a crash, to be logged again)."""
     rows = [row for row in read_metrics(workdir) if row["step"] <= step]
-    paths.write_text(paths.join(workdir, METRICS_FILE), "".join(json.dumps(row) + "\n" for row in rows))
+    staged.write_text(paths.join(workdir, METRICS_FILE), "".join(json.dumps(row) + "\n" for row in rows))
 
 
 class MetricWriter:
@@ -51,7 +51,7 @@ class MetricWriter:
             from tensorboardX import SummaryWriter  # imported lazily: only process 0 writes
 
             _keep_until(workdir, start_step)
-            self._folder = paths.SyncedFolder(workdir)  # the workdir itself when local
+            self._folder = synced_folder.SyncedFolder(workdir)  # the workdir itself when local
             self._writer = SummaryWriter(os.path.join(self._folder.local, "tensorboard"))
             self._jsonl = open(self._folder.download(METRICS_FILE), "a")
             self._synced = time.monotonic()

@@ -55,7 +55,7 @@ def _shard_dir(folder: str, hours: int) -> int:
     import numpy as np
     from array_record.python.array_record_module import ArrayRecordWriter
 
-    from bigcodec_jax import codes_shards
+    from bigcodec_jax.io import codes_shards, paths, staged
 
     rng, per_shard, frames = np.random.default_rng(0), 300, 960
     os.makedirs(folder)
@@ -100,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     emulator = gcs_emulator.Emulator()
     os.environ.update(emulator.env)
-    from bigcodec_jax import paths
+    from bigcodec_jax.io import codes_shards, paths, staged
     from bigcodec_jax.data.corpus import DEFAULT_CORPUS_DIR
 
     print(json.dumps({"load_average": os.getloadavg()}))
@@ -118,7 +118,7 @@ def main() -> None:
             shards = os.path.join(tmp, "shards")
             records = _shard_dir(shards, args.shard_hours)
             for local, relative in paths.list_files(shards):
-                paths.upload(local, paths.join(remote, "shards", relative))
+                staged.upload(local, paths.join(remote, "shards", relative))
             megabytes = sum(os.path.getsize(p) for p, _ in paths.list_files(shards)) / 1e6
             for repeat in range(args.repeats):
                 cache = os.path.join(tmp, f"cache-{repeat}")
@@ -132,7 +132,7 @@ def main() -> None:
             audio = os.path.join(DEFAULT_CORPUS_DIR, "train")
             files = paths.list_files(audio)
             for local, relative in files:
-                paths.upload(local, paths.join(remote, "audio", relative))
+                staged.upload(local, paths.join(remote, "audio", relative))
             _encode_seconds(audio, os.path.join(tmp, "warmup"), args.checkpoint)  # compiles every shape once
             for repeat in range(args.repeats):
                 for where, root, inputs in (("local", tmp, audio), ("gs", remote, paths.join(remote, "audio"))):

@@ -25,9 +25,9 @@ import jax
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import paths
 from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.errors import ConfigError
+from bigcodec_jax.io import paths
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -66,7 +66,7 @@ def unpack(packed: np.ndarray, bits: int, shape: tuple[int, ...]) -> np.ndarray:
 def save(path: str, codes: np.ndarray, length: int, sample_rate: int, config: ml_collections.ConfigDict,
          model_fingerprint: str, packed: bool = False) -> None:
     """Write codes `(n_q, frames)` of `length` 16 kHz samples, plain or packed, to the local file `path` (outputs:
-    the staged file of `files.write_atomic`)."""
+    the staged file of `staged.staged_file`)."""
     size = config.decoder.codebook_size
     if packed:
         bits = code_bits(size)

@@ -1,5 +1,5 @@
-"""Inputs and outputs, local or in object stores (`paths.py`): expanding folders and file lists into files, output
-checks, atomic writes.
+"""Inputs, local or in object stores (`paths.py`): folders and file lists expanded into files, and the check
+that every command-line input exists.
 
 A file list (a file named *.txt, *.lst, *.list or *.scp, wherever inputs or a data path may be a list) names
 one file per line:
@@ -12,12 +12,10 @@ A listed file that does not exist is reported, by the command that reads it, as 
 """
 from __future__ import annotations
 
-import os
-import secrets
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
-from bigcodec_jax import paths
 from bigcodec_jax.errors import UsageError
+from bigcodec_jax.io import paths
 
 LIST_EXTENSIONS = (".txt", ".lst", ".list", ".scp")
 
@@ -64,45 +62,3 @@ def check_inputs_exist(inputs: Iterable[str]) -> None:
     for item in inputs:
         if not paths.exists(item):
             raise UsageError(f"{item}: no such file or folder")
-
-
-def check_no_overwrite(pairs: Iterable[tuple[str, str]]) -> None:
-    """UsageError when an output path (second of each pair) is, or resolves to, any input path (first).
-
-    Paths are compared after resolving symbolic links, so an output folder that is a link to the
-    input folder is caught too.
-    """
-    pairs = list(pairs)
-    inputs = {paths.resolve(source): source for source, _ in pairs}
-    clashes = [(inputs[paths.resolve(out)], out) for _, out in pairs if paths.resolve(out) in inputs]
-    if clashes:
-        source, out = clashes[0]
-        more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
-        raise UsageError(f"the output {out} would overwrite the input {source}{more}; choose another --output")
-
-
-def prepare_output_dir(path: str, flag: str = "--output") -> None:
-    """Create the output folder `path` if needed and check that files can be created in it (UsageError
-    otherwise), so that an unusable output is found before any work rather than after it. For a URL an empty
-    object is written and deleted (a missing bucket or no permission shows here)."""
-    try:
-        if paths.isfile(path):
-            raise UsageError(f"{flag} {path} is a file, not a folder")
-        paths.makedirs(path)
-        probe = paths.join(path, f".write-test-{secrets.token_hex(4)}")
-        if paths.is_remote(path):
-            paths.write_bytes(probe, b"")
-        else:
-            os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        paths.remove(probe)
-    except UsageError:
-        raise
-    except Exception as e:  # OSError locally (an unreachable store too); fsspec stores raise their own types
-        raise UsageError(f"{flag} {path} cannot be written ({getattr(e, 'strerror', None) or e})") from None
-
-
-def write_atomic(path: str, write: Callable[[str], None]) -> None:
-    """Call `write(tmp)` on a local temporary file, then rename it to `path` or upload it to the URL `path`
-    (`paths.staged_file`): an output exists only once complete, with the permissions the user's umask gives."""
-    with paths.staged_file(path) as tmp:
-        write(tmp)

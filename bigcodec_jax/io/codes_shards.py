@@ -15,7 +15,7 @@
   that could not be encoded, with the reason.
 `bigcodec_jax.data.CodesSource(OUTPUT)` reads them as a Grain random-access source, and `inference.py decode
 OUTPUT` back to audio; OUTPUT may be gs://..., read from local copies of its shards in a cache folder
-(`paths.cached_copies`).
+(`download_cache.cached_copies`).
 
 Reading checks what it reads: an `index.json` that is missing, malformed or made by another model, a shard
 that is truncated, damaged or holds another number of records than the index says, and a record that
@@ -30,8 +30,8 @@ import msgpack
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordReader
 
-from bigcodec_jax import paths
 from bigcodec_jax.errors import InputError
+from bigcodec_jax.io import paths
 
 INDEX_FILE = "index.json"
 FORMAT = "bigcodec-jax codes shards"

@@ -15,8 +15,8 @@ from typing import IO, Iterator
 import numpy as np
 import soundfile as sf
 
-from bigcodec_jax import paths
 from bigcodec_jax.audio import SAMPLE_RATE
+from bigcodec_jax.io import paths
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 REMOTE_BLOCK_BYTES = 2 ** 18  # a remote file read in part (header, crop) is fetched in blocks of this size
@@ -78,5 +78,5 @@ def read_audio_range(path: str, start: int, count: int) -> np.ndarray:
 
 
 def write_wav(path: str, wav: np.ndarray) -> None:
-    """16 kHz mono float audio as a 16-bit PCM wav at the local `path` (outputs: `paths.staged_file`'s)."""
+    """16 kHz mono float audio as a 16-bit PCM wav at the local `path` (outputs: `staged.staged_file`'s)."""
     sf.write(path, wav, SAMPLE_RATE, format="WAV", subtype="PCM_16")
