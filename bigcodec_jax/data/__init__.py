@@ -25,7 +25,7 @@ from bigcodec_jax.data.bad_examples import TooManyBadExamples, bad_example_count
 from bigcodec_jax.data.codes_source import CodesSource
 from bigcodec_jax.data.config import default_config
 from bigcodec_jax.data.corpus import corpus_dir
-from bigcodec_jax.data.evaluation import EvalBatch, eval_utterances
+from bigcodec_jax.data.heldout import EvalBatch, eval_utterances
 from bigcodec_jax.data.loader import train_loader
 
 __all__ = ["CodesSource", "EvalBatch", "TooManyBadExamples", "bad_example_count", "corpus_dir", "default_config", "eval_utterances",

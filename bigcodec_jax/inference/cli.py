@@ -46,7 +46,7 @@ from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio, writ
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.inference import codes_file, tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.pipeline import Job, Timings, run_batches
+from bigcodec_jax.inference.pipeline import Timings, WorkItem, run_batches
 
 if TYPE_CHECKING:  # imported (with grain) only when a shard directory is decoded
     from bigcodec_jax.data.codes_source import CodesSource
@@ -150,7 +150,7 @@ def _devices(count: int | None) -> list[jax.Device]:
     return devices[:count]
 
 
-def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
+def _plan(args: argparse.Namespace) -> tuple[list[WorkItem], list[str], int]:
     """(jobs, failed inputs, outputs already done) from the command line, before any model is loaded.
 
     UsageError for a checkpoint or inputs that do not exist, inputs that hold no files and outputs that would
@@ -188,7 +188,7 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
         if name in existing:
             done += 1
         else:
-            jobs.append(Job(path, out))
+            jobs.append(WorkItem(path, out))
     return jobs, failed, done
 
 
@@ -203,11 +203,11 @@ class _Command:
         """Code frames of an input (for grouping), from an audio file's header or a whole checked codes file
         or shard record; ValueError when unreadable or malformed."""
         if self.args.command == "decode":
-            return self.load(Job(path, ""))[0].shape[-1]
+            return self.load(WorkItem(path, ""))[0].shape[-1]
         samples, rate, _ = audio_info(path)
         return self.codec.num_frames(audio.resampled_length(samples, audio.check_sample_rate(rate)))
 
-    def load(self, job: Job) -> tuple:
+    def load(self, job: WorkItem) -> tuple:
         if isinstance(job.source, ShardRecord):
             record = job.source.source[job.source.index]
             self.codec.check_codes(record["codes"][None], record["length"])
@@ -232,7 +232,7 @@ class _Command:
         codes = self.batch.start_encode(wavs)
         return lambda: [(c, len(w), rate) for c, (w, rate) in zip(codes(), items)]
 
-    def write(self, job: Job, result) -> None:
+    def write(self, job: WorkItem, result) -> None:
         if self.args.command == "encode":
             codes, length, rate = result
             files.write_atomic(job.output, lambda tmp: codes_file.save(tmp, codes, length, rate, self.codec.config,
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None, timings: Timings | None = None) -> int:
     failed += sorted(foreign)
     planned = [j for j in planned if not (isinstance(j.source, ShardRecord) and j.source.source.path in foreign)]
 
-    def frames_or_error(job: Job) -> int | ValueError:
+    def frames_or_error(job: WorkItem) -> int | ValueError:
         try:
             return command.frames(job.source)
         except ValueError as e:

@@ -36,7 +36,7 @@ from bigcodec_jax.audio_io import AUDIO_EXTENSIONS, audio_info, read_audio
 from bigcodec_jax.files import expand_inputs, write_atomic
 from bigcodec_jax.inference import codes_file
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.pipeline import Job, run_batches
+from bigcodec_jax.inference.pipeline import WorkItem, run_batches
 
 PROGRESS_DIR = "progress"
 MANIFEST_FILE = "manifest.json"
@@ -165,10 +165,10 @@ class Tokeniser:
 
     def _encode_shard(self, i: int, count: int, entries: list[Entry], desc: str) -> None:
         results: dict[int, tuple[np.ndarray, int, int]] = {}
-        jobs = [Job(e.path, e.id) for e in entries]
+        jobs = [WorkItem(e.path, e.id) for e in entries]
         frames = [self.codec.num_frames(e.length) for e in entries]
 
-        def load(job: Job) -> tuple[np.ndarray, int]:
+        def load(job: WorkItem) -> tuple[np.ndarray, int]:
             wav, rate = read_audio(job.source)
             return audio.as_batch(wav, rate)[0], rate
 
