@@ -25,7 +25,7 @@ from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec import BigCodecModel
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.codec.passes import Passes, passes_for, shortest_window
-from bigcodec_jax.codec.streaming import stream_passes_for
+from bigcodec_jax.codec.stream_steps import stream_passes_for
 from bigcodec_jax.codes import check_code_values
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES, StreamDecoder, StreamEncoder
 

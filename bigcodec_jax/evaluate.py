@@ -46,7 +46,7 @@ from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, check_names
-from bigcodec_jax.data.evaluation import no_readable_utterance
+from bigcodec_jax.data.heldout import no_readable_utterance
 from bigcodec_jax.evaluation.report import METRICS_FILE, check_output, write_report
 from bigcodec_jax.evaluation.runner import evaluate
 from bigcodec_jax.io import outputs, paths

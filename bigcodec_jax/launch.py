@@ -91,7 +91,7 @@ def describe(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
-class Job:
+class ProcessGroup:
     """N processes of one command; forwards signals, stops all when one fails."""
 
     def __init__(self, grace: float, kill_after: float):
@@ -181,14 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     errors.require(bool(command), "no command given (python -m bigcodec_jax.launch --processes N -- COMMAND ARGS)")
-    job = Job(args.grace, args.kill_after)
+    group = ProcessGroup(args.grace, args.kill_after)
     for signum in (signal.SIGINT, signal.SIGTERM):  # before the first process starts: a signal is never lost
-        signal.signal(signum, job.forward)
+        signal.signal(signum, group.forward)
     try:
-        job.start(command, args.processes, args.devices_per_process)
+        group.start(command, args.processes, args.devices_per_process)
     except OSError as e:
         raise errors.UsageError(f"cannot start {command[0]!r} ({e.strerror})") from e
-    return job.wait()
+    return group.wait()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 
 The concatenated outputs of any sequence of pushes equal offline `BigCodec.encode` / `decode` of
 the whole signal: codes identical, audio to float32 rounding. The device side is
-`codec/streaming.py` (every layer keeps its own context, nothing is computed twice); this module
+`codec/stream_steps.py` (every layer keeps its own context, nothing is computed twice); this module
 buffers pieces into whole frames, runs them in blocks of `block_frames` (one compiled step per
 block size, whatever the push sizes), drops what is not final yet, checks inputs and flushes.
 
@@ -43,7 +43,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from bigcodec_jax import audio
-from bigcodec_jax.codec.streaming import LIMIT, StreamPass
+from bigcodec_jax.codec.stream_steps import LIMIT, StreamPass
 from bigcodec_jax.codes import check_code_values
 
 DEFAULT_BLOCK_FRAMES = (1, 2, 8, 32)  # a step compiles on first use of its size: 20, 80 and 320 ms pushes fit

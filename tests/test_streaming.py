@@ -1,4 +1,4 @@
-"""Streaming encode and decode (`bigcodec_jax/streaming.py`, `codec/streaming.py`) equal offline for any push
+"""Streaming encode and decode (`bigcodec_jax/streaming.py`, `codec/stream_steps.py`) equal offline for any push
 pattern: codes identical to the official model's golden codes and to offline `encode`, audio to float32 rounding
 of the golden `recon_from_codes` and offline `decode`; a batch of streams that end at different lengths; no
 compilation per push size; the lower-latency mode; clear errors that leave the stream usable.
@@ -19,7 +19,7 @@ from bigcodec_jax import BigCodec
 from bigcodec_jax import audio as audio_checks
 from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.codec.receptive_field import contexts
-from bigcodec_jax.codec.streaming import StreamPass, stream_passes_for
+from bigcodec_jax.codec.stream_steps import StreamPass, stream_passes_for
 from bigcodec_jax.inference.cli import main
 from bigcodec_jax.io import codes_files
 from bigcodec_jax.io.audio_files import write_wav

@@ -29,7 +29,7 @@ from bigcodec_jax import BigCodec, audio, data, errors
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import device_line, peak_memory, time_calls
 from bigcodec_jax.codec.config import VARIANTS
-from bigcodec_jax.codec.streaming import stream_passes_for
+from bigcodec_jax.codec.stream_steps import stream_passes_for
 from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
 from bigcodec_jax.io import audio_files, inputs
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES

@@ -82,7 +82,7 @@ class ResidualUnit(nn.Module):
         return lengths
 
 
-class _Sequence(nn.Module):
+class _SequentialBlock(nn.Module):
     """A block that is a plain sequence of layers (`layers()`)."""
 
     def layers(self) -> list[Layer]:
@@ -98,7 +98,7 @@ class _Sequence(nn.Module):
         return layers_output_lengths(self.layers(), lengths)
 
 
-class EncoderBlock(_Sequence):
+class EncoderBlock(_SequentialBlock):
     """Residual units at the input width, Act, then a strided conv to `features`; length T -> T / stride."""
 
     in_features: int
@@ -117,7 +117,7 @@ class EncoderBlock(_Sequence):
         return [*self.res, self.act, self.conv]
 
 
-class DecoderBlock(_Sequence):
+class DecoderBlock(_SequentialBlock):
     """Act, a transposed conv to `features` (length T -> stride * T), then residual units."""
 
     features: int

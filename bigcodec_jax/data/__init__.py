@@ -26,7 +26,7 @@ from bigcodec_jax.data.bad_examples import TooManyBadExamples, bad_example_count
 from bigcodec_jax.data.codes_source import CodesSource
 from bigcodec_jax.data.config import default_config
 from bigcodec_jax.data.corpus import corpus_dir
-from bigcodec_jax.data.evaluation import EvalBatch, EvalSet, eval_utterances, read_eval_set
+from bigcodec_jax.data.heldout import EvalBatch, EvalSet, eval_utterances, read_eval_set
 from bigcodec_jax.data.loader import train_loader
 
 __all__ = ["CodesSource", "EvalBatch", "EvalSet", "TooManyBadExamples", "bad_example_count", "corpus_dir", "default_config",

@@ -45,7 +45,7 @@ from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.inference import tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.pipeline import Job, run_batches
+from bigcodec_jax.inference.pipeline import WorkItem, run_batches
 from bigcodec_jax.io import codes_files, codes_shards, inputs, outputs, paths, staged
 from bigcodec_jax.io.audio_files import AUDIO_EXTENSIONS, audio_info, read_audio, write_wav
 
@@ -60,11 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = errors.ArgumentParser(prog="inference.py", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    helps = {"encode": "audio files, folders or file lists -> one codes file per input",
-             "decode": "codes files or folders of them -> 16 kHz wav",
-             "reconstruct": "audio -> codes -> audio (what the official inference.py does)"}
-    for name, text in helps.items():
-        p = sub.add_parser(name, help=text, description=text)
+    for name, kind in COMMANDS.items():
+        p = sub.add_parser(name, help=kind.help, description=kind.help)
         p.add_argument("inputs", nargs="+", metavar="INPUT",
                        help="files, folders (searched recursively) or file lists (.txt/.lst/.list/.scp, one path "
                             "per line, relative to the list's folder; text after '|' ignored; '#' lines and blank "
@@ -86,21 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=errors.positive_int, default=4,
                        help="threads reading and writing files (default 4)")
         p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
-        if name == "decode":
-            p.add_argument("--stream", action="store_true",
-                           help=f"decode as a stream would, as a check and an example: each batch's codes pushed "
-                                f"{STREAM_FRAMES} frames at a time into BigCodec.stream_decoder, as a language model "
-                                "makes them (the same audio as without --stream)")
-        if name == "encode":
-            p.add_argument("--pack", action="store_true",
-                           help="store codes packed to 13 bits each (the codec's true 1.04 kbit/s) instead of "
-                                "16-bit integers")
-            p.add_argument("--format", choices=("npz", "arrayrecord"), default="npz",
-                           help="npz: one .codes.npz per input (default); arrayrecord: the whole corpus as shards "
-                                "OUTPUT/codes-*-of-*.array_record plus OUTPUT/index.json, files sorted by duration, "
-                                "for LM training (read them with bigcodec_jax.data.CodesSource)")
-            p.add_argument("--shard-seconds", type=errors.positive_seconds, default=3600.0,
-                           help="with --format arrayrecord: seconds of audio per shard (default 3600)")
+        kind.add_options(p)
     return parser
 
 
@@ -151,7 +134,7 @@ def _devices(count: int | None) -> list[jax.Device]:
     return devices[:count]
 
 
-def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
+def _plan(args: argparse.Namespace, kind: type[Subcommand]) -> tuple[list[WorkItem], list[str], int]:
     """(jobs, failed inputs, outputs already done) from the command line, before any model is loaded.
 
     UsageError for a checkpoint or inputs that do not exist, inputs that hold no files and outputs that would
@@ -159,18 +142,13 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
     """
     pretrained.check_source(args.checkpoint)
     inputs.check_inputs_exist(args.inputs)
-    extensions = (CODES_SUFFIX,) if args.command == "decode" else AUDIO_EXTENSIONS
-    suffix = CODES_SUFFIX if args.command == "encode" else ".wav"
     names, failed = [], []
     for item in args.inputs:
-        if args.command == "decode" and codes_shards.is_shard_directory(item):
-            named, damaged = _shard_records(item)
-            failed += damaged
-        else:
-            named = inputs.expand_inputs([item], extensions, skip=args.output)
-        names += [(path, _output_name(rel, suffix)) for path, rel in named]
+        named, damaged = kind.expand(item, args.output)
+        failed += damaged
+        names += [(path, _output_name(rel, kind.output_suffix)) for path, rel in named]
     errors.require(bool(names) or bool(failed),
-                   f"no input files ({', '.join(extensions)}) in {', '.join(args.inputs)}")
+                   f"no input files ({', '.join(kind.input_extensions)}) in {', '.join(args.inputs)}")
     pairs = [(path, paths.join(args.output, name)) for path, name in names]
     outputs.check_no_overwrite((path, out) for path, out in pairs if isinstance(path, str))
     existing = set() if args.overwrite or not paths.isdir(args.output) else {
@@ -189,58 +167,148 @@ def _plan(args: argparse.Namespace) -> tuple[list[Job], list[str], int]:
         if name in existing:
             done += 1
         else:
-            jobs.append(Job(path, out))
+            jobs.append(WorkItem(path, out))
     return jobs, failed, done
 
 
-class _Command:
-    """How one subcommand sizes, loads, processes and writes its files."""
+class Subcommand:
+    """One subcommand: its options, its inputs and outputs, and how it sizes, loads, processes and writes a file.
+
+    The defaults read audio files and write 16 kHz wav; each subcommand overrides what differs.
+    """
+
+    help: str
+    input_extensions: tuple[str, ...] = AUDIO_EXTENSIONS
+    output_suffix = ".wav"
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser) -> None:
+        """The subcommand's own options, after the shared ones."""
+
+    @classmethod
+    def expand(cls, item: str, output: str) -> tuple[list[tuple], list[str]]:
+        """(input, its name relative to the input) of every file an INPUT names, and the damaged parts."""
+        return inputs.expand_inputs([item], cls.input_extensions, skip=output), []
+
+    @staticmethod
+    def makes_shards(args: argparse.Namespace) -> bool:
+        """Whether the run writes codes shards of the whole corpus (`tokenise`) instead of a file per input."""
+        return False
 
     def __init__(self, args: argparse.Namespace, batch: BatchCodec):
         self.args, self.batch, self.codec = args, batch, batch.codec
         self.fingerprint = codes_files.fingerprint(self.codec.params)
 
+    def foreign_inputs(self, failed: list[str]) -> set[str]:
+        """The inputs (not `failed` already) whose codes another model made, named on stderr."""
+        return set()
+
     def frames(self, path: str | ShardRecord) -> int:
-        """Code frames of an input (for grouping), from an audio file's header or a whole checked codes file
-        or shard record; ValueError when unreadable or malformed."""
-        if self.args.command == "decode":
-            return self.load(Job(path, ""))[0].shape[-1]
+        """Code frames of an input (for grouping), here from an audio file's header; ValueError when unreadable
+        or malformed."""
         samples, rate, _ = audio_info(path)
         return self.codec.num_frames(audio.resampled_length(samples, audio.check_sample_rate(rate)))
 
-    def load(self, job: Job) -> tuple:
-        if isinstance(job.source, ShardRecord):
-            record = job.source.source[job.source.index]
-            self.codec.check_codes(record["codes"][None], record["length"])
-            return record["codes"], record["length"]
-        if self.args.command == "decode":
-            codes, length = codes_files.load(job.source, self.fingerprint)
-            self.codec.check_codes(codes[None], length)
-            return codes, length
+    def load(self, job: WorkItem) -> tuple:
         wav, rate = read_audio(job.source)
         return audio.as_batch(wav, rate)[0], rate
 
     def process(self, items: list[tuple]) -> Callable[[], list]:
         """Start a batch; returns a function that waits for its results (`pipeline.run_batches`)."""
-        if self.args.command == "decode" and self.args.stream:
-            results = _stream_decode(self.codec, items, self.batch.batch_size)
-            return lambda: results
-        if self.args.command == "decode":
-            return self.batch.start_decode([c for c, _ in items], [n for _, n in items])
-        wavs = [w for w, _ in items]
-        if self.args.command == "reconstruct":
-            return self.batch.start_reconstruct(wavs)
-        codes = self.batch.start_encode(wavs)
+        raise NotImplementedError
+
+    def write(self, job: WorkItem, result) -> None:
+        with staged.staged_file(job.output) as tmp:
+            write_wav(tmp, result)
+
+
+class Encode(Subcommand):
+    help = "audio files, folders or file lists -> one codes file per input"
+    output_suffix = CODES_SUFFIX
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--pack", action="store_true",
+                            help="store codes packed to 13 bits each (the codec's true 1.04 kbit/s) instead of "
+                                 "16-bit integers")
+        parser.add_argument("--format", choices=("npz", "arrayrecord"), default="npz",
+                            help="npz: one .codes.npz per input (default); arrayrecord: the whole corpus as shards "
+                                 "OUTPUT/codes-*-of-*.array_record plus OUTPUT/index.json, files sorted by "
+                                 "duration, for LM training (read them with bigcodec_jax.data.CodesSource)")
+        parser.add_argument("--shard-seconds", type=errors.positive_seconds, default=3600.0,
+                            help="with --format arrayrecord: seconds of audio per shard (default 3600)")
+
+    @staticmethod
+    def makes_shards(args: argparse.Namespace) -> bool:
+        return args.format == "arrayrecord"
+
+    def process(self, items: list[tuple]) -> Callable[[], list]:
+        codes = self.batch.start_encode([w for w, _ in items])
         return lambda: [(c, len(w), rate) for c, (w, rate) in zip(codes(), items)]
 
-    def write(self, job: Job, result) -> None:
-        if self.args.command == "encode":
-            codes, length, rate = result
-            with staged.staged_file(job.output) as tmp:
-                codes_files.save(tmp, codes, length, rate, self.codec.config, self.fingerprint, packed=self.args.pack)
-        else:
-            with staged.staged_file(job.output) as tmp:
-                write_wav(tmp, result)
+    def write(self, job: WorkItem, result) -> None:
+        codes, length, rate = result
+        with staged.staged_file(job.output) as tmp:
+            codes_files.save(tmp, codes, length, rate, self.codec.config, self.fingerprint, packed=self.args.pack)
+
+
+class Decode(Subcommand):
+    help = "codes files or folders of them -> 16 kHz wav"
+    input_extensions = (CODES_SUFFIX,)
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--stream", action="store_true",
+                            help=f"decode as a stream would, as a check and an example: each batch's codes pushed "
+                                 f"{STREAM_FRAMES} frames at a time into BigCodec.stream_decoder, as a language "
+                                 "model makes them (the same audio as without --stream)")
+
+    @classmethod
+    def expand(cls, item: str, output: str) -> tuple[list[tuple], list[str]]:
+        if codes_shards.is_shard_directory(item):
+            return _shard_records(item)
+        return super().expand(item, output)
+
+    def foreign_inputs(self, failed: list[str]) -> set[str]:
+        """The codes shard directories among the inputs whose index names another model's fingerprint."""
+        foreign = set()
+        for path in self.args.inputs:
+            if path not in failed and codes_shards.is_shard_directory(path):
+                try:
+                    codes_shards.read_index(path, self.fingerprint)
+                except ValueError as e:
+                    foreign.add(path)
+                    print(f"failed: {e}", file=sys.stderr)
+        return foreign
+
+    def frames(self, path: str | ShardRecord) -> int:
+        """Code frames of a whole checked codes file or shard record."""
+        return self.load(WorkItem(path, ""))[0].shape[-1]
+
+    def load(self, job: WorkItem) -> tuple:
+        if isinstance(job.source, ShardRecord):
+            record = job.source.source[job.source.index]
+            self.codec.check_codes(record["codes"][None], record["length"])
+            return record["codes"], record["length"]
+        codes, length = codes_files.load(job.source, self.fingerprint)
+        self.codec.check_codes(codes[None], length)
+        return codes, length
+
+    def process(self, items: list[tuple]) -> Callable[[], list]:
+        if self.args.stream:
+            results = _stream_decode(self.codec, items, self.batch.batch_size)
+            return lambda: results
+        return self.batch.start_decode([c for c, _ in items], [n for _, n in items])
+
+
+class Reconstruct(Subcommand):
+    help = "audio -> codes -> audio (what the official inference.py does)"
+
+    def process(self, items: list[tuple]) -> Callable[[], list]:
+        return self.batch.start_reconstruct([w for w, _ in items])
+
+
+COMMANDS: dict[str, type[Subcommand]] = {"encode": Encode, "decode": Decode, "reconstruct": Reconstruct}
 
 
 def _stream_decode(codec: BigCodec, items: list[tuple[np.ndarray, int]], batch_size: int) -> list[np.ndarray]:
@@ -257,20 +325,6 @@ def _stream_decode(codec: BigCodec, items: list[tuple[np.ndarray, int]], batch_s
               for i in range(0, codes.shape[2], STREAM_FRAMES)]
     wav = np.concatenate(pieces + [stream.flush()], axis=-1)
     return [wav[row, :length] for row, (_, length) in enumerate(items)]
-
-
-def _foreign_shards(args: argparse.Namespace, fingerprint: str, failed: list[str]) -> set[str]:
-    """The shard directories among decode's inputs (those not `failed` already) whose codes another model made
-    (named on stderr)."""
-    foreign = set()
-    for path in args.inputs:
-        if args.command == "decode" and path not in failed and codes_shards.is_shard_directory(path):
-            try:
-                codes_shards.read_index(path, fingerprint)
-            except ValueError as e:
-                foreign.add(path)
-                print(f"failed: {e}", file=sys.stderr)
-    return foreign
 
 
 def _batch_codec(args: argparse.Namespace, devices: list[jax.Device]) -> BatchCodec:
@@ -305,17 +359,18 @@ def main(argv: list[str] | None = None) -> int:
     if jax.process_count() > 1:
         print(f"inference.py: {how}", file=sys.stderr)
     devices = _devices(args.devices)
-    if args.command == "encode" and args.format == "arrayrecord":
+    kind = COMMANDS[args.command]
+    if kind.makes_shards(args):
         return _tokenise(args, devices)
-    planned, failed, skipped = _plan(args)
+    planned, failed, skipped = _plan(args, kind)
     outputs.prepare_output_dir(args.output)
-    command = _Command(args, _batch_codec(args, devices))
+    command = kind(args, _batch_codec(args, devices))
     codec = command.codec
-    foreign = _foreign_shards(args, command.fingerprint, failed)
+    foreign = command.foreign_inputs(failed)
     failed += sorted(foreign)
     planned = [j for j in planned if not (isinstance(j.source, ShardRecord) and j.source.source.path in foreign)]
 
-    def frames_or_error(job: Job) -> int | ValueError:
+    def frames_or_error(job: WorkItem) -> int | ValueError:
         try:
             return command.frames(job.source)
         except ValueError as e:

@@ -19,9 +19,11 @@ from tqdm import tqdm
 PREFETCH_BATCHES = 2  # batches read ahead of the one being started
 
 
-class Job(NamedTuple):
-    source: str  # input path
-    output: str  # output path
+class WorkItem(NamedTuple):
+    """One input of a corpus run and where its output goes (`load` and `write` read them)."""
+
+    source: Any  # the input: a path, or what the caller's `load` takes
+    output: str  # the output: a path, or what the caller's `write` takes
 
 
 def _prefetch(batches: Sequence[list[int]], submit: Callable[[int], Future]
@@ -35,9 +37,9 @@ def _prefetch(batches: Sequence[list[int]], submit: Callable[[int], Future]
     yield from pending
 
 
-def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequence[float],
-                load: Callable[[Job], Any], process: Callable[[list], Callable[[], list]],
-                write: Callable[[Job, Any], None], workers: int, desc: str) -> list[tuple[Job, str]]:
+def run_batches(jobs: Sequence[WorkItem], batches: Sequence[list[int]], seconds: Sequence[float],
+                load: Callable[[WorkItem], Any], process: Callable[[list], Callable[[], list]],
+                write: Callable[[WorkItem, Any], None], workers: int, desc: str) -> list[tuple[WorkItem, str]]:
     """Load, process and write every job, batch by batch; returns the failed jobs with the reason.
 
     `batches` are lists of indices into `jobs`; `seconds` is each job's audio duration (the
@@ -46,10 +48,10 @@ def run_batches(jobs: Sequence[Job], batches: Sequence[list[int]], seconds: Sequ
     for its results (in order): batch i + 1 is started before waiting for batch i, so that the host's work
     between batches (padding, transfers, handing results to the writers) overlaps the device's.
     """
-    failures: list[tuple[Job, str]] = []
-    writes: list[tuple[Job, Future]] = []
+    failures: list[tuple[WorkItem, str]] = []
+    writes: list[tuple[WorkItem, Future]] = []
 
-    def fail(job: Job, reason: Any) -> None:
+    def fail(job: WorkItem, reason: Any) -> None:
         failures.append((job, str(reason)))
         tqdm.write(f"failed: {job.source}: {reason}", file=sys.stderr)
 

@@ -33,7 +33,7 @@ from array_record.python.array_record_module import ArrayRecordWriter
 from bigcodec_jax import audio, distributed
 from bigcodec_jax.errors import UsageError
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.pipeline import Job, run_batches
+from bigcodec_jax.inference.pipeline import WorkItem, run_batches
 from bigcodec_jax.io import codes_files, codes_shards, paths, staged
 from bigcodec_jax.io.audio_files import AUDIO_EXTENSIONS, audio_info, read_audio
 from bigcodec_jax.io.inputs import expand_inputs
@@ -162,10 +162,10 @@ class Tokeniser:
 
     def _encode_shard(self, i: int, count: int, entries: list[Entry], desc: str) -> None:
         results: dict[int, tuple[np.ndarray, int, int]] = {}
-        jobs = [Job(e.path, e.id) for e in entries]
+        jobs = [WorkItem(e.path, e.id) for e in entries]
         frames = [self.codec.num_frames(e.length) for e in entries]
 
-        def load(job: Job) -> tuple[np.ndarray, int]:
+        def load(job: WorkItem) -> tuple[np.ndarray, int]:
             wav, rate = read_audio(job.source)
             return audio.as_batch(wav, rate)[0], rate
 

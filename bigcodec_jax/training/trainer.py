@@ -24,7 +24,7 @@ from bigcodec_jax.evaluation.plots import mel_comparison_image
 from bigcodec_jax.training import sharding
 from bigcodec_jax.training.checkpointing import Checkpointer
 from bigcodec_jax.training.config import validate
-from bigcodec_jax.training.evaluation_hook import HeldOutEvaluation, host_params
+from bigcodec_jax.training.heldout_metrics import HeldOutEvaluation, host_params
 from bigcodec_jax.training.preemption import Preempted, StopSignal
 from bigcodec_jax.training.state import Models, TrainState, build_models, create_state, init_params
 from bigcodec_jax.training.step import make_train_step

@@ -111,7 +111,7 @@ class _Residual:
     """`x + branch(x)`: the input waits in a delay line for the branch's lag."""
 
     def __init__(self, unit: ResidualUnit, d_in: int, rate: int):
-        self.unit, self.branch = unit, _Sequence(unit.branch(), d_in, rate)
+        self.unit, self.branch = unit, _StageChain(unit.branch(), d_in, rate)
         self.d_out, self.rate_out = self.branch.d_out, rate
         self.delay = self.d_out - d_in
 
@@ -153,7 +153,7 @@ class _Recur:
         return state, y
 
 
-class _Sequence:
+class _StageChain:
     """Layers in order, each stage's output stream the next one's input."""
 
     def __init__(self, layers: Sequence[Layer], d_in: int, rate: int):
@@ -212,7 +212,7 @@ def _stages(layer: Layer, d_in: int, rate: int) -> list:
     if isinstance(layer, ResidualUnit):
         return [_Residual(layer, d_in, rate)]
     if isinstance(layer, (EncoderBlock, DecoderBlock)):
-        return _Sequence(layer.layers(), d_in, rate).stages
+        return _StageChain(layer.layers(), d_in, rate).stages
     if isinstance(layer, (WNConv, WNConvTranspose1d)):
         return [_conv(layer, d_in, rate)]
     if isinstance(layer, AntiAliasedSnakeBeta):
@@ -227,9 +227,9 @@ class _Network:
 
     def __init__(self, net: StagedNetwork, rate: int):
         self.rate_in = rate
-        self.features = _Sequence(net.feature_layers(), 0, rate)
+        self.features = _StageChain(net.feature_layers(), 0, rate)
         self.recur = _Recur(net, self.features.d_out, self.features.rate_out)
-        self.head = _Sequence(net.head_layers(), self.recur.d_out, 1)
+        self.head = _StageChain(net.head_layers(), self.recur.d_out, 1)
         self.delay, self.rate_out = self.head.d_out, self.head.rate_out
 
     def prepare(self) -> tuple:
