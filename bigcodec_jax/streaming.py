@@ -35,6 +35,9 @@ block size, whatever the push sizes), drops what is not final yet, checks inputs
   or flush after `flush`) raises `ValueError` before anything changes, so the stream can go on with a
   correct piece. Bad options (`batch_size`, `lookahead_frames`, `block_frames`, `length`: whole
   numbers, never bools) raise a `ValueError` naming the option.
+
+Over 300 lines because this docstring is the streams' one statement of their rules (docs/streaming.md
+points here) and the two streams share their buffering, checks and flush.
 """
 from __future__ import annotations
 

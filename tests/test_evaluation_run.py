@@ -203,6 +203,7 @@ def test_an_earlier_evaluation_is_refused_before_any_work_or_replaced_whole(code
 
     monkeypatch.setattr(pretrained, "load", refuse)
     monkeypatch.setattr(data, "read_eval_set", refuse)
+    (tmp_path / "model.pt").write_bytes(b"never read: the output is checked first")
     args = ["--checkpoint", str(tmp_path / "model.pt"), "--data", folder, "--output", str(out)]
     assert cli.main(args) == errors.USAGE
     err = capsys.readouterr().err.strip()

@@ -17,7 +17,7 @@ from bigcodec_jax import BigCodec, evaluate
 from bigcodec_jax.checkpoints import run_dir, store
 from bigcodec_jax.data.corpus import DEFAULT_CORPUS_DIR
 from bigcodec_jax.inference import cli as inference_cli
-from bigcodec_jax.inference.cli import CODES_SUFFIX
+from bigcodec_jax.inference.subcommands import CODES_SUFFIX
 from bigcodec_jax.io import codes_files, codes_shards, paths, staged
 from bigcodec_jax.io.audio_files import read_audio
 from bigcodec_jax.training import cli as training_cli

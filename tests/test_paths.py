@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bigcodec_jax.io import paths, staged
+from bigcodec_jax.io import download_cache, paths, staged
 
 
 @pytest.fixture(params=["local", "gs"])
@@ -87,7 +87,7 @@ def test_staged_folder_uploads_everything_on_success_only(root):
 def test_local_copy_and_readable(root):
     target = paths.join(root, "data.bin")
     staged.write_bytes(target, b"\x00\x01payload")
-    with paths.local_copy(target) as local:
+    with download_cache.local_copy(target) as local:
         assert not paths.is_remote(local) and local.endswith("data.bin")
         with open(local, "rb") as f:
             assert f.read() == b"\x00\x01payload"

@@ -200,10 +200,10 @@ def test_examples_and_evaluation_set_to_0_never_run_and_need_no_held_out_data(tm
     assert _checkpoint_steps(workdir) == [1, 2]
     logged = open(os.path.join(workdir, "metrics.jsonl")).read()
     assert '"loss/gen"' in logged and "eval/" not in logged
-    # the same held-out folder is an error as soon as it is needed
+    # the same held-out folder is an error as soon as it is needed: a usage error (2) found before the workdir is made
     proc = _start(str(tmp_path / "other"), env, "--config.num_steps=2", "--config.eval_every_steps=2",
                   "--config.data.eval.source=dir", f"--config.data.eval.path={missing}")
-    assert "no_such_folder" in _finish(proc, status=1)
+    assert "config.data.eval.path" in _finish(proc, status=2) and not os.path.exists(tmp_path / "other")
 
 
 def test_trains_from_tfds_mock_data(tmp_path):

@@ -25,7 +25,7 @@ import numpy as np
 from bigcodec_jax.checkpoints import hub, official, run_dir, safetensors_format, store
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.errors import UsageError
-from bigcodec_jax.io import paths
+from bigcodec_jax.io import download_cache, paths
 
 
 def _not_there(path: str) -> str:
@@ -83,7 +83,7 @@ def _load(path: str, step: int | None) -> tuple[ml_collections.ConfigDict, dict[
                               f"(no {run_dir.CONFIG_FILE} and {run_dir.CHECKPOINTS_DIR}/ inside)")
     if paths.isdir(path):
         return store.load(path)
-    with paths.local_copy(path) as local:
+    with download_cache.local_copy(path) as local:
         try:
             sections, config = read_file(local)
         except CheckpointError as e:  # name the file as the user did, not its temporary download

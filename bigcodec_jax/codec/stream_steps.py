@@ -24,6 +24,9 @@ A stream walks the layer sequences the offline model runs (`feature_layers()`, t
 
 The lag of the whole network, `StreamPass.delay`, is the lookahead of the stream; it equals the
 receptive field of `codec/receptive_field.py` (tests/test_streaming.py checks it).
+
+Over 300 lines because every layer kind's step and the lag bookkeeping they share belong together: split,
+no one file would show why a stream equals offline.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Codec evaluation: reconstruct held-out utterances and measure them (issue 7).
+"""Codec evaluation: reconstruct held-out utterances and measure them.
 
     from bigcodec_jax import data, evaluation
     report = evaluation.evaluate(codec, data.eval_utterances(cfg))         # FAST_METRICS: mel, SI-SDR, STOI

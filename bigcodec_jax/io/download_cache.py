@@ -1,6 +1,6 @@
 """A checked download cache: local copies of remote files, for readers that want local files.
 
-ArrayRecord's random access (codes shards) needs local files: `cached_copies` downloads remote files once into
+`local_copy` gives one file's local name for a single read (a zip archive, safetensors). ArrayRecord's random access (codes shards) needs local files: `cached_copies` downloads remote files once into
 a cache folder (`$BIGCODEC_CACHE_DIR`, default `~/.cache/bigcodec-jax`) and checks them against the object's
 size and MD5 every time they are used.
 """
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import hashlib
 import json
 import os
 import posixpath
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import tqdm
 
@@ -124,3 +126,18 @@ def cached_copies(folder: str, names: Sequence[str], cache: str | None = None, w
                 fetch.result()
                 bar.update()
     return entries
+
+
+@contextlib.contextmanager
+def local_copy(path: str | os.PathLike) -> Iterator[str]:
+    """A local file name for `path`, for readers that need one (zip archives, safetensors): the path itself,
+    or a temporary download of the remote file, deleted afterwards."""
+    path = os.fspath(path)
+    if not paths.is_remote(path):
+        yield path
+        return
+    fs, inner = paths.store(path)
+    with tempfile.TemporaryDirectory(prefix="bigcodec-") as tmp:
+        local = os.path.join(tmp, paths.name(path) or "file")
+        fs.get_file(inner, local)
+        yield local

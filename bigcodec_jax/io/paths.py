@@ -22,8 +22,7 @@ import os
 import posixpath
 import re
 import shutil
-import tempfile
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _PACKAGES = {"gs": "gcsfs", "gcs": "gcsfs", "s3": "s3fs"}
@@ -287,18 +286,3 @@ def remove_folder(path: str | os.PathLike) -> None:
     fs, inner = store(path)
     with contextlib.suppress(FileNotFoundError):
         fs.rm(inner.rstrip("/"), recursive=True)
-
-
-@contextlib.contextmanager
-def local_copy(path: str | os.PathLike) -> Iterator[str]:
-    """A local file name for `path`, for readers that need one (zip archives, safetensors): the path itself,
-    or a temporary download of the remote file, deleted afterwards."""
-    path = os.fspath(path)
-    if not is_remote(path):
-        yield path
-        return
-    fs, inner = store(path)
-    with tempfile.TemporaryDirectory(prefix="bigcodec-") as tmp:
-        local = os.path.join(tmp, name(path) or "file")
-        fs.get_file(inner, local)
-        yield local

@@ -29,7 +29,7 @@ from absl import logging as absl_logging
 from ml_collections import config_flags
 
 from bigcodec_jax import compile_cache, errors
-from bigcodec_jax.io import outputs, paths
+from bigcodec_jax.io import download_cache, outputs, paths
 
 PROG = "train.py"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "--helpfull", "-helpfull", "--helpxml", "-?")
@@ -83,7 +83,7 @@ def _local_config(argv: list[str], config: _ConfigArg | None) -> Iterator[list[s
     if config is None or not paths.is_remote(config.path):
         yield argv
         return
-    with paths.local_copy(config.path) as local:
+    with download_cache.local_copy(config.path) as local:
         yield [*argv[:config.index], config.prefix + local + config.suffix, *argv[config.index + 1:]]
 
 
