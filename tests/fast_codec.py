@@ -1,4 +1,4 @@
-"""A codec of the fast test config (tests/configs/fast.py, compiled in seconds) with seeded random weights,
+"""A codec of the fast test config (tests/run_configs/fast.py, compiled in seconds) with seeded random weights,
 and the same saved as a converted checkpoint, for tests that run the command lines on many small inputs."""
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from bigcodec_jax import BigCodec
 from bigcodec_jax.checkpoints import store
 from bigcodec_jax.codec import BigCodecModel
-from configs.fast import get_config
+from run_configs.fast import get_config
 
 
 def fast_codec(window_seconds: float = 1.0) -> BigCodec:

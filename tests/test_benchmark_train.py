@@ -4,7 +4,7 @@ import pytest
 
 from bigcodec_jax import errors
 from bigcodec_jax.benchmark import train
-from configs.fast import get_config as fast_config
+from run_configs.fast import get_config as fast_config
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ def test_benchmark_infer_times_the_codec_and_writes_a_profiler_trace(tmp_path):
 def test_train_and_demo_run_their_own_programs(tmp_path):
     """The programs start and check their input as train.py and the demo do (a real run is tested in
     test_training_run.py and test_demo.py, with the same main functions)."""
-    trained = run("train", "--config", os.path.join(ROOT, "tests", "configs", "fast.py"), "--workdir", tmp_path,
+    trained = run("train", "--config", os.path.join(ROOT, "tests", "run_configs", "fast.py"), "--workdir", tmp_path,
                   "--config.batch_size=0")
     assert trained.returncode == 2  # a usage error, as train.py
     assert trained.stderr.strip().splitlines()[-1] == "error: config.batch_size: must be a positive integer, got 0"

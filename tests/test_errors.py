@@ -28,7 +28,7 @@ from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.io import codes_files, inputs, outputs, staged
 from bigcodec_jax.training import trainer
 from conftest import COMMITTED_SET, reference_path
-from configs.fast import get_config as fast_train_config
+from run_configs.fast import get_config as fast_train_config
 from fast_codec import save_fast_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -184,7 +184,7 @@ def test_train_py_refuses_a_resume_with_another_config_in_one_line(tmp_path):
     workdir = str(tmp_path / "run")
     _fake_run(workdir, fast_train_config())
     recorded = open(os.path.join(workdir, "config.json")).read()
-    result = subprocess.run([sys.executable, "train.py", "--config", "tests/configs/fast.py", f"--workdir={workdir}",
+    result = subprocess.run([sys.executable, "train.py", "--config", "tests/run_configs/fast.py", f"--workdir={workdir}",
                              "--config.model.encoder.ngf=8"], cwd=ROOT, env=ENV, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == errors.USAGE
@@ -343,7 +343,7 @@ def test_train_py_flag_errors_are_one_line(tmp_path):
             ([f"--config.init_from={tmp_path / 'missing.pt'}"], "config.init_from", 2),
             (["--config.data.source=list", f"--config.data.path={tmp_path / 'missing.txt'}"],
              "config.data.path", 2)):
-        result = subprocess.run([sys.executable, "train.py", "--config", "tests/configs/fast.py",
+        result = subprocess.run([sys.executable, "train.py", "--config", "tests/run_configs/fast.py",
                                  f"--workdir={workdir}", *flags], cwd=ROOT, env=ENV, capture_output=True, text=True,
                                 timeout=300)
         assert result.returncode == status, result.stderr

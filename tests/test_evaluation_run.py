@@ -257,6 +257,7 @@ def test_data_none_of_which_is_readable_is_an_input_error(tmp_path, capsys, monk
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "text.wav").write_text("not audio")
     monkeypatch.setattr(pretrained, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    (tmp_path / "model.pt").write_bytes(b"never read: the data is checked first")
     assert cli.main(["--checkpoint", str(tmp_path / "model.pt"), "--data", str(tmp_path / "in"),
                      "--output", str(tmp_path / "eval")]) == errors.FAILED
     err = capsys.readouterr().err.strip()

@@ -1,7 +1,7 @@
 """train.py, inference.py, evaluate and BigCodec.from_pretrained with every path (the config file too) on gs://,
 against the local GCS emulator (tests/gcs_emulator.py, one per session): checkpoints, exact resume past a
 half-written checkpoint, TensorBoard events and metrics.jsonl, reruns that skip finished outputs, codes shards,
-and (opt-in, see below) a 2-process run. Tiny shapes (tests/configs/fast.py); most of the module's time is the
+and (opt-in, see below) a 2-process run. Tiny shapes (tests/run_configs/fast.py); most of the module's time is the
 two train.py runs."""
 import json
 import os
@@ -25,9 +25,9 @@ from bigcodec_jax.training.writer import read_metrics
 from conftest import reference_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS = 6  # tests/configs/fast.py: 6 steps, a checkpoint every 3
+STEPS = 6  # tests/run_configs/fast.py: 6 steps, a checkpoint every 3
 AUDIO = ["nested/one.wav", "two.wav", "three.wav"]  # inference and evaluation inputs, copied from the corpus
-CONFIG = os.path.join(ROOT, "tests", "configs", "fast.py")
+CONFIG = os.path.join(ROOT, "tests", "run_configs", "fast.py")
 
 
 @pytest.fixture(scope="module")

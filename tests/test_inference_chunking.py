@@ -13,7 +13,7 @@ from bigcodec_jax.codec.passes import shortest_window
 from bigcodec_jax.codec.receptive_field import contexts
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.cli import main
-from configs.fast import get_config
+from run_configs.fast import get_config
 from conftest import COMMITTED_SET, reference_path
 
 # Max |chunked - whole| of the decoded audio (tanh output, peak about 1), float32 on CPU: measured

@@ -16,12 +16,12 @@ import pytest
 
 from bigcodec_jax import data, errors
 from bigcodec_jax.training.writer import read_metrics
-from configs.fast import get_config as fast_config
+from run_configs.fast import get_config as fast_config
 from scripts.restore_check import by_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS = 6  # tests/configs/fast.py: 6 steps, a checkpoint every 3, logs every step
-ARGS = ["--config", os.path.join(ROOT, "tests", "configs", "fast.py"), "--config.batch_size=4"]  # 1 example/device
+STEPS = 6  # tests/run_configs/fast.py: 6 steps, a checkpoint every 3, logs every step
+ARGS = ["--config", os.path.join(ROOT, "tests", "run_configs", "fast.py"), "--config.batch_size=4"]  # 1 example/device
 NOTICE_SECONDS = 30  # a dead process ends the job within this (the launcher: 5 s grace + 10 s to SIGKILL)
 
 

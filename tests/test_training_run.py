@@ -15,11 +15,11 @@ import pytest
 from bigcodec_jax import data, errors
 from bigcodec_jax.configs import small
 from bigcodec_jax.training import config as train_config
-from configs.fast import get_config as fast_config
+from run_configs.fast import get_config as fast_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = fast_config().num_steps
-ARGS = ["--config", os.path.join(ROOT, "tests", "configs", "fast.py")]  # 6 steps, checkpoints every 3
+ARGS = ["--config", os.path.join(ROOT, "tests", "run_configs", "fast.py")]  # 6 steps, checkpoints every 3
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,7 @@ def test_a_run_directory_converts_and_exports(straight, tmp_path):
     saved = _saved_state(workdir, STEPS)
     assert convert_main(["--to-torch", workdir, str(tmp_path / "run.pt")]) == 0
     assert convert_main([workdir, str(tmp_path / "converted")]) == 0
-    exported = pretrained.load(str(tmp_path / "run.pt"))[1]  # its tests/configs/fast.py model config is embedded
+    exported = pretrained.load(str(tmp_path / "run.pt"))[1]  # its tests/run_configs/fast.py model config is embedded
     converted = pretrained.load(str(tmp_path / "converted"))[1]
     for params in (exported, converted):
         for part, field in (("generator", "gen_params"), ("discriminators", "disc_params")):

@@ -1,4 +1,4 @@
-"""Restore a train.py checkpoint (tests/configs/fast.py, batch 4) under this job's processes and devices, as
+"""Restore a train.py checkpoint (tests/run_configs/fast.py, batch 4) under this job's processes and devices, as
 train.py does, and dump what came back: `python restore_check.py WORKDIR STEP OUT` (run it through
 bigcodec_jax.launch). Process 0 writes OUT/state.npz (every leaf, gathered, named by its path); every
 process p writes OUT/data-<p>.npz: its data position and the next host batch it would train on."""
@@ -23,7 +23,7 @@ def by_path(tree) -> dict:
 
 def fast_config():
     spec = importlib.util.spec_from_file_location(
-        "fast", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "fast.py"))
+        "fast", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_configs", "fast.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config()

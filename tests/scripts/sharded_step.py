@@ -11,7 +11,7 @@ from bigcodec_jax.training import sharding, trainer
 from bigcodec_jax.training.state import build_models
 
 _spec = importlib.util.spec_from_file_location(
-    "fast", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "fast.py"))
+    "fast", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_configs", "fast.py"))
 _fast = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fast)
 config = _fast.get_config()                # a small graph: sharding, not the architecture, is under test

@@ -23,4 +23,5 @@ def get_config() -> ml_collections.ConfigDict:
     config.log_every_steps = 1
     config.examples_every_steps = 4
     config.checkpoint.every_steps = 3
+    config.checkpoint.keep = 3  # every checkpoint of a run (steps 1, 3 and 6): resume tests pick among them
     return config
