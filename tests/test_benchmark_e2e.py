@@ -1,18 +1,15 @@
 """`benchmark e2e` on CPU at a tiny size: inference.py reconstruct over a generated folder against the kernel."""
 import json
-import math
 import subprocess
 import sys
 
-TOP_FIELDS = {"command", "settings", "machine", "folder", "plan", "compile", "kernel", "e2e", "ratio", "loop_ratio",
-              "cpu_ratio", "loop_cpu_ratio", "losses", "peak_memory_gib", "peak_memory_kind", "load_average_end"}
-E2E_FIELDS = {"command_s", "command_audio_per_s", "loop_s", "loop_audio_per_s", "command_cpu_s", "loop_cpu_s",
-              "command_cpu_s_per_audio_s", "loop_cpu_s_per_audio_s", "starting_s", "waiting_for_results_s", "batches",
+TOP_FIELDS = {"command", "settings", "machine", "folder", "plan", "compile", "kernel", "e2e", "ratio", "cpu_ratio",
+              "peak_memory_gib", "peak_memory_kind", "load_average_end"}
+E2E_FIELDS = {"command_s", "command_audio_per_s", "files_per_s", "command_cpu_s", "command_cpu_s_per_audio_s",
               "pass_compilations", "other_compilations", "compile_s", "load_average_before", "load_average_after"}
-LOSSES = {"kernel_s", "padding_s", "batches_beyond_kernel_s", "loop_rest_s", "start_up_s"}
 
 
-def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
+def test_e2e_runs_the_command_on_a_folder_against_the_kernel(tmp_path):
     # files of 0.5-1 s all pad to the smallest bucket (1 s): one shape for the command, one for the kernel
     output = tmp_path / "e2e.json"
     run = subprocess.run([sys.executable, "-m", "bigcodec_jax.benchmark", "e2e", "--variant", "tiny_train",
@@ -29,18 +26,11 @@ def test_e2e_runs_the_command_on_a_folder_and_accounts_for_its_time(tmp_path):
     assert 0 < plan["efficiency"] <= 1 and plan["padded_frames"] == 4 * 2 * 80
     assert E2E_FIELDS <= set(e2e), E2E_FIELDS - set(e2e)
     assert e2e["pass_compilations"] == 0  # every shape the command ran was compiled ahead of time
-    # the loop and its batches are timed from outside the command (inference.py has no hook for it)
-    assert e2e["batches"] == 4 and 0 < e2e["starting_s"] and 0 < e2e["waiting_for_results_s"]
-    assert e2e["starting_s"] + e2e["waiting_for_results_s"] <= e2e["loop_s"]
-    assert e2e["loop_s"] <= e2e["command_s"]
     assert kernel["batch"] == 2 and kernel["both_audio_per_s"] > 0 and report["compile"]["kernel_s"] > 0
     assert e2e["command_audio_per_s"] == folder["audio_s"] / e2e["command_s"]
+    assert e2e["files_per_s"] == 8 / e2e["command_s"]
     assert report["ratio"] == e2e["command_audio_per_s"] / kernel["both_audio_per_s"] > 0
     assert report["cpu_ratio"] == kernel["both_cpu_s_per_audio_s"] / e2e["command_cpu_s_per_audio_s"] > 0
-    assert 0 < e2e["loop_cpu_s"] <= e2e["command_cpu_s"]
-    losses = report["losses"]
-    assert set(losses) == LOSSES
-    assert math.isclose(sum(losses.values()), e2e["command_s"], rel_tol=1e-6)  # every second accounted for
-    assert losses["padding_s"] > 0 and losses["start_up_s"] > 0 and losses["loop_rest_s"] > 0
-    for line in ("kernel:", "end to end:", "ratio to the kernel:", "padding at the kernel's rate"):
+    assert e2e["command_cpu_s"] > 0
+    for line in ("kernel:", "end to end:", "files/s", "ratio to the kernel:"):
         assert line in run.stdout, run.stdout

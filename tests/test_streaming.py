@@ -378,23 +378,3 @@ def test_benchmark_stream_reports_costs_next_to_offline(capsys):
     for direction in ("encode", "decode"):
         rows = [line.split() for line in out.splitlines() if line.startswith(f"{direction} ") and " 80 " in line]
         assert len(rows) == 1 and float(rows[0][2]) > 0 and rows[0][3].endswith("x"), out
-
-
-def test_benchmark_lookahead_table_on_a_folder_of_speech(tmp_path, capsys):
-    """`benchmark stream --lookahead-table CHECKPOINT --speech FOLDER`: the table on files of any rate; at the exact
-    lookahead the streams give the offline codes and audio (SI-SDR at float32 rounding)."""
-    from bigcodec_jax.benchmark import stream as bench
-
-    write_wav(str(tmp_path / "a.wav"), speech_like(0.6, 1))
-    sf.write(tmp_path / "b.flac", speech_like(0.9, 2)[::2], 8000)  # resampled to 16 kHz on reading
-    parser = __import__("argparse").ArgumentParser()
-    bench.add_arguments(parser)
-    bench.run(parser.parse_args(["--lookahead-table", reference_path("official_debug.pt"), "--speech", str(tmp_path),
-                                 "--lookaheads", "0"]))
-    out = capsys.readouterr().out
-    assert f"2 files of {tmp_path} (1.5 s, 0.9 s longest)" in out, out
-    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in out.splitlines() if line.startswith("| ")}
-    assert "0 frames" in rows, out
-    exact = next(row for key, row in rows.items() if key.startswith("exact"))
-    assert exact[2] == "100.0 %", out
-    assert all(float(cell.split()[0]) > 90 for cell in (exact[3], exact[5])), out  # dB: float32 rounding only

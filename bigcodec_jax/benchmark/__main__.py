@@ -1,7 +1,6 @@
 """`python -m bigcodec_jax.benchmark {infer,train,stream,e2e,suite}`: throughput benchmarks, one module each.
 
-Each subcommand prints seconds of audio per second and peak memory; record results with the
-hardware named in docs/benchmarks.md. No library module imports this package (tests/test_imports.py).
+Results are recorded, with the hardware named, in docs/benchmarks.md. No library module imports this package.
 """
 from __future__ import annotations
 

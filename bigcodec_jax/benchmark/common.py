@@ -1,22 +1,48 @@
-"""What every benchmark shares: timing, compilation, FLOP counts, memory, the machine's description.
-
-`compile_timed` (lower + compile, timed apart from running), `time_calls` (warm-up, then the median
-of repeats), `peak_memory` (the device's peak, or the process's peak resident size on CPU,
-labelled), `matmul_rate` (this machine's achievable FLOP rate from a large jitted matmul) and
-`machine` (device, host, load).
-"""
+"""What every benchmark shares: options, timing, compilation, FLOP counts, memory, the machine's description."""
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import resource
 import statistics
+import sys
 import time
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from bigcodec_jax import errors
+from bigcodec_jax.codec.config import VARIANTS
+
+DTYPES = ["float32", "bfloat16"]
+
+
+def add_model_arguments(p: argparse.ArgumentParser, seconds: float | None = None, seconds_help: str = "clip length",
+                        repeats: int | None = None, batch_sizes: list[int] | None = None,
+                        dtypes: list[str] | None = None) -> None:
+    """`--variant`, and each of `--seconds`, `--repeats`, `--batch-sizes`, `--dtypes` given a default here."""
+    p.add_argument("--variant", default="full", choices=VARIANTS,
+                   help="model variant (default: the released full size)")
+    if seconds is not None:
+        p.add_argument("--seconds", type=errors.positive_seconds, default=seconds, help=seconds_help)
+    if batch_sizes is not None:
+        p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=batch_sizes)
+    if dtypes is not None:
+        p.add_argument("--dtypes", nargs="+", default=dtypes, choices=DTYPES)
+    if repeats is not None:
+        p.add_argument("--repeats", type=errors.positive_int, default=repeats, help="timed runs after a warm-up")
+
+
+def add_torch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--torch-ref", metavar="PATH",
+                   help="checkout of the official repository (Aria-K-Alethia/BigCodec): also time the official "
+                        "model (full size, float32) on the same clip sizes, interleaved with ours")
+    p.add_argument("--torch-python", default=sys.executable,
+                   help="interpreter with torch installed for --torch-ref (default: this one)")
+    p.add_argument("--torch-device", default="cpu", help="torch device of the official model (cpu, cuda)")
 
 
 def peak_memory() -> tuple[float, str]:

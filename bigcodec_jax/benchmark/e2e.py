@@ -1,16 +1,10 @@
 """End to end against the kernel: `inference.py reconstruct` over a folder next to the bare device passes.
 
-Writes `--files` speech files to a temporary folder (crops of the packaged synthetic corpus, lengths
-log-uniform over `--min-seconds` to `--max-seconds`, one in five at 44.1 kHz wav and one in five at
-48 kHz FLAC so that resampling runs, the rest 16 kHz FLAC) and a random-weight checkpoint. Then, in
-one process: compiles every batch shape the run will use (`BatchCodec.compile`, timed apart); times
-the kernel (`benchmark infer`'s `CodecTimer`: whole-batch encode and decode on inputs already on the
-device) at the same batch size, `--repeats` runs before and as many after; runs the real command
-in-process (`inference.cli.main`, so the compiled shapes are reused: compilations during it are
-counted, and should be none), its batch loop timed from outside (`LoopTimer`).
-
-Reports seconds of audio per second of both, their ratio (in wall and in CPU seconds), and where the
-command's time goes (`losses`). `--output FILE.json` writes it all.
+Writes `--files` crops of the packaged synthetic corpus (log-uniform lengths; some at 44.1 and
+48 kHz, so that resampling runs) and a random-weight checkpoint. In one process: compiles every
+batch shape the run will use (timed apart), times the kernel (`benchmark infer`'s `CodecTimer`)
+before and after, and runs the real command in-process (`inference.cli.main`; compilations during
+it are counted, and should be none). Reports both rates and their ratio, in wall and CPU seconds.
 """
 from __future__ import annotations
 
@@ -22,22 +16,19 @@ import shutil
 import statistics
 import tempfile
 import time
-from unittest import mock
 
 import jax
 import numpy as np
 import soundfile as sf
 
 from bigcodec_jax import BigCodec, audio, data, errors
-from bigcodec_jax.benchmark.common import device_line, load_average, machine, peak_memory
-from bigcodec_jax.benchmark.infer import CodecTimer, summary
+from bigcodec_jax.benchmark.common import DTYPES, add_model_arguments, device_line, load_average, machine, peak_memory
+from bigcodec_jax.benchmark.infer import CodecTimer
 from bigcodec_jax.checkpoints import store
-from bigcodec_jax.codec.config import VARIANTS
 from bigcodec_jax.data.corpus import HELDOUT_LIST, TRAIN_LIST
 from bigcodec_jax.data.sources import list_source
 from bigcodec_jax.inference import cli
 from bigcodec_jax.inference.batch_codec import BatchCodec
-from bigcodec_jax.inference.pipeline import run_batches
 from bigcodec_jax.io import outputs, staged
 from bigcodec_jax.io.audio_files import audio_info
 
@@ -47,8 +38,8 @@ PASS_PROGRAM = "jit(codec_pass)"  # the codec's passes (codec/passes.py) as JAX 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", choices=VARIANTS, help="model variant (default: the released full size)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    add_model_arguments(p)
+    p.add_argument("--dtype", default="float32", choices=DTYPES)
     p.add_argument("--files", type=errors.positive_int, default=200, help="generated files")
     p.add_argument("--min-seconds", type=errors.positive_seconds, default=1.0, help="shortest file")
     p.add_argument("--max-seconds", type=errors.positive_seconds, default=20.0, help="longest file")
@@ -85,8 +76,7 @@ def write_speech_folder(folder: str, lengths: np.ndarray, seed: int) -> list[str
 
 
 def plan(batch: BatchCodec, frames: list[int]) -> dict:
-    """The batches `inference.py` will run for clips of these frames (on the ladder it fits to them), and what
-    their padding costs."""
+    """The batches `inference.py` will run for clips of these frames (on its fitted ladder), and their padding."""
     batch.fit_ladder(frames)
     batches = batch.batches(frames)
     shapes = [batch.batch_shape([frames[i] for i in b]) for b in batches]
@@ -112,40 +102,6 @@ class CompileCounter:
             self.passes += fun_name == PASS_PROGRAM
             self.others += fun_name != PASS_PROGRAM
             self.seconds += seconds
-
-
-class LoopTimer:
-    """Stands in for `inference.cli.run_batches`: runs it, timing its wall and CPU seconds, and the batches
-    it runs through the `process` it is given (starting each, waiting for its results)."""
-
-    def __init__(self):
-        self.wall = self.cpu = self.starting = self.waiting_for_results = 0.0
-        self.batches = 0
-
-    def __call__(self, jobs, batches, seconds, load, process, *rest):
-        def timed_process(items):
-            start = time.perf_counter()
-            wait = process(items)
-            self.starting += time.perf_counter() - start
-            self.batches += 1
-
-            def timed_wait():
-                start = time.perf_counter()
-                results = wait()
-                self.waiting_for_results += time.perf_counter() - start
-                return results
-            return timed_wait
-
-        start, cpu = time.perf_counter(), time.process_time()
-        try:
-            return run_batches(jobs, batches, seconds, load, timed_process, *rest)
-        finally:
-            self.wall, self.cpu = time.perf_counter() - start, time.process_time() - cpu
-
-
-def kernel_runs(timer: CodecTimer, repeats: int) -> dict:
-    runs = [timer.once() for _ in range(repeats)]
-    return summary(timer.audio_s, *map(list, zip(*runs)))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -192,41 +148,33 @@ def run(args: argparse.Namespace) -> None:
             / audio.SAMPLE_RATE  # whole frames
         timer = CodecTimer(codec, args.batch_size, seconds)
         result["compile"]["kernel_s"] = timer.compile_s
-        before = kernel_runs(timer, args.repeats)
+        before = timer.runs(args.repeats)
 
-        loop = LoopTimer()
-        argv = ["reconstruct", folder, "--output", out, "--checkpoint", checkpoint, "--batch-size",
-                str(args.batch_size), "--dtype", args.dtype, "--workers", str(args.workers), "--window", str(args.window)]
+        argv = ["reconstruct", folder, "--output", out, "--checkpoint", checkpoint, "--dtype", args.dtype,
+                "--batch-size", str(args.batch_size), "--workers", str(args.workers), "--window", str(args.window)]
         load_before = load_average()
         compiles.active = True
         start, cpu = time.perf_counter(), time.process_time()
-        with mock.patch.object(cli, "run_batches", loop):
-            status = cli.main(argv)
+        status = cli.main(argv)
         command_s, command_cpu_s = time.perf_counter() - start, time.process_time() - cpu
         compiles.active = False
         written = sum(len(fs) for _, _, fs in os.walk(out))
         errors.require(status == 0 and written == args.files,
                        f"inference.py reconstruct failed (exit status {status}, {written} of {args.files} written)")
 
-        after = kernel_runs(timer, args.repeats)
+        after = timer.runs(args.repeats)
         result["kernel"] = kernel = {
             "batch": args.batch_size, "seconds": seconds, "before": before, "after": after,
             "both_audio_per_s": statistics.mean([before["both_audio_per_s"], after["both_audio_per_s"]]),
             "both_cpu_s_per_audio_s": statistics.mean([before["both_cpu_s"], after["both_cpu_s"]]) / timer.audio_s}
         audio_s = f["audio_s"]
         result["e2e"] = e2e = {
-            "command_s": command_s, "command_audio_per_s": audio_s / command_s, "loop_s": loop.wall,
-            "loop_audio_per_s": audio_s / loop.wall, "command_cpu_s": command_cpu_s,
-            "command_cpu_s_per_audio_s": command_cpu_s / audio_s, "loop_cpu_s": loop.cpu,
-            "loop_cpu_s_per_audio_s": loop.cpu / audio_s, "starting_s": loop.starting,
-            "waiting_for_results_s": loop.waiting_for_results, "batches": loop.batches,
+            "command_s": command_s, "command_audio_per_s": audio_s / command_s, "files_per_s": args.files / command_s,
+            "command_cpu_s": command_cpu_s, "command_cpu_s_per_audio_s": command_cpu_s / audio_s,
             "pass_compilations": compiles.passes, "other_compilations": compiles.others,
             "compile_s": compiles.seconds, "load_average_before": load_before, "load_average_after": load_average()}
         result["ratio"] = e2e["command_audio_per_s"] / kernel["both_audio_per_s"]
-        result["loop_ratio"] = e2e["loop_audio_per_s"] / kernel["both_audio_per_s"]
         result["cpu_ratio"] = kernel["both_cpu_s_per_audio_s"] / e2e["command_cpu_s_per_audio_s"]
-        result["loop_cpu_ratio"] = kernel["both_cpu_s_per_audio_s"] / e2e["loop_cpu_s_per_audio_s"]
-        result["losses"] = losses(result, loop)
         result["peak_memory_gib"], result["peak_memory_kind"] = peak_memory()
         result["load_average_end"] = load_average()
         report(result)
@@ -236,39 +184,12 @@ def run(args: argparse.Namespace) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def losses(result: dict, loop: LoopTimer) -> dict:
-    """The end-to-end command's time against the kernel's for the same audio, split by cause (seconds).
-
-    Wall seconds: the batches' time (starting them and waiting for their results) is what the kernel
-    would take for the padded frames plus the rest (`batches_beyond_kernel_s`: masking the padding,
-    host work between batches that the device did not hide, shapes slower than the kernel's), then
-    the rest of the loop (waiting for inputs and outputs, its own work) and the command's start-up.
-    Padding: the batches' padded frames against the files' real frames (bucket padding, empty rows).
-    """
-    planned = result["plan"]
-    padded = planned["padded_frames"] / planned["real_frames"]
-    ideal = result["folder"]["audio_s"] / result["kernel"]["both_audio_per_s"]
-    batches = loop.starting + loop.waiting_for_results
-    return {"kernel_s": ideal, "padding_s": ideal * (padded - 1), "batches_beyond_kernel_s": batches - ideal * padded,
-            "loop_rest_s": loop.wall - batches, "start_up_s": result["e2e"]["command_s"] - loop.wall}
-
-
-LOSSES = {"kernel_s": "the kernel at its measured rate", "padding_s": "padding at the kernel's rate",
-          "batches_beyond_kernel_s": "batches beyond the kernel's rate (masking, host work between batches, shapes)",
-          "loop_rest_s": "the rest of the loop (waiting for inputs and outputs, its own work)",
-          "start_up_s": "start-up (checkpoint, headers)"}
-
-
 def report(result: dict) -> None:
     e2e, kernel = result["e2e"], result["kernel"]
     print(f"kernel: {kernel['both_audio_per_s']:.2f} s of audio per s (batch {kernel['batch']} x "
           f"{kernel['seconds']:.2f} s, mean of before and after)\n"
-          f"end to end: {e2e['command_audio_per_s']:.2f} s/s for the whole command ({e2e['command_s']:.1f} s), "
-          f"{e2e['loop_audio_per_s']:.2f} s/s for its batch loop ({e2e['loop_s']:.1f} s); compilations during it: "
-          f"{e2e['pass_compilations']} of the codec's passes, {e2e['other_compilations']} others\n"
-          f"ratio to the kernel: {result['ratio']:.1%} (command), {result['loop_ratio']:.1%} (batch loop); in CPU "
-          f"seconds per second of audio (what counts on a shared machine): {result['cpu_ratio']:.1%} (command), "
-          f"{result['loop_cpu_ratio']:.1%} (batch loop)\nwhere the command's time goes, wall seconds:")
-    for key, label in LOSSES.items():
-        print(f"  {result['losses'][key]:9.1f}  {label}")
-    print(f"load average at the end: {result['load_average_end']}")
+          f"end to end: {e2e['command_audio_per_s']:.2f} s/s, {e2e['files_per_s']:.2f} files/s "
+          f"({e2e['command_s']:.1f} s); compilations during it: {e2e['pass_compilations']} of the codec's passes, "
+          f"{e2e['other_compilations']} others\n"
+          f"ratio to the kernel: {result['ratio']:.1%}; in CPU seconds per second of audio (what counts on a shared "
+          f"machine): {result['cpu_ratio']:.1%}\nload average at the end: {result['load_average_end']}")

@@ -1,28 +1,15 @@
 """Inference throughput: seconds of audio per second for encode, decode and both.
 
-Uses a model variant (default the full size) with random weights (speed does not depend on the
-values) on random clips already on the device. Encode and decode are compiled ahead of time and
-timed apart from the runs (compile time is reported separately); each figure is the median of
-`--repeats` runs after one warm-up. XLA's cost analysis gives the FLOPs of one call, and a large
-jitted matmul measured in the same run gives this machine's achievable FLOP rate, so each row
-says which fraction of it the codec reaches.
-
-With `--torch-ref`, the official PyTorch model (float32, eval, no_grad) runs on the same clip
-sizes in a second interpreter that has torch, interleaved with ours run by run (ours, official,
-ours, ...), so that both see the same load on a shared machine; the table gives both medians
-and the ratio.
-
-With `--trace DIR`, one encode and one decode call of each row run under `jax.profiler.trace` after
-its timed runs, written to `DIR/<dtype>-b<batch>/` (an XProf trace, and `perfetto_trace.json.gz`
-for ui.perfetto.dev), each kernel named by its HLO instruction: per-layer time is read there
-(docs/benchmarks.md, "Where the time goes: a profiler trace").
+Random weights and clips already on the device; encode and decode compiled ahead and timed apart;
+medians of `--repeats` runs after a warm-up, with the fraction of the machine's matmul rate reached.
+`--torch-ref`: the official PyTorch model, interleaved with ours run by run (the same load for both).
+`--trace DIR`: one more encode and decode of each row under `jax.profiler.trace`, for XProf or Perfetto.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
-import sys
 import time
 
 import jax
@@ -30,41 +17,23 @@ import numpy as np
 
 from bigcodec_jax import BigCodec, errors
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.codec.config import VARIANTS
-from bigcodec_jax.benchmark.common import (compile_timed, compiled_memory_gib, device_line, flops, load_average,
-                                           matmul_rate, peak_memory)
+from bigcodec_jax.benchmark.common import (DTYPES, add_model_arguments, add_torch_arguments, compile_timed,
+                                           compiled_memory_gib, device_line, flops, load_average, matmul_rate,
+                                           peak_memory)
 from bigcodec_jax.benchmark.official_torch import OfficialModel
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", choices=VARIANTS, help="model variant (default: the released full size)")
-    p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[1, 8, 32, 64])
-    p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="clip length")
-    p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
-    p.add_argument("--repeats", type=errors.positive_int, default=3, help="timed runs after the warm-up (the median is reported)")
+    add_model_arguments(p, seconds=10.0, repeats=3, batch_sizes=[1, 8, 32, 64], dtypes=list(DTYPES))
     p.add_argument("--trace", metavar="DIR", help="also write a jax.profiler trace of one encode and one decode "
                                                   "call of each row to DIR/<dtype>-b<batch>/")
     add_torch_arguments(p)
 
 
-def add_torch_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--torch-ref", metavar="PATH",
-                   help="checkout of the official repository (Aria-K-Alethia/BigCodec): also time the official "
-                        "model (full size, float32) on the same clip sizes, interleaved with ours")
-    p.add_argument("--torch-python", default=sys.executable,
-                   help="interpreter with torch installed for --torch-ref (default: this one)")
-    p.add_argument("--torch-device", default="cpu", help="torch device of the official model (cpu, cuda)")
-
-
 class CodecTimer:
-    """Compiled encode and decode of `codec` for `batch` clips of `seconds`, timed one run at a time.
-
-    They are the codec's whole-batch device functions (`codec.passes`), on inputs already on the
-    device: host transfers, padding and chunking are not part of the timings.
-
-    Attributes after construction: `compile_s` (encode + decode), `flops` (XLA's count for one
-    encode + decode, None if unknown), `memory_gib` (XLA's memory analysis, the larger of the two).
-    """
+    """The codec's whole-batch encode and decode (`codec.passes`) compiled for `batch` clips of `seconds`, on
+    inputs already on the device (no host transfers, padding or chunking), timed one run at a time.
+    `compile_s`, `flops` (one encode + decode, None if unknown) and `memory_gib` (the larger) come from XLA."""
 
     def __init__(self, codec: BigCodec, batch: int, seconds: float):
         self.audio_s = batch * seconds
@@ -90,13 +59,14 @@ class CodecTimer:
         jax.block_until_ready(self._decode(self._codec.params, self._codes, None))
         return middle - start, time.perf_counter() - middle, time.process_time() - cpu
 
+    def runs(self, repeats: int) -> dict:
+        """`summary` of `repeats` runs of both."""
+        return summary(self.audio_s, *map(list, zip(*(self.once() for _ in range(repeats)))))
+
 
 def summary(audio_s: float, encode_runs: list[float], decode_runs: list[float], cpu_runs: list[float]) -> dict:
-    """Median seconds and seconds of audio per second of encode, decode and both; median CPU seconds of both.
-
-    On a shared machine wall time depends on the other work; CPU time much less so (it still
-    counts the time threads spend waiting for each other when they spin).
-    """
+    """Median seconds and seconds of audio per second of encode, decode and both; median CPU seconds of both
+    (on a shared machine CPU time depends less on the other work than wall time)."""
     encode, decode = statistics.median(encode_runs), statistics.median(decode_runs)
     both = statistics.median([e + d for e, d in zip(encode_runs, decode_runs)])
     return {"encode_s": encode, "decode_s": decode, "both_s": both, "encode_audio_per_s": audio_s / encode,

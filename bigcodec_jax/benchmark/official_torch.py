@@ -1,13 +1,13 @@
 """The official PyTorch BigCodec (full size, random weights, float32, eval, no_grad), timed run by run.
 
-`OfficialModel` starts this file as a script in an interpreter that has torch (it imports nothing
-from bigcodec_jax) and asks it for one timed run at a time, so that our runs and the official
-model's interleave and see the same load. For each line `run` the script prints one JSON line: the
-seconds of one encode (encoder + quantiser) and one decode (embedding + decoder), its CPU seconds
-for both, and its peak memory (on a GPU the device's peak allocation, else the peak resident memory).
+`OfficialModel` runs this file in an interpreter that has torch (it imports nothing from
+bigcodec_jax), one timed run per line `run` (so that ours and its interleave), each answered with a
+JSON line: seconds of one encode (encoder + quantiser) and decode (embedding + decoder), CPU seconds
+of both, peak memory (a GPU's peak allocation, else the peak resident memory).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -63,8 +63,6 @@ def _peak_gib() -> float:
 
 
 def main() -> None:
-    import argparse
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repo", required=True, help="checkout of github.com/Aria-K-Alethia/BigCodec")
     parser.add_argument("--batch", type=int, required=True)

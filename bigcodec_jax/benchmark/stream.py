@@ -1,20 +1,10 @@
 """Streaming cost: real-time factor of streaming encode and decode next to offline, first-output latency, compile.
 
-Uses the full-size model with random weights (speed does not depend on the values). One clip is
-pushed as a live source would: audio in pieces of `--push-ms`, codes as a language model would
-make them (at each tick, the frames whose time has come: 1 or 2 frames per 20 ms tick, 6 or 7 per
-80 ms). The real-time factor is compute seconds per second of audio (below 1 keeps up), next to
-the offline `BigCodec.encode` / `decode` of the same clip timed in the same run before and after
-the streams (the machine may be shared: compare within a run). First output: the audio time
-that had to be pushed before the first output came (the lookahead plus up to one push) and the
-compute of that push.
-
-`--lookahead-table CHECKPOINT` measures the lower-latency mode instead: on the packaged corpus's
-held-out utterances (or the audio files of `--speech FOLDER`, resampled to 16 kHz), each stream
-pushed frame by frame (so every frame has exactly k frames of
-lookahead), the codes' agreement with offline `encode` and the SI-SDR and mel distance of the
-decoded audio against the offline reconstruction, for the decoder alone (offline codes) and for
-encoder and decoder both streaming at k.
+Random weights. One clip is pushed as a live source would: audio in pieces of `--push-ms`, codes
+as a language model makes them (at each tick, the frames whose time has come). The real-time factor
+(compute seconds per second of audio) is shown next to offline `encode` / `decode` of the same clip,
+timed in the same run before and after the streams. First output: the audio pushed before it came
+(the lookahead plus up to one push) and the compute of that push.
 """
 from __future__ import annotations
 
@@ -25,34 +15,21 @@ import time
 
 import numpy as np
 
-from bigcodec_jax import BigCodec, audio, data, errors
+from bigcodec_jax import BigCodec, errors
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.benchmark.common import device_line, peak_memory, time_calls
-from bigcodec_jax.codec.config import VARIANTS
+from bigcodec_jax.benchmark.common import add_model_arguments, device_line, peak_memory, time_calls
 from bigcodec_jax.codec.stream_steps import stream_passes_for
-from bigcodec_jax.evaluation.metrics import mel_distance, si_sdr
-from bigcodec_jax.io import audio_files, inputs
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", choices=VARIANTS,
-                   help="model variant (default: the released full size)")
-    p.add_argument("--seconds", type=errors.positive_seconds, default=4.0, help="clip length")
+    add_model_arguments(p, seconds=4.0, repeats=1)
     p.add_argument("--push-ms", type=errors.positive_milliseconds, nargs="+", default=[20.0, 80.0, 320.0],
                    help="push intervals")
     p.add_argument("--block-frames", type=errors.positive_int, nargs="+", default=list(DEFAULT_BLOCK_FRAMES),
                    help="block sizes the streams compile (default: the library's)")
     p.add_argument("--batch-size", type=errors.positive_int, default=1,
                    help="streams advancing together (the offline calls decode the same batch)")
-    p.add_argument("--repeats", type=errors.positive_int, default=1, help="timed repeats of the offline calls")
-    p.add_argument("--lookahead-table", metavar="CHECKPOINT",
-                   help="instead of timing: the lower-latency mode's agreement with offline for this checkpoint")
-    p.add_argument("--lookaheads", type=errors.non_negative_int, nargs="+", default=[0, 2, 4, 8, 16],
-                   help="k for --lookahead-table")
-    p.add_argument("--speech", metavar="FOLDER",
-                   help="--lookahead-table on these audio files (any rate) instead of the packaged corpus's held-out "
-                        "utterances")
 
 
 def _pieces(total: int, per_tick: float) -> list[int]:
@@ -77,64 +54,7 @@ def _stream(s, x: np.ndarray, pieces: list[int], rate: float) -> dict:
     return dict(total=sum(times) + flush, push_ms=1000.0 * statistics.median(times), first=first)
 
 
-def _frame_by_frame(s, x: np.ndarray, frames: np.ndarray, rate: int) -> np.ndarray:
-    """Push rows of `x` (time last, `frames` each) one frame at a time, rows ending at their frames; flush."""
-    out = [s.push(x[..., f * rate:(f + 1) * rate], lengths=np.where(f < frames, rate, 0))
-           for f in range(int(frames.max()))]
-    return np.concatenate(out + [s.flush()], axis=-1)
-
-
-def _utterances(folder: str | None) -> tuple[list[tuple[np.ndarray, str]], str]:
-    """(16 kHz audio, name) of every audio file under `folder`, or of the packaged corpus's held-out
-    utterances when None; and a description of them."""
-    if folder is None:
-        return ([(w[:n], name) for b in data.eval_utterances(data.default_config())
-                 for w, n, name in zip(b.wav, b.lengths, b.names)], "held-out utterances of the packaged corpus")
-    utterances = []
-    for path, name in inputs.expand_inputs([folder], audio_files.AUDIO_EXTENSIONS):
-        try:  # read, checked and resampled as inference.py does
-            utterances.append((audio.as_batch(*audio_files.read_audio(path))[0], name))
-        except ValueError as e:
-            raise errors.UsageError(f"{path}: {e}") from None
-    errors.require(utterances, f"--speech {folder}: no audio files ({', '.join(audio_files.AUDIO_EXTENSIONS)})")
-    return utterances, f"files of {folder}"
-
-
-def lookahead_table(args: argparse.Namespace) -> None:
-    codec = BigCodec.from_pretrained(args.lookahead_table)
-    hop = codec.hop_length
-    utterances, described = _utterances(args.speech)
-    frames = np.array([-(-len(w) // hop) for w, _ in utterances])
-    wav = np.zeros((len(utterances), frames.max() * hop), np.float32)
-    for row, (w, _) in enumerate(utterances):
-        wav[row, :len(w)] = w
-    codes = codec.passes.encode.run(codec.params, wav, frames)
-    recon = codec.passes.decode.run(codec.params, codes, frames)
-    print(f"{len(utterances)} {described} ({sum(map(len, (w for w, _ in utterances))) / SAMPLE_RATE:.1f} s, "
-          f"{wav.shape[1] / SAMPLE_RATE:.1f} s longest), {args.lookahead_table}; frame-by-frame pushes")
-    print("| lookahead | latency | codes = offline | decoder alone: SI-SDR | mel distance | "
-          "encoder + decoder: SI-SDR | mel distance |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    exact = codec.stream_encoder().lookahead_frames, codec.stream_decoder().lookahead_frames
-    for k in [*args.lookaheads, None]:
-        batch = len(utterances)
-        streamed = _frame_by_frame(codec.stream_encoder(batch, lookahead_frames=k), wav, frames, hop)
-        agree = np.mean(np.concatenate([(streamed[r, :, :f] == codes[r, :, :f]).ravel()
-                                        for r, f in enumerate(frames)]))
-        ms = 1000.0 * hop / SAMPLE_RATE
-        row = ([f"exact ({exact[0]} / {exact[1]} frames)", f"{ms * exact[0]:.0f} / {ms * exact[1]:.0f} ms"]
-               if k is None else [f"{k} frames", f"{ms * k:.1f} ms"]) + [f"{100 * agree:.1f} %"]
-        for c in (codes, streamed):
-            decoded = _frame_by_frame(codec.stream_decoder(batch, lookahead_frames=k), c, frames, 1)
-            pairs = [(recon[r, :len(w)], decoded[r, :len(w)]) for r, (w, _) in enumerate(utterances)]
-            row += [f"{np.mean([si_sdr(a, b) for a, b in pairs]):.1f} dB",
-                    f"{np.mean([mel_distance(a, b) for a, b in pairs]):.3f}"]
-        print("| " + " | ".join(row) + " |", flush=True)
-
-
 def run(args: argparse.Namespace) -> None:
-    if args.lookahead_table:
-        return lookahead_table(args)
     print(f"{device_line()}, model: {args.variant}, clip {args.seconds:.1f} s, blocks {args.block_frames} frames, "
           f"load average at start {os.getloadavg()[0]:.1f}")
     codec = BigCodec.random(args.variant)
@@ -156,16 +76,15 @@ def run(args: argparse.Namespace) -> None:
     print(f"stream warm-up (compiles {passes.encode.step._cache_size()} + {passes.decode.step._cache_size()} "
           f"block steps): encode {enc_compile:.1f} s, decode {dec_compile:.1f} s", flush=True)
 
-    enc_lookahead = codec.stream_encoder(batch, block_frames=blocks).latency_ms
-    dec_lookahead = codec.stream_decoder(batch, block_frames=blocks).latency_ms
-    print(f"lookahead: encode {enc_lookahead:.1f} ms, decode {dec_lookahead:.1f} ms")
+    print(f"lookahead: encode {codec.stream_encoder(batch, block_frames=blocks).latency_ms:.1f} ms, "
+          f"decode {codec.stream_decoder(batch, block_frames=blocks).latency_ms:.1f} ms")
     print("direction  push ms  RTF     x offline  median push ms  first output after (ms audio + ms compute)")
     results = []
     for push_ms in args.push_ms:
-        e = _stream(codec.stream_encoder(batch, block_frames=blocks), wav, _pieces(wav.shape[1], push_ms * SAMPLE_RATE / 1000),
-                    SAMPLE_RATE)
-        d = _stream(codec.stream_decoder(batch, block_frames=blocks), codes, _pieces(codes.shape[2], push_ms / 1000 * SAMPLE_RATE / hop),
-                    SAMPLE_RATE / hop)
+        e = _stream(codec.stream_encoder(batch, block_frames=blocks), wav,
+                    _pieces(wav.shape[1], push_ms * SAMPLE_RATE / 1000), SAMPLE_RATE)
+        d = _stream(codec.stream_decoder(batch, block_frames=blocks), codes,
+                    _pieces(codes.shape[2], push_ms / 1000 * SAMPLE_RATE / hop), SAMPLE_RATE / hop)
         results.append((push_ms, e, d))
     _, enc_after, _ = time_calls(lambda: codec.encode(wav), args.repeats)
     _, dec_after, _ = time_calls(lambda: codec.decode(codes), args.repeats)

@@ -1,17 +1,11 @@
 """Everything within a time budget, to one JSON file written as it goes (the first command on a lent accelerator).
 
-The steps, in order: this machine's matmul rate (float32, and bfloat16 on accelerators), then rounds
-of inference (`benchmark infer`'s rows, the official model beside our float32 with `--torch-ref`)
-and training steps (`benchmark train`'s rows): round i measures every dtype at the i-th inference
-batch size, then every dtype at the i-th training batch size, so that a short budget still gives
-one figure of each kind before it gives more batch sizes.
-
-Each step runs in a process of its own (its peak memory is its own, and a crash or an out-of-memory
-error loses only that step) with the budget's time left as its limit: a step still running at the
-budget's end is stopped, and one that would start with less than `MIN_STEP_S` left is skipped.
-Each row (status ok, failed, stopped or skipped, with the reason) is added to the JSON as soon as
-its step ends, and the file is rewritten whole, so a killed suite leaves what it measured; its
-`complete` says whether the suite finished.
+The steps: this machine's matmul rate, then rounds of `benchmark infer` rows (the official model
+beside our float32 with `--torch-ref`) and `benchmark train` rows; round i measures every dtype at
+the i-th batch size of each, so a short budget gives one figure of each kind first. Each step runs
+in a process of its own (a crash or out-of-memory loses only it) limited to the budget's time left;
+one starting with under `MIN_STEP_S` left is skipped. Each row (ok, failed, stopped or skipped,
+with the reason) is written as its step ends, the file rewritten whole; `complete` says it finished.
 """
 from __future__ import annotations
 
@@ -23,9 +17,13 @@ import subprocess
 import sys
 import time
 
-from bigcodec_jax import errors
+import jax
+
+from bigcodec_jax import BigCodec, errors
+from bigcodec_jax.benchmark import common, infer, train
+from bigcodec_jax.benchmark.common import add_model_arguments, add_torch_arguments, load_average
+from bigcodec_jax.benchmark.official_torch import OfficialModel
 from bigcodec_jax.io import staged
-from bigcodec_jax.codec.config import VARIANTS
 
 SCHEMA = "bigcodec-benchmark-suite/2"
 MIN_STEP_S = 5.0  # a step's process takes a few seconds to start (importing JAX)
@@ -33,32 +31,29 @@ SECTIONS = {"matmul": "matmul", "infer": "inference", "train": "training"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from bigcodec_jax.benchmark.infer import add_torch_arguments
-
     p.add_argument("--budget-seconds", type=errors.positive_seconds, default=420.0,
                    help="wall-clock budget of the whole suite")
     p.add_argument("--output", required=True, help="JSON file written after every step")
-    p.add_argument("--variant", default="full", choices=VARIANTS, help="model variant (default: the released full size)")
-    p.add_argument("--seconds", type=errors.positive_seconds, default=10.0, help="inference clip length")
+    add_model_arguments(p, seconds=10.0, seconds_help="inference clip length", repeats=3,
+                        dtypes=["bfloat16", "float32"])
     p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[8, 64, 32, 1],
                    help="inference batch sizes, in the order they are measured")
-    p.add_argument("--dtypes", nargs="+", default=["bfloat16", "float32"], choices=["float32", "bfloat16"])
     p.add_argument("--train-batch-sizes", type=errors.positive_int, nargs="*", default=[8, 32],
                    help="training batch sizes, in order (none: no training)")
     p.add_argument("--train-seconds", type=errors.positive_seconds, default=1.0, help="training crop length")
-    p.add_argument("--repeats", type=errors.positive_int, default=3, help="timed runs of each step after a warm-up")
     add_torch_arguments(p)
 
 
 def steps(args: argparse.Namespace) -> list[dict]:
     """The steps in the order they run (see the module docstring)."""
-    common = {"variant": args.variant, "repeats": args.repeats}
+    shared = {"variant": args.variant, "repeats": args.repeats}
     out = [{"kind": "matmul"}]
     for i in range(max(len(args.batch_sizes), len(args.train_batch_sizes))):
         for kind, sizes, seconds in (("infer", args.batch_sizes, args.seconds),
                                      ("train", args.train_batch_sizes, args.train_seconds)):
             if i < len(sizes):
-                out += [{"kind": kind, "dtype": d, "batch": sizes[i], "seconds": seconds, **common} for d in args.dtypes]
+                out += [{"kind": kind, "dtype": d, "batch": sizes[i], "seconds": seconds, **shared}
+                        for d in args.dtypes]
     for step in out:
         if step["kind"] == "infer" and step["dtype"] == "float32" and args.torch_ref:
             step.update(torch_ref=args.torch_ref, torch_python=args.torch_python, torch_device=args.torch_device)
@@ -70,8 +65,6 @@ def _now() -> str:
 
 
 def _print_row(section: str, row: dict) -> None:
-    from bigcodec_jax.benchmark import infer, train
-
     if row.get("status") != "ok":
         what = " ".join(f"{k} {row[k]}" for k in ("dtype", "batch") if k in row)
         print(f"{section} {what}: {row.get('status')}: {row.get('reason', '')}", flush=True)
@@ -98,9 +91,6 @@ def _run_step(step: dict, left: float) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from bigcodec_jax.benchmark import train
-    from bigcodec_jax.benchmark.common import load_average
-
     for batch in args.train_batch_sizes:  # bad training settings are refused now, not by a step minutes later
         train.step_config(args.variant, "float32", batch, args.train_seconds, "--train-seconds")
     start = time.monotonic()
@@ -140,10 +130,6 @@ def run(args: argparse.Namespace) -> None:
 
 def run_step(step: dict) -> list[dict]:
     """Measure one step in this process: its rows (the matmul step's first row also says which machine)."""
-    import jax
-
-    from bigcodec_jax.benchmark import common, infer, train
-
     if step["kind"] == "matmul":
         dtypes = ["float32"] + (["bfloat16"] if jax.default_backend() != "cpu" else [])
         rows = [{**common.matmul_rate(d), "status": "ok"} for d in dtypes]
@@ -151,9 +137,6 @@ def run_step(step: dict) -> list[dict]:
         return rows
     if step["kind"] == "train":
         return [train.measure(step["variant"], step["dtype"], step["batch"], step["seconds"], step["repeats"])]
-    from bigcodec_jax import BigCodec
-    from bigcodec_jax.benchmark.official_torch import OfficialModel
-
     start = time.perf_counter()
     codec = BigCodec.random(step["variant"], dtype=step["dtype"])
     jax.block_until_ready(codec.params)  # on an accelerator making the weights compiles too

@@ -1,14 +1,10 @@
 """Training throughput: seconds per GAN step (generator + discriminators), seconds of audio per second
 and peak memory, for batches of 1 s crops in float32 and bfloat16, with the full-size model.
 
-The step is the one `train.py` runs (same sharding over all devices), on random audio and random
-weights; it is compiled ahead of time and timed apart from the median of later steps. Under
-`bigcodec_jax.launch` (or on a pod) it runs as one multi-process job.
-
-`--compile-only` compiles each step from shapes alone (no weights are made, nothing runs) and reports
-the memory a step needs by XLA's analysis of the compiled program, and its FLOP count: whether a
-batch fits a device, answered on the device's kind of backend in a minute, even on a CPU for the
-full-size model (whose steps would take minutes there).
+The step is `train.py`'s (same sharding over all devices; under `bigcodec_jax.launch` one
+multi-process job) on random audio and weights, compiled ahead and timed apart. `--compile-only`
+compiles from shapes alone and reports XLA's memory and FLOP counts: whether a batch fits a device,
+answered in a minute, even on a CPU for the full-size model.
 """
 from __future__ import annotations
 
@@ -21,24 +17,21 @@ import numpy as np
 
 from bigcodec_jax import distributed, errors
 from bigcodec_jax.audio import SAMPLE_RATE
-from bigcodec_jax.codec.config import VARIANTS, model_config
+from bigcodec_jax.benchmark.common import (DTYPES, add_model_arguments, compiled_memory_gib, device_line, flops,
+                                           load_average, peak_memory, time_calls)
+from bigcodec_jax.codec.config import model_config
 from bigcodec_jax.configs import base
-from bigcodec_jax.benchmark.common import (compiled_memory_gib, device_line, flops, load_average,
-                                           peak_memory, time_calls)
 from bigcodec_jax.training import sharding, trainer
 from bigcodec_jax.training.config import validate
 from bigcodec_jax.training.state import build_models
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="full", choices=VARIANTS,
-                   help="model variant (default: the released full size)")
-    p.add_argument("--batch-sizes", type=errors.positive_int, nargs="+", default=[8, 32])
-    p.add_argument("--seconds", type=errors.positive_seconds, default=1.0, help="crop length (the recipe's is 1 s)")
-    p.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
-    p.add_argument("--repeats", type=errors.positive_int, default=5)
+    add_model_arguments(p, seconds=1.0, seconds_help="crop length (the recipe's is 1 s)", repeats=5,
+                        batch_sizes=[8, 32], dtypes=list(DTYPES))
     p.add_argument("--compile-only", action="store_true",
                    help="compile each step from shapes and report its memory and FLOPs by XLA's analysis; run nothing")
+
 
 def recipe(variant: str) -> ml_collections.ConfigDict:
     """The paper recipe (configs/base.py) around the model variant `variant`."""
