@@ -26,7 +26,7 @@ from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.configs import small
 from bigcodec_jax.evaluation import html_report, plots
-from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS
+from bigcodec_jax.evaluation.code_statistics import CODE_DEFINITIONS
 from bigcodec_jax.evaluation.html_report import PAGE_FILE
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition, improved
 from bigcodec_jax.evaluation.report import (METRICS_FILE, UTTERANCES_FILE, Report, check_output, example_files,

@@ -6,7 +6,7 @@ import pytest
 
 from bigcodec_jax import data
 from bigcodec_jax.data.decode import read_file
-from bigcodec_jax.evaluation import codes, metrics
+from bigcodec_jax.evaluation import code_statistics, metrics
 
 SPEECH = "heldout/006_en-gb-x-rp_m5_s171_p72.flac"  # 4.7 s, male voice
 
@@ -115,7 +115,7 @@ def test_unknown_metric_names_are_refused():
 
 
 def test_code_statistics():
-    counter = codes.CodeCounter(num_quantizers=1, codebook_size=8, hop_length=200)
+    counter = code_statistics.CodeCounter(num_quantizers=1, codebook_size=8, hop_length=200)
     counter.add(np.array([[0, 1, 2, 3]]))
     counter.add(np.array([[0, 1, 2, 3, 0, 1, 2, 3]]))
     stats = counter.statistics()
@@ -123,7 +123,7 @@ def test_code_statistics():
     assert stats.perplexity == pytest.approx(4.0)  # used uniformly
     assert stats.frames == 12
     assert stats.bitrate == 3 * 80  # log2(8) bits x 80 frames/s
-    assert codes.bitrate(8192, 1, 200) == 1040  # the released codec's 1.04 kbit/s
+    assert code_statistics.bitrate(8192, 1, 200) == 1040  # the released codec's 1.04 kbit/s
 
 
 def test_direction_of_every_metric(speech, white_noise):

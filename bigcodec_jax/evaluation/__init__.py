@@ -10,7 +10,7 @@
 
 `python -m bigcodec_jax.evaluate --help` runs it on a folder, a file list, a tfds split or the corpus.
 """
-from bigcodec_jax.evaluation.codes import CodeStatistics, bitrate
+from bigcodec_jax.evaluation.code_statistics import CodeStatistics, bitrate
 from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, MetricUnavailable, measure
 from bigcodec_jax.evaluation.plots import mel_comparison_image, mel_figure, save_mel_figure
 from bigcodec_jax.evaluation.report import Example, Report, UtteranceResult, write_report

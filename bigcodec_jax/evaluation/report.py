@@ -16,7 +16,7 @@ import soundfile as sf
 
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.evaluation import html_report, plots
-from bigcodec_jax.evaluation.codes import CODE_DEFINITIONS, CodeStatistics
+from bigcodec_jax.evaluation.code_statistics import CODE_DEFINITIONS, CodeStatistics
 from bigcodec_jax.evaluation.metrics import LOWER_IS_BETTER, definition
 from bigcodec_jax.io import paths, staged
 

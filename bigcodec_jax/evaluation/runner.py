@@ -10,7 +10,7 @@ import tqdm
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.data import EvalBatch
-from bigcodec_jax.evaluation.codes import CodeCounter, bitrate
+from bigcodec_jax.evaluation.code_statistics import CodeCounter, bitrate
 from bigcodec_jax.evaluation.metrics import FAST_METRICS, check_names, measure
 from bigcodec_jax.evaluation.report import Example, Report, UtteranceResult
 from bigcodec_jax.inference.batch_codec import BatchCodec

@@ -43,7 +43,9 @@ MANIFEST_FILE = "manifest.json"
 
 
 @dataclasses.dataclass(frozen=True)
-class Entry:
+class CorpusFile:
+    """One audio file of the corpus, as the manifest records it from its header."""
+
     path: str
     id: str          # the path relative to its input root
     length: int      # samples at 16 kHz, from the header
@@ -58,11 +60,11 @@ def _read_json(path: str) -> Any:
     return json.loads(paths.read_text(path))
 
 
-def _header(path: str, record_id: str) -> Entry | str:
+def _header(path: str, record_id: str) -> CorpusFile | str:
     """The file's entry, or the reason it cannot be read."""
     try:
         samples, rate, _ = audio_info(path)
-        return Entry(path, record_id, audio.resampled_length(samples, audio.check_sample_rate(rate)), rate)
+        return CorpusFile(path, record_id, audio.resampled_length(samples, audio.check_sample_rate(rate)), rate)
     except ValueError as e:
         return str(e)
 
@@ -135,12 +137,12 @@ class Tokeniser:
                             "inputs": _inputs_digest(pairs), "entries": entries, "failed": failed})
 
     # 2. the shards
-    def split(self, manifest: dict[str, Any]) -> list[list[Entry]]:
+    def split(self, manifest: dict[str, Any]) -> list[list[CorpusFile]]:
         """The manifest's files cut into consecutive shards of about `shard_seconds` of audio."""
         limit = self.shard_seconds * audio.SAMPLE_RATE
-        shards: list[list[Entry]] = []
+        shards: list[list[CorpusFile]] = []
         size = 0
-        for entry in map(lambda e: Entry(*e), manifest["entries"]):
+        for entry in map(lambda e: CorpusFile(*e), manifest["entries"]):
             if not shards or (shards[-1] and size + entry.length > limit):
                 shards.append([])
                 size = 0
@@ -152,7 +154,7 @@ class Tokeniser:
         name = codes_shards.shard_name(i, count)
         return paths.join(self.output, name), paths.join(self.progress, name + ".json")
 
-    def encode_shards(self, shards: list[list[Entry]]) -> tuple[int, int]:
+    def encode_shards(self, shards: list[list[CorpusFile]]) -> tuple[int, int]:
         """Encode and write this process's shards that do not exist yet; (written now, already done)."""
         mine = range(self.index, len(shards), self.count)
         todo = [i for i in mine if not all(map(paths.exists, self._shard_paths(i, len(shards))))]
@@ -160,7 +162,7 @@ class Tokeniser:
             self._encode_shard(i, len(shards), shards[i], f"shard {i} ({n + 1}/{len(todo)})")
         return len(todo), len(mine) - len(todo)
 
-    def _encode_shard(self, i: int, count: int, entries: list[Entry], desc: str) -> None:
+    def _encode_shard(self, i: int, count: int, entries: list[CorpusFile], desc: str) -> None:
         results: dict[int, tuple[np.ndarray, int, int]] = {}
         jobs = [WorkItem(e.path, e.id) for e in entries]
         frames = [self.codec.num_frames(e.length) for e in entries]

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from bigcodec_jax.evaluation.codes import code_histograms, histogram_statistics
+from bigcodec_jax.evaluation.code_statistics import code_histograms, histogram_statistics
 from bigcodec_jax.nn.spectral import mel_distance
 from bigcodec_jax.training import losses
 from bigcodec_jax.training.optim import global_norm, official_schedule
