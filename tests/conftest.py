@@ -11,6 +11,7 @@ Parity tests parametrise over the sets below (`FORWARD_SETS`, ...) and read ever
 """
 import os
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -54,6 +55,18 @@ def reference_path(name: str) -> str:
         pytest.skip(f"public golden file {name} is not in {os.path.normpath(REFERENCE_DIR)} "
                     "(set BIGCODEC_REFERENCE_DIR to the official model's public golden data to run it)")
     return path
+
+
+def read_until(stream, marker: str, timeout: float) -> str:
+    """What a process wrote to `stream` (a pipe) until `marker` appeared (progress bars write no newline);
+    fails with the output's tail if the process ends or `timeout` seconds pass first."""
+    seen, deadline = "", time.time() + timeout
+    while marker not in seen:
+        assert time.time() < deadline, seen[-3000:]
+        chunk = os.read(stream.fileno(), 4096).decode(errors="replace")
+        assert chunk, seen[-3000:]
+        seen += chunk
+    return seen
 
 
 def relative_error(got, want) -> float:

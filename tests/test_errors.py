@@ -27,7 +27,7 @@ from bigcodec_jax.inference import cli as inference_cli
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.io import codes_files, inputs, outputs, staged
 from bigcodec_jax.training import trainer
-from conftest import COMMITTED_SET, reference_path
+from conftest import COMMITTED_SET, read_until, reference_path
 from run_configs.fast import get_config as fast_train_config
 from fast_codec import save_fast_checkpoint
 
@@ -351,17 +351,6 @@ def test_train_py_flag_errors_are_one_line(tmp_path):
         assert not workdir.exists()  # refused before the workdir was made
 
 
-def _read_until(stream, marker: str, timeout: float) -> str:
-    """What a process wrote to `stream` until `marker` appeared (progress bars write no newline)."""
-    seen, deadline = "", time.time() + timeout
-    while marker not in seen:
-        assert time.time() < deadline, seen[-2000:]
-        chunk = os.read(stream.fileno(), 4096).decode(errors="replace")
-        assert chunk, seen[-2000:]
-        seen += chunk
-    return seen
-
-
 def test_ctrl_c_during_encode_is_one_line_and_keeps_finished_outputs(fast_checkpoint, tmp_path):
     checkpoint, _ = fast_checkpoint
     folder = tmp_path / "in"
@@ -372,7 +361,7 @@ def test_ctrl_c_during_encode_is_one_line_and_keeps_finished_outputs(fast_checkp
                              "--checkpoint", checkpoint, *FAST_ARGS], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
-        seen = _read_until(proc.stderr, "encode:", timeout=300)  # the progress bar: the run is under way
+        seen = read_until(proc.stderr, "encode:", timeout=300)  # the progress bar: the run is under way
         deadline = time.time() + 300
         while not glob.glob(str(tmp_path / "o" / "*.codes.npz")):  # files are being written: mid-run
             assert time.time() < deadline and proc.poll() is None

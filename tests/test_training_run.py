@@ -15,6 +15,7 @@ import pytest
 from bigcodec_jax import data, errors
 from bigcodec_jax.configs import small
 from bigcodec_jax.training import config as train_config
+from conftest import read_until
 from run_configs.fast import get_config as fast_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,17 +108,6 @@ def test_sigterm_checkpoints_then_resumes_exactly(straight, tmp_path, env):
     _assert_same_run(straight[0], workdir)
 
 
-def _read_until(stream, marker, timeout):
-    """What a process wrote to `stream` until `marker` appeared."""
-    seen, deadline = "", time.time() + timeout
-    while marker not in seen:
-        assert time.time() < deadline, seen[-3000:]
-        chunk = os.read(stream.fileno(), 4096).decode(errors="replace")
-        assert chunk, seen[-3000:]
-        seen += chunk
-    return seen
-
-
 @pytest.mark.parametrize("launcher", [[], [sys.executable, "-m", "bigcodec_jax.launch", "--processes", "1", "--"]],
                          ids=["alone", "launched"])
 def test_sigterm_during_the_first_compile_ends_the_run_at_once(tmp_path, env, launcher):
@@ -130,7 +120,7 @@ def test_sigterm_during_the_first_compile_ends_the_run_at_once(tmp_path, env, la
                             stderr=subprocess.STDOUT)
     try:
         # the fresh state's compile, the first; jax_log_compiles says when XLA gets the module
-        seen = _read_until(proc.stdout, "Finished jaxpr to MLIR module conversion jit(init)", timeout=300)
+        seen = read_until(proc.stdout, "Finished jaxpr to MLIR module conversion jit(init)", timeout=300)
         time.sleep(1.0)  # well into XLA's compile, which takes 10 s or more
         proc.send_signal(signal.SIGTERM)
         start = time.monotonic()
