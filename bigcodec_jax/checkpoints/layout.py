@@ -44,10 +44,10 @@ class Kind:
 
 PLAIN = Kind()
 BUFFER = Kind(buffer=True)
-_CONV1D = Kind(perm=(2, 1, 0))        # (out, in, k) -> (k, in, out)
-_CONV2D = Kind(perm=(2, 3, 1, 0))     # (out, in, kh, kw) -> (kh, kw, in, out)
-_CONV_T = Kind(perm=(2, 0, 1))        # (in, out, k) -> (k, in, out)
-_MATRIX = Kind(perm=(1, 0))           # Linear / LSTM (out, in) -> (in, out)
+CONV1D = Kind(perm=(2, 1, 0))        # (out, in, k) -> (k, in, out)
+CONV2D = Kind(perm=(2, 3, 1, 0))     # (out, in, kh, kw) -> (kh, kw, in, out)
+CONV_T = Kind(perm=(2, 0, 1))        # (in, out, k) -> (k, in, out)
+MATRIX = Kind(perm=(1, 0))           # Linear / LSTM (out, in) -> (in, out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,22 +72,22 @@ def _act(name: str, path: tuple[str, ...]) -> Iterator[Entry]:
 
 def _res_unit(name: str, path: tuple[str, ...]) -> Iterator[Entry]:
     yield from _act(f"{name}.block.0", path + ("act_1",))
-    yield from _weight_norm(f"{name}.block.1", path + ("conv_1",), _CONV1D, 3)
+    yield from _weight_norm(f"{name}.block.1", path + ("conv_1",), CONV1D, 3)
     yield from _act(f"{name}.block.2", path + ("act_2",))
-    yield from _weight_norm(f"{name}.block.3", path + ("conv_2",), _CONV1D, 3)
+    yield from _weight_norm(f"{name}.block.3", path + ("conv_2",), CONV1D, 3)
 
 
 def _lstm(name: str, path: tuple[str, ...], layers: int) -> Iterator[Entry]:
     for k in range(layers):
-        yield Entry(f"{name}.lstm.weight_ih_l{k}", path + (f"layer_{k}_kernel_ih",), _MATRIX)
-        yield Entry(f"{name}.lstm.weight_hh_l{k}", path + (f"layer_{k}_kernel_hh",), _MATRIX)
+        yield Entry(f"{name}.lstm.weight_ih_l{k}", path + (f"layer_{k}_kernel_ih",), MATRIX)
+        yield Entry(f"{name}.lstm.weight_hh_l{k}", path + (f"layer_{k}_kernel_hh",), MATRIX)
         yield Entry(f"{name}.lstm.bias_ih_l{k}", path + (f"layer_{k}_bias_ih",), PLAIN)
         yield Entry(f"{name}.lstm.bias_hh_l{k}", path + (f"layer_{k}_bias_hh",), PLAIN)
 
 
 def _encoder(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
     root, path = "CodecEnc.block", ("generator", "encoder")
-    yield from _weight_norm(f"{root}.0", path + ("conv_in",), _CONV1D, 3)
+    yield from _weight_norm(f"{root}.0", path + ("conv_in",), CONV1D, 3)
     i = 1
     n_res = len(cfg.dilations)
     for b in range(len(cfg.up_ratios)):
@@ -95,27 +95,27 @@ def _encoder(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
         for j in range(n_res):
             yield from _res_unit(f"{block}.{j}", bpath + (f"res_{j}",))
         yield from _act(f"{block}.{n_res}", bpath + ("act",))
-        yield from _weight_norm(f"{block}.{n_res + 1}", bpath + ("conv",), _CONV1D, 3)
+        yield from _weight_norm(f"{block}.{n_res + 1}", bpath + ("conv",), CONV1D, 3)
         i += 1
     if cfg.use_rnn:
         yield from _lstm(f"{root}.{i}", path + ("lstm",), cfg.rnn_num_layers)
         i += 1
     yield from _act(f"{root}.{i}", path + ("act_out",))
-    yield from _weight_norm(f"{root}.{i + 1}", path + ("conv_out",), _CONV1D, 3)
+    yield from _weight_norm(f"{root}.{i + 1}", path + ("conv_out",), CONV1D, 3)
 
 
 def _quantizer(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
     for q in range(cfg.vq_num_quantizers):
         name, path = f"generator.quantizer.layers.{q}", ("generator", "quantizer", f"layer_{q}")
         if cfg.vq_dim != cfg.codebook_dim:
-            yield from _weight_norm(f"{name}.in_proj", path + ("in_proj",), _MATRIX, 2)
-            yield from _weight_norm(f"{name}.out_proj", path + ("out_proj",), _MATRIX, 2)
+            yield from _weight_norm(f"{name}.in_proj", path + ("in_proj",), MATRIX, 2)
+            yield from _weight_norm(f"{name}.out_proj", path + ("out_proj",), MATRIX, 2)
         yield Entry(f"{name}._codebook.weight", path + ("codebook",), PLAIN)
 
 
 def _decoder(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
     root, path = "generator.model", ("generator", "decoder")
-    yield from _weight_norm(f"{root}.0", path + ("conv_in",), _CONV1D, 3)
+    yield from _weight_norm(f"{root}.0", path + ("conv_in",), CONV1D, 3)
     i = 1
     if cfg.use_rnn:
         yield from _lstm(f"{root}.{i}", path + ("lstm",), cfg.rnn_num_layers)
@@ -123,12 +123,12 @@ def _decoder(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
     for b in range(len(cfg.up_ratios)):
         block, bpath = f"{root}.{i}.block", path + (f"block_{b}",)
         yield from _act(f"{block}.0", bpath + ("act",))
-        yield from _weight_norm(f"{block}.1", bpath + ("conv_t",), _CONV_T, 3)
+        yield from _weight_norm(f"{block}.1", bpath + ("conv_t",), CONV_T, 3)
         for j in range(len(cfg.dilations)):
             yield from _res_unit(f"{block}.{j + 2}", bpath + (f"res_{j}",))
         i += 1
     yield from _act(f"{root}.{i}", path + ("act_out",))
-    yield from _weight_norm(f"{root}.{i + 1}", path + ("conv_out",), _CONV1D, 3)
+    yield from _weight_norm(f"{root}.{i + 1}", path + ("conv_out",), CONV1D, 3)
 
 
 MPD_CONV_LAYERS = 5  # the official period discriminator always has five (5, 1) convolutions
@@ -138,8 +138,8 @@ def _mpd(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
     for p in range(len(cfg.periods)):
         name, path = f"discriminator.discriminators.{p}", ("discriminators", "mpd", f"period_{p}")
         for layer in range(MPD_CONV_LAYERS):
-            yield from _weight_norm(f"{name}.convs.{layer}.0", path + (f"conv_{layer}",), _CONV2D, 4)
-        yield from _weight_norm(f"{name}.output_conv", path + ("conv_out",), _CONV2D, 4)
+            yield from _weight_norm(f"{name}.convs.{layer}.0", path + (f"conv_{layer}",), CONV2D, 4)
+        yield from _weight_norm(f"{name}.output_conv", path + ("conv_out",), CONV2D, 4)
 
 
 def _mstft(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
@@ -147,8 +147,8 @@ def _mstft(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
     for r in range(len(cfg.stft_params.fft_sizes)):
         name, path = f"spec_discriminator.model.disc_{r}.model", ("discriminators", "mstft", f"resolution_{r}")
         for layer in range(n):
-            yield from _weight_norm(f"{name}.layer_{layer}.0", path + (f"conv_{layer}",), _CONV2D, 4)
-        yield from _weight_norm(f"{name}.layer_{n}", path + ("conv_out",), _CONV2D, 4)
+            yield from _weight_norm(f"{name}.layer_{layer}.0", path + (f"conv_{layer}",), CONV2D, 4)
+        yield from _weight_norm(f"{name}.layer_{n}", path + ("conv_out",), CONV2D, 4)
 
 
 def entries(config: ml_collections.ConfigDict, sections: tuple[str, ...] = GENERATOR_SECTIONS) -> list[Entry]:
