@@ -16,7 +16,8 @@ ROOT = PACKAGE.name
 # Lowest first. A top-level module or package not listed here fails test_every_module_has_a_layer.
 LAYERS = (
     {"errors", "audio", "codes", "nn"},   # foundations: no knowledge of BigCodec's architecture or files
-    {"codec", "xcodec2"},                 # the models (BigCodec; X-Codec2 and NeuCodec), described once
+    {"codec"},                            # the generator and discriminators, described once
+    {"xcodec2"},                          # X-Codec2 and NeuCodec: BigCodec's encoder beside a semantic one
     {"io"},                               # every file and path (codes files carry the codec's config)
     {"checkpoints", "compile_cache", "distributed"},
     {"streaming"},                        # the stream classes the API hands out
