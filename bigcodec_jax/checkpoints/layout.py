@@ -85,23 +85,35 @@ def _lstm(name: str, path: tuple[str, ...], layers: int) -> Iterator[Entry]:
         yield Entry(f"{name}.lstm.bias_hh_l{k}", path + (f"layer_{k}_bias_hh",), PLAIN)
 
 
-def _encoder(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
-    root, path = "CodecEnc.block", ("generator", "encoder")
-    yield from _weight_norm(f"{root}.0", path + ("conv_in",), CONV1D, 3)
-    i = 1
+def encoder_blocks(cfg: ml_collections.ConfigDict, conv_in: str, blocks: list[str], path: tuple[str, ...]
+                   ) -> Iterator[Entry]:
+    """The acoustic encoder's input conv and strided blocks (`codec.encoder.Encoder`'s `conv_in`, `block_i`),
+    under the official names `conv_in` and `blocks[i]`: BigCodec's and X-Codec2's encoders share them."""
+    yield from _weight_norm(conv_in, path + ("conv_in",), CONV1D, 3)
     n_res = len(cfg.dilations)
-    for b in range(len(cfg.up_ratios)):
-        block, bpath = f"{root}.{i}.block", path + (f"block_{b}",)
+    for b, name in enumerate(blocks):
+        block, bpath = f"{name}.block", path + (f"block_{b}",)
         for j in range(n_res):
             yield from _res_unit(f"{block}.{j}", bpath + (f"res_{j}",))
         yield from _act(f"{block}.{n_res}", bpath + ("act",))
         yield from _weight_norm(f"{block}.{n_res + 1}", bpath + ("conv",), CONV1D, 3)
-        i += 1
+
+
+def encoder_head(act_out: str, conv_out: str, path: tuple[str, ...]) -> Iterator[Entry]:
+    """The acoustic encoder's final activation and conv (`act_out`, `conv_out`) under their official names."""
+    yield from _act(act_out, path + ("act_out",))
+    yield from _weight_norm(conv_out, path + ("conv_out",), CONV1D, 3)
+
+
+def _encoder(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:
+    root, path = "CodecEnc.block", ("generator", "encoder")
+    n = len(cfg.up_ratios)
+    yield from encoder_blocks(cfg, f"{root}.0", [f"{root}.{i}" for i in range(1, n + 1)], path)
+    i = n + 1
     if cfg.use_rnn:
         yield from _lstm(f"{root}.{i}", path + ("lstm",), cfg.rnn_num_layers)
         i += 1
-    yield from _act(f"{root}.{i}", path + ("act_out",))
-    yield from _weight_norm(f"{root}.{i + 1}", path + ("conv_out",), CONV1D, 3)
+    yield from encoder_head(f"{root}.{i}", f"{root}.{i + 1}", path)
 
 
 def _quantizer(cfg: ml_collections.ConfigDict) -> Iterator[Entry]:

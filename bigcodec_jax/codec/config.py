@@ -89,7 +89,7 @@ def parse_model_config(data: str | bytes | dict[str, Any]) -> ml_collections.Con
     if not isinstance(data, dict):
         raise ConfigError("", f"a JSON object of the fields {', '.join(_SCHEMA)} is expected, got "
                               f"{_shown(data)}")
-    _check_fields(data, _SCHEMA, "")  # before ConfigDict, which raises its own errors on odd keys
+    check_fields(data, _SCHEMA, "")  # before ConfigDict, which raises its own errors on odd keys
     config = ml_collections.ConfigDict(data)
     validate(config)
     return config
@@ -113,7 +113,7 @@ def hop_length(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDi
 def validate(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> None:
     """Fail early, with the key named (`ConfigError`), on a config the model cannot be built from: a
     missing, unknown or mistyped field, or an impossible value."""
-    _check_fields(config, _SCHEMA, "")
+    check_fields(config, _SCHEMA, "")
     enc, dec = config.encoder, config.decoder
     if enc.rnn_bidirectional or dec.rnn_bidirectional:
         raise ConfigError(f"{'encoder' if enc.rnn_bidirectional else 'decoder'}.rnn_bidirectional",
@@ -144,14 +144,14 @@ def validate(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict
 
 # ------------------------------------------------------------------------------------- field checks
 
-def _kind(value: Any) -> Any:
+def schema_of(value: Any) -> Any:
     """The schema of a field, from its value in the released variant: a nested schema, a type, or [int]."""
     if isinstance(value, dict):
-        return {key: _kind(v) for key, v in value.items()}
+        return {key: schema_of(v) for key, v in value.items()}
     return [int] if isinstance(value, list) else type(value)
 
 
-_SCHEMA = _kind(_VARIANTS["full"])  # every variant has the same fields, with these types
+_SCHEMA = schema_of(_VARIANTS["full"])  # every variant has the same fields, with these types
 _KIND_NAMES = {bool: "true or false", str: "a string"}
 # Far above any real model (the released one's largest size is its 8192-entry codebook, it has 2 LSTM layers and
 # 5 blocks), and small enough that shapes built from a config fit in int32 indices and the model (one module per
@@ -170,7 +170,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_fields(node: Any, schema: dict[str, Any], prefix: str) -> None:
+def check_fields(node: Any, schema: dict[str, Any], prefix: str) -> None:
     """ConfigError for the first field of `node` (a dict or ConfigDict) that is missing, unknown or of the
     wrong type, or an integer out of its range (1 to `MAX_SIZE`, 0 to `MAX_COUNT` for `_COUNTS`, lists of at most
     `MAX_COUNT`)."""
@@ -187,7 +187,7 @@ def _check_fields(node: Any, schema: dict[str, Any], prefix: str) -> None:
             raise ConfigError(name, "is missing")
         value = node[key]
         if isinstance(kind, dict):
-            _check_fields(value, kind, name + ".")
+            check_fields(value, kind, name + ".")
         elif kind is int:
             least, most = (0, MAX_COUNT) if name in _COUNTS else (1, MAX_SIZE)
             if not _is_int(value) or not least <= value <= most:
