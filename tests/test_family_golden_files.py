@@ -109,7 +109,8 @@ def test_transformers_port_layout() -> None:
     np.testing.assert_array_equal(port["acoustic_decoder.layers.0.self_attn.v_proj.weight"],
                                   release["generator.backbone.transformers.0.att.c_attn.weight"][128:])
     # the official 16-wide encoder output and 32-wide vq_dim, embedded with zero padding in the port's widths
-    assert port["acoustic_encoder.conv2.weight"].shape == (64, 64, 3) and not port["acoustic_encoder.conv2.weight"][16:].any()
+    conv2 = port["acoustic_encoder.conv2.weight"]
+    assert conv2.shape == (64, 64, 3) and not conv2[16:].any()
     np.testing.assert_array_equal(port["fc_encoder.weight"][:32, :32], release["fc_prior.weight"])
     assert not port["fc_encoder.weight"][32:].any() and not port["fc_encoder.weight"][:, 32:].any()
     np.testing.assert_array_equal(port["acoustic_decoder.fc.weight"][:, :32], release["fc_post_a.weight"])

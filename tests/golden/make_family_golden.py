@@ -17,7 +17,8 @@ audio then come from the official, unchanged `encode_code` / `decode_code`, each
 every stage during those calls, and an independent chain of the official submodules recomputes them: the script
 asserts that both agree. torchaudio (only file loading and resampling in neucodec/model.py, and an unused import
 in the X-Codec2 sources) gets an inert stand-in when missing. Seeded and single-threaded: a rerun writes the same
-numbers. `tests/golden/FAMILY.md` says what each file holds and lists the checks' numbers.
+numbers. `tests/golden/FAMILY.md` says what each file holds and lists the checks' numbers. Over 300 lines
+because the one script also maps the weights into transformers' port and runs the checks that vouch for the files.
 
 The semantic model is shared (the same frozen w2v-bert in both releases); the codec parts of the two models use
 different seeds. `xcodec2_micro_hf/` holds transformers' port with the official weights mapped into it; that port
@@ -44,7 +45,8 @@ SEED_SEMANTIC, SEEDS = 20250229, {"xcodec2": 20250301, "neucodec": 20250302}
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = (24000, 13297, 2000)   # > 64 semantic frames; not a multiple of 320; short
 TIE_EPS = 1e-5
-GAINS = (0.75, 2.2)   # weight-norm gain / |v| of the codec parts: 0.6-1.6 collapses the codes, 0.8-2.5 saturates the FSQ
+# weight-norm gain / |v| in the codec parts: 0.6 to 1.6 collapses the codes, 0.8 to 2.5 saturates the FSQ
+GAINS = (0.75, 2.2)
 
 SEMANTIC = {
     "micro": dict(hidden_size=16, num_hidden_layers=17, num_attention_heads=2, intermediate_size=32),
@@ -101,7 +103,7 @@ def install_standins() -> list[str]:
                             "torchtune.modules.position_embeddings": positions})
         installed.append("torchtune.modules (torchtune's RotaryPositionalEmbeddings only)")
     try:
-        import torchaudio  # noqa: F401
+        __import__("torchaudio")
         return installed
     except ImportError:
         pass
@@ -381,7 +383,8 @@ def hf_port_state_dict(model, config) -> dict[str, object]:
                     out["semantic_adapter." + new + rest[len(old):]] = value
         elif key.startswith("CodecEnc."):   # X-Codec2's SnakeBeta keeps beta as `bias`, the port as `beta`
             new = _encoder_key(parts[1:])
-            out["acoustic_encoder." + (new[:-len("act.bias")] + "act.beta" if new.endswith("act.bias") else new)] = value
+            new = new[:-len("act.bias")] + "act.beta" if new.endswith("act.bias") else new
+            out["acoustic_encoder." + new] = value
         elif key.startswith("generator.quantizer.project_"):
             out["quantizer." + ".".join(parts[2:])] = value
         elif key.startswith("generator.backbone.transformers."):
@@ -541,7 +544,8 @@ def rotary_findings(size: str) -> dict[str, float]:
                 wq, wk, wv = sd["att.c_attn.weight"].chunk(3, 0)
                 fix = (lambda w: _rope_rows(w, heads)) if permute else (lambda w: w)
                 layer.load_state_dict({"self_attn.q_proj.weight": fix(wq), "self_attn.k_proj.weight": fix(wk),
-                                       "self_attn.v_proj.weight": wv, "self_attn.o_proj.weight": sd["att.c_proj.weight"],
+                                       "self_attn.v_proj.weight": wv,
+                                       "self_attn.o_proj.weight": sd["att.c_proj.weight"],
                                        "mlp.fc1.weight": sd["mlp.fc1.weight"], "mlp.fc2.weight": sd["mlp.fc2.weight"],
                                        "input_layernorm.weight": sd["att_norm.weight"],
                                        "post_attention_layernorm.weight": sd["ffn_norm.weight"]})
@@ -579,14 +583,13 @@ def write_model(name: str, size: str, model, semantic, wavs, args, report: dict)
     sd = release_state_dict(model)
     if name == "xcodec2":
         safetensors.torch.save_file(dict(sd), os.path.join(out_dir, f"{tag}.safetensors"), metadata={"format": "pt"})
+        hparams = {"codec_encoder": CODEC[size]["encoder"], "codec_decoder": CODEC[size]["decoder"], **DISCRIMINATORS}
         full_sd = collections.OrderedDict(sd)
         for part, module in extra.items():
             full_sd.update((f"{part}.{k}", v) for k, v in release_state_dict(module).items())
         torch.save({"epoch": 0, "global_step": 0, "pytorch-lightning_version": "2.4.0", "state_dict": full_sd,
                     "loops": {}, "callbacks": {}, "optimizer_states": [], "lr_schedulers": [],
-                    "hparams_name": "cfg", "hyper_parameters": {"cfg": {"model": {"codec_encoder": CODEC[size]["encoder"],
-                                                                                   "codec_decoder": CODEC[size]["decoder"],
-                                                                                   **DISCRIMINATORS}}}},
+                    "hparams_name": "cfg", "hyper_parameters": {"cfg": {"model": hparams}}},
                    os.path.join(out_dir, f"{tag}.ckpt"))
         port = hf_port(model, size)
         port.save_pretrained(os.path.join(out_dir, f"{tag}_hf"))
