@@ -1,9 +1,10 @@
 """Conformer layer pieces (w2v-BERT style): half-step feed-forwards, relative-key self-attention, causal conv module.
 
 Channels-last `(B, T, C)`. Each piece takes the valid frame counts `lengths (B,)` of a right-padded batch (or
-None: every frame is valid) and then gives every example, at its valid frames, what it gives alone: attention
-ignores padded keys and the convolution module zeroes padded frames before its causal depthwise convolution
-(the only two places where frames meet). Parameter names follow the PyTorch modules' attribute names.
+None: every frame is valid) and then gives every example, at its valid frames, what it gives alone. Frames meet
+in two places only: attention, which ignores padded keys, and the causal depthwise convolution, which reads no
+later frame (so right padding cannot reach a valid frame); the convolution module still zeroes padded frames
+before it, as the official one does. Parameter names follow the PyTorch modules' attribute names.
 Parameters are float32; the computation runs in `dtype` (LayerNorm statistics and the softmax in float32).
 """
 from __future__ import annotations
