@@ -1,4 +1,4 @@
-"""The weight table of the w2v-BERT semantic encoder: transformers' `Wav2Vec2BertModel` tensor names -> `W2vBert` params.
+"""The w2v-BERT weight table: transformers' `Wav2Vec2BertModel` tensor names -> `W2vBert` parameter paths.
 
 One `layout.Entry` per tensor the computed layers use (layers from `num_layers` on, the masked-spectrogram
 embedding and any adapter are not read). `prefix` is what the caller's checkpoint puts before the model's own
