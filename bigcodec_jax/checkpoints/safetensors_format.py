@@ -49,15 +49,7 @@ def read_sections(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
 
 def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], ml_collections.ConfigDict | None]:
     """(state dicts keyed by official section name, the model config our export embedded or None)."""
-    from safetensors import SafetensorError, safe_open
-
-    _check_header(path)
-    try:
-        with safe_open(os.fspath(path), framework="np") as f:
-            metadata = f.metadata() or {}
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a readable safetensors file: {e}") from None
+    tensors, metadata = _read_flat(path)
     sections: dict[str, dict[str, np.ndarray]] = {}
     foreign = []
     for name in sorted(tensors):
@@ -74,6 +66,23 @@ def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], ml_
                               f"{', '.join((foreign or sorted(tensors))[:3]) or 'no tensors'})")
     embedded = metadata.get(CONFIG_KEY)
     return sections, None if embedded is None else embedded_config(embedded, f"{path} (metadata {CONFIG_KEY})")
+
+
+def read_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every tensor of any safetensors file (e.g. a transformers `model.safetensors`), by name, as numpy."""
+    return _read_flat(path)[0]
+
+
+def _read_flat(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors by name, header metadata); CheckpointError for a file that is not readable safetensors."""
+    from safetensors import SafetensorError, safe_open
+
+    _check_header(path)
+    try:
+        with safe_open(os.fspath(path), framework="np") as f:
+            return {name: f.get_tensor(name) for name in f.keys()}, f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {e}") from None
 
 
 def _check_header(path: str | os.PathLike) -> None:

@@ -1,0 +1,84 @@
+"""The w2v-BERT weight table: transformers' `Wav2Vec2BertModel` tensor names -> `W2vBert` parameter paths.
+
+One `layout.Entry` per tensor the computed layers use (layers from `num_layers` on, the masked-spectrogram
+embedding and any adapter are not read). `prefix` is what the caller's checkpoint puts before the model's own
+names (`semantic_model.` in the X-Codec2 and NeuCodec releases, nothing in `facebook/w2v-bert-2.0`).
+"""
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bigcodec_jax.checkpoints import layout
+from bigcodec_jax.checkpoints.layout import CONV1D, MATRIX, PLAIN
+from bigcodec_jax.checkpoints.torch_zip import CheckpointError
+from bigcodec_jax.xcodec2.semantic import W2vBert, W2vBertConfig
+
+
+def _layer_norm(name: str, path: tuple[str, ...]) -> Iterator[layout.Entry]:
+    yield layout.Entry(f"{name}.weight", path + ("scale",), PLAIN)
+    yield layout.Entry(f"{name}.bias", path + ("bias",), PLAIN)
+
+
+def _dense(name: str, path: tuple[str, ...]) -> Iterator[layout.Entry]:
+    yield layout.Entry(f"{name}.weight", path + ("kernel",), MATRIX)
+    yield layout.Entry(f"{name}.bias", path + ("bias",), PLAIN)
+
+
+def _layer(name: str, path: tuple[str, ...]) -> Iterator[layout.Entry]:
+    for ffn in ("ffn1", "ffn2"):
+        yield from _layer_norm(f"{name}.{ffn}_layer_norm", path + (f"{ffn}_layer_norm",))
+        for dense in ("intermediate_dense", "output_dense"):
+            yield from _dense(f"{name}.{ffn}.{dense}", path + (ffn, dense))
+    yield from _layer_norm(f"{name}.self_attn_layer_norm", path + ("self_attn_layer_norm",))
+    for dense in ("linear_q", "linear_k", "linear_v", "linear_out"):
+        yield from _dense(f"{name}.self_attn.{dense}", path + ("self_attn", dense))
+    yield layout.Entry(f"{name}.self_attn.distance_embedding.weight", path + ("self_attn", "distance_embedding"),
+                       PLAIN)
+    conv, conv_path = f"{name}.conv_module", path + ("conv_module",)
+    for norm in ("layer_norm", "depthwise_layer_norm"):
+        yield from _layer_norm(f"{conv}.{norm}", conv_path + (norm,))
+    for kernel in ("pointwise_conv1", "depthwise_conv", "pointwise_conv2"):
+        yield layout.Entry(f"{conv}.{kernel}.weight", conv_path + (kernel, "kernel"), CONV1D)
+    yield from _layer_norm(f"{name}.final_layer_norm", path + ("final_layer_norm",))
+
+
+def entries(config: W2vBertConfig, prefix: str, path: tuple[str, ...]) -> Iterator[layout.Entry]:
+    """The official tensors `W2vBert(config)` reads, named `prefix + <Wav2Vec2BertModel key>`, with their paths
+    under `path` (where the W2vBert params live in the caller's tree)."""
+    yield from _layer_norm(f"{prefix}feature_projection.layer_norm", path + ("feature_layer_norm",))
+    yield from _dense(f"{prefix}feature_projection.projection", path + ("feature_projection",))
+    for i in range(config.num_layers):
+        yield from _layer(f"{prefix}encoder.layers.{i}", path + (f"layer_{i}",))
+
+
+def _flax_shapes(config: W2vBertConfig) -> dict[tuple[str, ...], tuple[int, ...]]:
+    """The shape of every parameter of `W2vBert(config)`, by path (traced, not computed)."""
+    features = jax.ShapeDtypeStruct((1, 2, config.feature_dim), jnp.float32)
+    tree = jax.eval_shape(lambda f: W2vBert(config).init(jax.random.PRNGKey(0), f), features)["params"]
+    return {tuple(str(getattr(k, "key", k)) for k in p): leaf.shape
+            for p, leaf in jax.tree_util.tree_flatten_with_path(nn.unbox(tree))[0]}
+
+
+def params_from_state(state: Mapping[str, np.ndarray], config: W2vBertConfig, prefix: str = "") -> dict:
+    """The `W2vBert(config)` params tree (float32) from a flat state dict holding `prefix + <key>` tensors.
+    CheckpointError naming the tensor when one is missing or has the wrong shape; others are ignored."""
+    shapes = _flax_shapes(config)
+    tree: dict = {}
+    for entry in entries(config, prefix, ()):
+        if entry.torch_name not in state:
+            raise CheckpointError(f"the w2v-BERT weights lack {entry.torch_name}")
+        tensor = np.asarray(state[entry.torch_name])
+        expected = entry.kind.torch_shape(shapes[entry.path])
+        if tensor.shape != tuple(expected):
+            raise CheckpointError(f"{entry.torch_name} has shape {tensor.shape}, but this w2v-BERT config "
+                                  f"needs {tuple(expected)}")
+        node = tree
+        for key in entry.path[:-1]:
+            node = node.setdefault(key, {})
+        node[entry.path[-1]] = entry.kind.to_flax(tensor.astype(np.float32))
+    return tree
