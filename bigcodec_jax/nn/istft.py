@@ -50,6 +50,8 @@ def istft_same(spec: jax.Array, hop: int, lengths: Lengths = None) -> jax.Array:
     total = (f + _OVERLAP - 1) * hop
     y, envelope = overlap_add(frames, hop)[:, pad:total - pad], envelope[:, pad:total - pad]
     inside = envelope > 1e-11
+    if lengths is not None:
+        inside &= jnp.arange(f * hop)[None, :] < lengths[:, None] * hop
     return jnp.where(inside, y / jnp.where(inside, envelope, 1.0), 0.0)
 
 
