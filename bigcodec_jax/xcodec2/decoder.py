@@ -20,6 +20,8 @@ RESNET_BLOCKS = 2  # before and after the transformer
 
 
 class VocosDecoder(nn.Module):
+    """`(B, F, hidden)` -> float32 audio `(B, F * hop)`; `backbone` gives the features before the head."""
+
     hidden: int
     depth: int
     heads: int
