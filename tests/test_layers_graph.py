@@ -21,7 +21,7 @@ LAYERS = (
     {"io"},                               # every file and path (codes files carry the codec's config)
     {"checkpoints", "compile_cache", "distributed"},
     {"streaming"},                        # the stream classes the API hands out
-    {"api"},
+    {"api", "family_api"},                # BigCodec; X-Codec2 and NeuCodec, the same surface
     {""},                                 # the package's __init__: BigCodec
     {"data"},
     {"inference"},

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bigcodec_jax.checkpoints import torch_zip, vocos_weights
+from bigcodec_jax.checkpoints.layout import tree_from_state
 from bigcodec_jax.nn.fsq import ResidualFSQ
 from bigcodec_jax.xcodec2.adapter import SemanticAdapter
 from bigcodec_jax.xcodec2.decoder import VocosDecoder
@@ -47,10 +48,10 @@ def golden(request):
     state = _state(name)
     w = vocos_weights
     params = {
-        "fsq": w.params_from_state(state, w.fsq_entries("generator.quantizer", ())),
-        "decoder": w.params_from_state(state, w.vocos_decoder_entries("generator", (), MICRO["depth"])),
-        "adapter": w.params_from_state(state, w.semantic_adapter_entries("SemanticEncoder_module", ())),
-        "fc_post_a": w.params_from_state(state, w.linear_entries("fc_post_a", ())),
+        "fsq": tree_from_state(state, w.fsq_entries("generator.quantizer", ())),
+        "decoder": tree_from_state(state, w.vocos_decoder_entries("generator", (), MICRO["depth"])),
+        "adapter": tree_from_state(state, w.semantic_adapter_entries("SemanticEncoder_module", ())),
+        "fc_post_a": tree_from_state(state, w.linear_entries("fc_post_a", ())),
     }
     return name, params, dict(np.load(os.path.join(GOLDEN_DIR, files[0])))
 

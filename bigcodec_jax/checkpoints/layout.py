@@ -7,10 +7,12 @@ missing/unexpected-key detection and config inference all read this table.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import ml_collections
 import numpy as np
+
+from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 # Sections of the released checkpoint and where their parameters live in the converted tree.
 GENERATOR_SECTIONS = ("CodecEnc", "generator")
@@ -175,3 +177,39 @@ def entries(config: ml_collections.ConfigDict, sections: tuple[str, ...] = GENER
     if "spec_discriminator" in sections:
         out += _mstft(config.mstft)
     return out
+
+
+def tree_from_state(state: Mapping[str, np.ndarray], table: Iterable[Entry], like: Mapping[str, Any] | None = None,
+                    what: str = "the checkpoint") -> dict:
+    """The nested Flax parameter dict of `table`'s entries read from a flat state dict (numpy arrays by official
+    name), as float32; `BUFFER` entries (constants the architecture fixes: resampling filters, windows) are
+    not read. A missing tensor, or one whose shape does not fit its kind or (given `like`, a tree of arrays or
+    shape structs at the same paths) the model, raises `CheckpointError` naming the tensor and `what` lacks it."""
+    tree: dict = {}
+    for entry in table:
+        if entry.kind.buffer:
+            continue
+        if entry.torch_name not in state:
+            raise CheckpointError(f"{what} has no tensor {entry.torch_name}")
+        value = np.asarray(state[entry.torch_name])
+        if entry.kind.perm is not None and value.ndim != len(entry.kind.perm):
+            raise CheckpointError(f"{entry.torch_name} has shape {value.shape}, expected {len(entry.kind.perm)} axes")
+        value = entry.kind.to_flax(value).astype(np.float32)
+        if like is not None:
+            want = tuple(_leaf(like, entry.path, entry.torch_name).shape)
+            if value.shape != want:
+                raise CheckpointError(f"{entry.torch_name} has shape {tuple(np.shape(state[entry.torch_name]))}, "
+                                      f"the model needs {entry.kind.torch_shape(want)}")
+        node = tree
+        for key in entry.path[:-1]:
+            node = node.setdefault(key, {})
+        node[entry.path[-1]] = value
+    return tree
+
+
+def _leaf(tree: Mapping[str, Any], path: tuple[str, ...], name: str) -> Any:
+    for key in path:
+        if not isinstance(tree, Mapping) or key not in tree:
+            raise CheckpointError(f"{name}: the model has no parameter {'/'.join(path)}")
+        tree = tree[key]
+    return tree

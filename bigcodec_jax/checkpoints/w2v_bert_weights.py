@@ -15,7 +15,6 @@ import numpy as np
 
 from bigcodec_jax.checkpoints import layout
 from bigcodec_jax.checkpoints.layout import CONV1D, MATRIX, PLAIN
-from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.xcodec2.semantic import W2vBert, W2vBertConfig
 
 
@@ -56,29 +55,13 @@ def entries(config: W2vBertConfig, prefix: str, path: tuple[str, ...]) -> Iterat
         yield from _layer(f"{prefix}encoder.layers.{i}", path + (f"layer_{i}",))
 
 
-def _flax_shapes(config: W2vBertConfig) -> dict[tuple[str, ...], tuple[int, ...]]:
-    """The shape of every parameter of `W2vBert(config)`, by path (traced, not computed)."""
+def _flax_shapes(config: W2vBertConfig) -> dict:
+    """The parameter tree of `W2vBert(config)` as shape structs (traced, not computed)."""
     features = jax.ShapeDtypeStruct((1, 2, config.feature_dim), jnp.float32)
-    tree = jax.eval_shape(lambda f: W2vBert(config).init(jax.random.PRNGKey(0), f), features)["params"]
-    return {tuple(str(getattr(k, "key", k)) for k in p): leaf.shape
-            for p, leaf in jax.tree_util.tree_flatten_with_path(nn.unbox(tree))[0]}
+    return nn.unbox(jax.eval_shape(lambda f: W2vBert(config).init(jax.random.PRNGKey(0), f), features)["params"])
 
 
 def params_from_state(state: Mapping[str, np.ndarray], config: W2vBertConfig, prefix: str = "") -> dict:
     """The `W2vBert(config)` params tree (float32) from a flat state dict holding `prefix + <key>` tensors.
     CheckpointError naming the tensor when one is missing or has the wrong shape; others are ignored."""
-    shapes = _flax_shapes(config)
-    tree: dict = {}
-    for entry in entries(config, prefix, ()):
-        if entry.torch_name not in state:
-            raise CheckpointError(f"the w2v-BERT weights lack {entry.torch_name}")
-        tensor = np.asarray(state[entry.torch_name])
-        expected = entry.kind.torch_shape(shapes[entry.path])
-        if tensor.shape != tuple(expected):
-            raise CheckpointError(f"{entry.torch_name} has shape {tensor.shape}, but this w2v-BERT config "
-                                  f"needs {tuple(expected)}")
-        node = tree
-        for key in entry.path[:-1]:
-            node = node.setdefault(key, {})
-        node[entry.path[-1]] = entry.kind.to_flax(tensor.astype(np.float32))
-    return tree
+    return layout.tree_from_state(state, entries(config, prefix, ()), _flax_shapes(config), "the w2v-BERT weights")

@@ -37,10 +37,10 @@ def _model(family: str, *, ngf: int, latent: int, semantic: dict[str, int], vq_d
 
 # w2v-BERT 2.0 (facebook/w2v-bert-2.0): 24 Conformer layers, of which the first 16 are used.
 _W2V_BERT = dict(hidden_size=1024, num_layers=16, num_heads=16, intermediate_size=4096, conv_kernel=31,
-                 left_max_position=64, right_max_position=8)
+                 left_max_positions=64, right_max_positions=8)
 # The committed golden set's sizes (tests/golden/FAMILY.md): every layer kind at a few kilobytes.
 _W2V_BERT_MICRO = dict(hidden_size=16, num_layers=16, num_heads=2, intermediate_size=32, conv_kernel=31,
-                       left_max_position=64, right_max_position=8)
+                       left_max_positions=64, right_max_positions=8)
 _SIZES = {
     "full": dict(ngf=48, latent=1024, semantic=_W2V_BERT, vq_dim=2048, hidden=1024, depth=12, heads=16,
                  rotary_dim=64),

@@ -36,7 +36,7 @@ def semantic_config(config: ml_collections.FrozenConfigDict) -> W2vBertConfig:
     sem = config.semantic
     return W2vBertConfig(hidden_size=sem.hidden_size, num_layers=sem.num_layers, num_heads=sem.num_heads,
                          intermediate_size=sem.intermediate_size, conv_kernel=sem.conv_kernel,
-                         left_max_position=sem.left_max_position, right_max_position=sem.right_max_position)
+                         left_max_positions=sem.left_max_positions, right_max_positions=sem.right_max_positions)
 
 
 class XCodec2Model(nn.Module):
