@@ -37,7 +37,8 @@ class BigCodec:
     growing with their length while codes stay identical (audio equal to float32 rounding).
     """
 
-    sample_rate = audio.SAMPLE_RATE
+    family = "bigcodec"
+    sample_rate = output_sample_rate = audio.SAMPLE_RATE
 
     def __init__(self, config: ml_collections.ConfigDict, params: dict[str, Any], dtype: str = "float32",
                  window_seconds: float = 30.0):
@@ -50,6 +51,7 @@ class BigCodec:
         self.hop_length = config_lib.hop_length(self.config)
         self.num_quantizers = self.config.decoder.vq_num_quantizers
         self.codebook_size = self.config.decoder.codebook_size
+        self.frame_rate = audio.SAMPLE_RATE / self.hop_length
         self.passes = self.passes_for_window(window_seconds)
 
     @classmethod

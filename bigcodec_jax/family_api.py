@@ -10,6 +10,7 @@ exactly what it gets alone (what the official code, which encodes one clip at a 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Protocol, Sequence
 
 import jax
@@ -17,7 +18,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from bigcodec_jax import audio
+from bigcodec_jax import audio, model_configs
+from bigcodec_jax.api import BigCodec
+from bigcodec_jax.checkpoints import safetensors_format, store, torch_zip, xcodec2_layout
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.codes import check_code_values
 from bigcodec_jax.xcodec2 import config as config_lib
@@ -136,3 +139,34 @@ def _right_padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     for i, row in enumerate(rows):
         out[i, :row.shape[0]] = row
     return out, lengths
+
+
+def load_codec(source: str | os.PathLike, semantic: str | os.PathLike | None = None,
+               config: ml_collections.ConfigDict | None = None, dtype: str = "float32") -> "BigCodec | XCodec2":
+    """The codec a source holds, whichever family: a BigCodec source (everything `BigCodec.from_pretrained`
+    reads), an X-Codec2 / NeuCodec release file, or a converted directory of any family.
+
+    `config` overrides the family config inferred from tensor shapes (they do not tell the decoder's
+    attention heads of a model of other sizes than the releases')."""
+    path = os.fspath(source)
+    if store.is_converted(path):
+        loaded, params = store.load(path)
+        if model_configs.family(loaded) != model_configs.BIGCODEC:
+            return XCodec2(loaded, params["model"], dtype)
+        return BigCodec(loaded, params["generator"], dtype)
+    if os.path.isfile(path):
+        state = _flat_state(path)
+        if state is not None and xcodec2_layout.is_family(state):
+            return XCodec2(*xcodec2_layout.to_params(state, config, path), dtype)
+    return BigCodec.from_pretrained(path, dtype)
+
+
+def _flat_state(path: str) -> dict[str, np.ndarray] | None:
+    """A checkpoint file's flat state dict (normalised), or None for a file of sections (BigCodec's release)."""
+    if safetensors_format.is_safetensors(path):
+        return xcodec2_layout.normalised(safetensors_format.read_tensors(path))
+    obj = torch_zip.load(path)
+    obj = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+    if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
+        return None
+    return xcodec2_layout.normalised(obj)

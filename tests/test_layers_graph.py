@@ -18,6 +18,7 @@ LAYERS = (
     {"errors", "audio", "codes", "nn"},   # foundations: no knowledge of BigCodec's architecture or files
     {"codec"},                            # the generator and discriminators, described once
     {"xcodec2"},                          # X-Codec2 and NeuCodec: BigCodec's encoder beside a semantic one
+    {"model_configs"},                    # the config of any family, read from a file
     {"io"},                               # every file and path (codes files carry the codec's config)
     {"checkpoints", "compile_cache", "distributed"},
     {"streaming"},                        # the stream classes the API hands out

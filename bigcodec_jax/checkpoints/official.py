@@ -18,6 +18,7 @@ import numpy as np
 
 from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.errors import ConfigError
+from bigcodec_jax import model_configs
 from bigcodec_jax.checkpoints import torch_zip
 from bigcodec_jax.checkpoints.layout import DISCRIMINATOR_SECTIONS, GENERATOR_SECTIONS, Entry, entries
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
@@ -47,10 +48,10 @@ def read(path: str | os.PathLike) -> tuple[Sections, ml_collections.ConfigDict |
 
 
 def embedded_config(value: Any, where: str) -> ml_collections.ConfigDict:
-    """The model config a checkpoint carries (JSON text or its dict), validated by `config.parse_model_config`;
+    """The model config a checkpoint carries (JSON text or its dict), validated by `model_configs.parse`;
     a bad one is a CheckpointError that names `where` and the field."""
     try:
-        return config_lib.parse_model_config(value)
+        return model_configs.parse(value)
     except ConfigError as e:
         raise CheckpointError(f"{where}: invalid model config: {e}") from None
 
