@@ -22,7 +22,8 @@ LAYERS = (
     {"io"},                               # every file and path (codes files carry the codec's config)
     {"checkpoints", "compile_cache", "distributed"},
     {"streaming"},                        # the stream classes the API hands out
-    {"api", "family_api"},                # BigCodec; X-Codec2 and NeuCodec, the same surface
+    {"api"},
+    {"family_api"},                       # X-Codec2 and NeuCodec, the same surface; load_codec of any family
     {""},                                 # the package's __init__: BigCodec
     {"data"},
     {"inference"},
