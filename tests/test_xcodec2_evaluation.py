@@ -17,8 +17,8 @@ import soundfile as sf
 from array_record.python.array_record_module import ArrayRecordWriter
 
 from bigcodec_jax import evaluate as evaluate_cli
-from bigcodec_jax.codec import config as bigcodec_config
 from bigcodec_jax.checkpoints import store, torch_zip, xcodec2_layout
+from bigcodec_jax.codec import config as bigcodec_config
 from bigcodec_jax.data import CodesSource
 from bigcodec_jax.errors import InputError
 from bigcodec_jax.evaluation import measure, runner
@@ -87,7 +87,7 @@ def test_examples_play_the_decoders_24k_output(evaluated, golden):
         played, rate = sf.read(os.path.join(evaluated, "examples", f"clip{i}.reconstruction.wav"), dtype="float32")
         assert rate == 24000 and len(played) == min(math.ceil(n * 1.5), len(golden[f"recon_{i}"]))
         reference = golden[f"recon_{i}"][:len(played)]
-        assert np.abs(played - reference).max() < 1e-4 * np.abs(reference).max()
+        assert np.abs(played - reference).max() < 2 / 2 ** 15  # the wav's 16-bit samples: within their rounding
         assert sf.info(os.path.join(evaluated, "examples", f"clip{i}.input.wav")).samplerate == 16000
 
 
