@@ -22,6 +22,10 @@ Metrics (higher is better unless marked):
   mel_distance      the training loss's multi-resolution mel distance (lower is better)
   mcd               mel-cepstral distortion in dB over c1..c24 of an 80-band log-mel, frame by frame,
                     no DTW: the reconstruction is time-aligned (lower is better)
+Every metric compares at the input's 16 kHz: a codec that decodes at another rate (NeuCodec, 24 kHz) has
+its output resampled to 16 kHz (band-limited) before it is measured or drawn, and its examples'
+reconstruction.wav is the decoder's own output at its rate; where the codes stop short of the input's end
+(NeuCodec codes samples // 320 frames) the lost tail is measured as silence.
 A metric that cannot be computed for an utterance is reported as missing with the reason. An input
 that cannot be read is named on stderr, counted and named in report.html and metrics.json, and left out
 of every number.
@@ -41,7 +45,7 @@ import sys
 import ml_collections
 
 from bigcodec_jax.codec import config as config_lib
-from bigcodec_jax import data, distributed, errors
+from bigcodec_jax import data, distributed, errors, family_api
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
@@ -49,6 +53,7 @@ from bigcodec_jax.evaluation.metrics import ALL_METRICS, FAST_METRICS, METRICS, 
 from bigcodec_jax.data.heldout import no_readable_utterance
 from bigcodec_jax.evaluation.report import METRICS_FILE, check_output, write_report
 from bigcodec_jax.evaluation.runner import evaluate
+from bigcodec_jax.family_api import Codec
 from bigcodec_jax.io import outputs, paths
 
 RANDOM_PREFIX = "random:"
@@ -60,8 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True,
                         help="what BigCodec.from_pretrained accepts (official .pt, Lightning .ckpt, .safetensors, "
-                             "converted directory, train.py run directory, hub id owner/name[@revision]), or "
-                             "random:<variant> for a randomly initialised model, e.g. random:tiny_train")
+                             "converted directory, train.py run directory, hub id owner/name[@revision]), an "
+                             "X-Codec2 or NeuCodec release file or converted directory, or "
+                             "random:<variant> for a randomly initialised BigCodec, e.g. random:tiny_train")
     parser.add_argument("--data", required=True,
                         help="a folder (audio files searched recursively), a file list (.txt/.lst/.list/.scp, "
                              "'path|...' lines relative to the list's folder, '#' comments), local or gs://..., tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
@@ -114,10 +120,11 @@ def metric_names(spec: str) -> tuple[str, ...]:
     return METRIC_SETS.get(spec) or check_names([n.strip() for n in spec.split(",") if n.strip()])
 
 
-def load_codec(checkpoint: str, dtype: str) -> BigCodec:
+def load_codec(checkpoint: str, dtype: str) -> Codec:
+    """The codec --checkpoint names, of any family (`family_api.load_codec`), or a random BigCodec."""
     if checkpoint.startswith(RANDOM_PREFIX):
         return BigCodec.random(checkpoint[len(RANDOM_PREFIX):], dtype=dtype)
-    return BigCodec.from_pretrained(checkpoint, dtype=dtype)
+    return family_api.load_codec(checkpoint, dtype=dtype)
 
 
 @errors.command()

@@ -1,5 +1,5 @@
 """`CodesSource`: a tokenised corpus (`inference.py encode --format arrayrecord`) as a Grain random-access
-source, for training a speech LM on BigCodec codes.
+source, for training a speech LM on the codes of any family (BigCodec, X-Codec2, NeuCodec).
 
     from bigcodec_jax.data import CodesSource
     source = CodesSource("codes/", fingerprint=codes_files.fingerprint(codec.params))  # or fingerprint=None
@@ -22,8 +22,9 @@ from bigcodec_jax.io import codes_shards, download_cache, paths
 
 
 class CodesSource(grain.sources.RandomAccessDataSource):
-    """The records of a codes shard directory; `index` holds its index.json (model config, fingerprint,
-    counts, failed inputs), `damaged` the shards left out (with `skip_damaged`)."""
+    """The records of a codes shard directory; `index` holds its index.json (model config, fingerprint, the
+    model's family, rates and code layout, counts, failed inputs), `damaged` the shards left out (with
+    `skip_damaged`)."""
 
     def __init__(self, path: str, fingerprint: str | None = None, cache: str | None = None,
                  skip_damaged: bool = False):

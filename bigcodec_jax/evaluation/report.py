@@ -39,11 +39,15 @@ class UtteranceResult:
 
 @dataclasses.dataclass(frozen=True)
 class Example:
-    """An utterance kept whole for listening and pictures (16 kHz float32)."""
+    """An utterance kept whole for listening and pictures: input and reconstruction as measured (16 kHz
+    float32), and, from a codec that decodes at another rate, its own output at `listening_rate`, which
+    the report plays instead of the 16 kHz reconstruction."""
 
     name: str
     reference: np.ndarray
     reconstruction: np.ndarray
+    listening: np.ndarray | None = None
+    listening_rate: int = SAMPLE_RATE
 
 
 @dataclasses.dataclass
@@ -160,12 +164,34 @@ def metrics_table(report: Report) -> html_report.Table:
     return html_report.Table(["metric", "better", "mean", "utterances", "missing: reason (utterances)"], rows)
 
 
+FAMILY_NAMES = {"bigcodec": "BigCodec", "xcodec2": "X-Codec2", "neucodec": "NeuCodec"}
+
+
+def _family(model: dict[str, Any]) -> str:
+    return model.get("family", "bigcodec")
+
+
 def model_sentence(model: dict[str, Any]) -> str:
     """What the report says about the codec, in words."""
     codebooks = "one codebook" if model["num_quantizers"] == 1 else f"{model['num_quantizers']} codebooks"
-    return (f"The codec has {model['parameters']:,} generator parameters, {codebooks} of {model['codebook_size']} "
-            f"codes at {model['frames_per_second']:g} frames/s ({model['bitrate']:.0f} bit/s) and computes in "
-            f"{model['dtype']}.")
+    codes = (f"{codebooks} of {model['codebook_size']} codes at {model['frames_per_second']:g} frames/s "
+             f"({model['bitrate']:.0f} bit/s)")
+    if _family(model) == "bigcodec":
+        return f"The codec has {model['parameters']:,} generator parameters, {codes} and computes in {model['dtype']}."
+    return (f"The {FAMILY_NAMES[_family(model)]} codec has {model['parameters']:,} parameters (its semantic encoder "
+            f"included), {codes}, encodes {model['sample_rate'] / 1000:g} kHz audio, decodes at "
+            f"{model['output_sample_rate'] / 1000:g} kHz and computes in {model['dtype']}.")
+
+
+def rate_sentence(model: dict[str, Any]) -> list[str]:
+    """How a reconstruction at another rate than the input's is measured (nothing for a 16 kHz decoder)."""
+    rate, output = model.get("sample_rate", SAMPLE_RATE) / 1000, model.get("output_sample_rate", SAMPLE_RATE) / 1000
+    if rate == output:
+        return []
+    return [f"The decoder's {output:g} kHz output is resampled to the input's {rate:g} kHz (band-limited, as "
+            f"bigcodec_jax.audio.resample) before every metric and picture, so that each compares like with like; "
+            f"the reconstructions played below are the decoder's own {output:g} kHz output. Where the codes stop "
+            "short of the input's end, the missing tail counts as silence."]
 
 
 def render_html(report: Report) -> str:
@@ -185,9 +211,9 @@ def render_html(report: Report) -> str:
                   + "; ".join(f"{name} ({reason})" for name, reason in report.unreadable.items()) + "."
                   ] if report.unreadable else []
     return html_report.render(
-        f"BigCodec evaluation{f' of {checkpoint}' if checkpoint else ''}",
+        f"{FAMILY_NAMES[_family(report.model)]} evaluation{f' of {checkpoint}' if checkpoint else ''}",
         [f"{len(report.utterances)} utterances ({seconds:.1f} s), each encoded and decoded on its own. "
-         + model_sentence(report.model), *unreadable,
+         + model_sentence(report.model), *rate_sentence(report.model), *unreadable,
          "Means are over the utterances that have a value; a metric that does not apply to an utterance is "
          "counted as missing, with the reason."],
         metrics_table(report), {**{m: definition(m) for m in report.metrics}, **CODE_DEFINITIONS}, examples,
@@ -199,7 +225,8 @@ def render_html(report: Report) -> str:
 def write_report(report: Report, output_dir: str, overwrite: bool = False) -> None:
     """Write report.html (the listening page), metrics.json, utterances.csv (one row per utterance, empty cells
     where missing, the reasons in `missing`, the stem of its example files in `example`) and, per example,
-    `examples/<stem>.input.wav`, `.reconstruction.wav` and `.mel.png` (input and reconstruction side by side).
+    `examples/<stem>.input.wav`, `.reconstruction.wav` (at the decoder's rate) and `.mel.png` (input and
+    reconstruction at 16 kHz side by side).
 
     An earlier evaluation in `output_dir` is replaced whole with `overwrite`, once the new one is written, and
     anything else there is refused (`check_output`). A remote `output_dir` (gs://...) is written to a local
@@ -234,7 +261,10 @@ def _write_files(report: Report, folder: str) -> None:
         files = {kind: os.path.join(folder, path) for kind, path in example_files(stem).items()}
         os.makedirs(os.path.dirname(files["input"]), exist_ok=True)
         sf.write(files["input"], example.reference, SAMPLE_RATE)
-        sf.write(files["reconstruction"], example.reconstruction, SAMPLE_RATE)
+        if example.listening is None:
+            sf.write(files["reconstruction"], example.reconstruction, SAMPLE_RATE)
+        else:
+            sf.write(files["reconstruction"], example.listening, example.listening_rate)
         plots.save_mel_figure(files["figure"], [("input", example.reference),
                                                 ("reconstruction", example.reconstruction)], example.name)
     html_report.write(os.path.join(folder, html_report.PAGE_FILE), render_html(report))

@@ -10,9 +10,14 @@
     `length`       samples of the audio at 16 kHz (the decoded audio is trimmed to it)
     `sample_rate`  the rate of the original file
 - `index.json` (written last, once every shard exists): `format`, `format_version`, the model
-  `config`, the weights' `fingerprint` (as in codes files), `shards` (file, records, frames,
-  seconds of audio each), the totals `records`, `frames` and `seconds`, and `failed`: the inputs
-  that could not be encoded, with the reason.
+  `config` (of any family: `model_configs.parse` reads it), the weights' `fingerprint` (as in codes
+  files), what a reader needs to know of the codes without the model (`model_fields`: `family`
+  ("bigcodec", "xcodec2" or "neucodec"), `sample_rate` of the audio encoded (16 kHz),
+  `output_sample_rate` of the decoded audio (24 kHz for NeuCodec), `frame_rate`, `hop_length`,
+  `num_quantizers`, `codebook_size`), `shards` (file, records, frames, seconds of audio each), the
+  totals `records`, `frames` and `seconds`, and `failed`: the inputs that could not be encoded, with
+  the reason. An index written before the family existed lacks the model fields: `read_index` fills
+  them in from its config.
 `bigcodec_jax.data.CodesSource(OUTPUT)` reads them as a Grain random-access source, and `inference.py decode
 OUTPUT` back to audio; OUTPUT may be gs://..., read from local copies of its shards in a cache folder
 (`download_cache.cached_copies`).
@@ -26,17 +31,40 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import ml_collections
 import msgpack
 import numpy as np
 from array_record.python.array_record_module import ArrayRecordReader
 
+from bigcodec_jax import audio, model_configs
+from bigcodec_jax.codec import config as bigcodec_config
 from bigcodec_jax.errors import InputError
 from bigcodec_jax.io import paths
+from bigcodec_jax.xcodec2 import config as family_config
 
 INDEX_FILE = "index.json"
 FORMAT = "bigcodec-jax codes shards"
 FORMAT_VERSION = 1
-MAX_CODEBOOK_SIZE = 2 ** 16  # codes are stored as uint16
+MAX_CODEBOOK_SIZE = 2 ** 16  # codes are stored as uint16: X-Codec2's and NeuCodec's 65536 codes fit
+MODEL_FIELDS = ("family", "sample_rate", "output_sample_rate", "frame_rate", "hop_length", "num_quantizers",
+                "codebook_size")
+
+
+def model_fields(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> dict[str, Any]:
+    """The index's description of the model of any family (`MODEL_FIELDS`) and its `config`; ValueError when
+    its codes do not fit the shards' 16-bit storage."""
+    family = model_configs.family(config)
+    if family == model_configs.BIGCODEC:
+        hop, n_q = bigcodec_config.hop_length(config), config.decoder.vq_num_quantizers
+        size, output_rate = config.decoder.codebook_size, audio.SAMPLE_RATE
+    else:
+        hop, n_q = family_config.hop_length(config), 1
+        size, output_rate = family_config.codebook_size(config), family_config.output_sample_rate(config)
+    if size > MAX_CODEBOOK_SIZE:
+        raise ValueError(f"codes shards store codes as 16-bit integers; this codebook has {size} entries")
+    return {"family": family, "sample_rate": audio.SAMPLE_RATE, "output_sample_rate": output_rate,
+            "frame_rate": audio.SAMPLE_RATE / hop, "hop_length": hop, "num_quantizers": n_q, "codebook_size": size,
+            "config": config.to_dict()}
 
 
 def shard_name(index: int, count: int) -> str:
@@ -113,11 +141,18 @@ def _check_index(index: Any, path: str) -> None:
 
 
 def _model(index: dict[str, Any]) -> str:
-    """The model of an index, as far as its config says (for messages)."""
-    decoder = index["config"].get("decoder")
-    if not isinstance(decoder, dict):
-        return "an unknown model"
-    return f"{decoder.get('vq_num_quantizers')} quantizers of {decoder.get('codebook_size')}"
+    """The model of an index (for messages)."""
+    return f"{index['family']}, {index['num_quantizers']} quantizers of {index['codebook_size']}"
+
+
+def _with_model_fields(index: dict[str, Any], path: str) -> dict[str, Any]:
+    """`index` with its config parsed by its family's rules and the model fields it lacks filled in from it (an
+    index written before the family existed); InputError for a config no family reads."""
+    try:
+        fields = model_fields(model_configs.parse(index["config"]))
+    except ValueError as e:  # ConfigError, or a codebook too large for the shards
+        raise InputError(f"{path}: field 'config' is not a model config ({_one_line(e)})") from None
+    return {**fields, **index}
 
 
 def read_index(directory: str, expected_fingerprint: str | None = None) -> dict[str, Any]:
@@ -133,6 +168,7 @@ def read_index(directory: str, expected_fingerprint: str | None = None) -> dict[
     except (OSError, ValueError) as e:  # unreadable, not UTF-8 (UnicodeDecodeError) or not JSON
         raise InputError(f"{path}: unreadable ({_one_line(e)})") from None
     _check_index(index, path)
+    index = _with_model_fields(index, path)
     if expected_fingerprint is not None and index["fingerprint"] != expected_fingerprint:
         raise InputError(f"{directory}: made by another model (weights {index['fingerprint']}, expected "
                          f"{expected_fingerprint}; its model: {_model(index)})")
