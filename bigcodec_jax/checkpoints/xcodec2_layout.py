@@ -13,6 +13,7 @@ frozen w2v-BERT; a second source for them (`facebook/w2v-bert-2.0`'s own `model.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Mapping, NamedTuple
 
@@ -121,7 +122,12 @@ def infer_config(state: Mapping[str, np.ndarray], heads: int | None = None) -> m
 
 
 def _param_shapes(config: ml_collections.ConfigDict) -> dict:
-    frozen = config_lib.freeze(config)
+    return _shapes_of(config_lib.freeze(config))
+
+
+@functools.lru_cache(maxsize=8)
+def _shapes_of(frozen: ml_collections.FrozenConfigDict) -> dict:
+    """The parameter tree of `XCodec2Model(frozen)` as shape structs (traced once per config: seconds)."""
     wav = jax.ShapeDtypeStruct((1, 320), jnp.float32)
     features = jax.ShapeDtypeStruct((1, 1, 160), jnp.float32)
     tree = jax.eval_shape(lambda w, f: XCodec2Model(frozen).init(jax.random.PRNGKey(0), w, f), wav, features)
