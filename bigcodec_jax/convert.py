@@ -5,9 +5,9 @@ Any source `load_codec` reads is an input, of any family: an official `.pt` / Li
 or a model-hub id; X-Codec2 / NeuCodec releases and transformers' X-Codec2 port too, with `--semantic` for
 one without the semantic model. A family checkpoint converts to a directory or to `--to-safetensors` (the
 release's tensor names, its config in the metadata so it reloads with the same sizes); `--to-torch` writes
-BigCodec's release layout only. Nothing is ever deleted that the conversion did not write: an existing output is replaced
-only with `--overwrite` (and only a converted checkpoint, or a file for `--to-torch` / `--to-safetensors`),
-never the input itself.
+BigCodec's release layout only. Nothing is ever deleted that the conversion did not write: an existing output
+is replaced only with `--overwrite` (and only a converted checkpoint, or a file for `--to-torch` /
+`--to-safetensors`), never the input itself.
 """
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "missing folders are created)")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--to-torch", action="store_true",
-                        help="write the official released .pt layout (the official PyTorch code loads it); BigCodec only")
+                        help="write the official released .pt layout (the official PyTorch code loads it); "
+                             "BigCodec only")
     target.add_argument("--to-safetensors", action="store_true",
                         help="write a .safetensors file: the official tensor names (CodecEnc.*, generator.*, "
                              "discriminator.*, spec_discriminator.*; X-Codec2 / NeuCodec: the release's), float32, "

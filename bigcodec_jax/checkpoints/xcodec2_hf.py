@@ -122,8 +122,8 @@ def config_from_hf(config_json: Mapping[str, Any], where: str) -> ml_collections
     sem = w2v_bert_weights.family_semantic(get("semantic_model_config") or {}, SEMANTIC_LAYER,
                                            f"{where} (semantic_model_config)")
     config = config_lib.model_config("xcodec2")
-    config.encoder.update(ngf=get("encoder_hidden_size", 48), up_ratios=list(get("downsampling_ratios", [2, 2, 4, 4, 5])),
-                          out_channels=hidden)
+    config.encoder.update(ngf=get("encoder_hidden_size", 48), out_channels=hidden,
+                          up_ratios=list(get("downsampling_ratios", [2, 2, 4, 4, 5])))
     config.semantic.update(sem)
     config.adapter.out_channels = sem["hidden_size"]
     config.quantizer.update(dim=get("quantization_dim", 2048), levels=list(get("quantization_levels", [4] * 8)))
