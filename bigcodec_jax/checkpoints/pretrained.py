@@ -168,8 +168,8 @@ def _read_once(path: str) -> tuple[str, Any, ml_collections.ConfigDict | None]:
                 return BIGCODEC, *safetensors_format.sections_of(tensors, metadata, path)
             obj = torch_zip.load(local)
             flat = obj.get("state_dict", obj) if isinstance(obj, dict) else None
-            state = xcodec2_layout.normalised(flat) if isinstance(flat, dict) else {}
-            if xcodec2_layout.is_family(state):
+            if isinstance(flat, dict) and xcodec2_layout.is_family(flat):
+                state = xcodec2_layout.normalised({str(k): v for k, v in flat.items()})
                 return xcodec2_layout.family_of(state), state, None
             return BIGCODEC, *official.of_object(obj, path)
         except CheckpointError as e:  # name the file as the user did, not its temporary download
