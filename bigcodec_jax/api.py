@@ -61,8 +61,8 @@ class BigCodec:
         fly), a converted directory, the generator of a `train.py` run directory (its latest checkpoint, or the
         one of `step`), or a model-hub id `owner/name[@revision]` (`filename` in that repository, default
         `bigcodec.pt`; needs the `[hub]` extra). A path that exists always wins over a hub id; the rules are in
-        `checkpoints/pretrained.py`."""
-        config, params = pretrained.load(source, filename, step)
+        `checkpoints/pretrained.py`. An X-Codec2 / NeuCodec checkpoint is refused, naming the class that loads it."""
+        config, params = pretrained.load(source, filename, step, family=cls.family)
         return cls(config, params["generator"], dtype, window_seconds)
 
     @classmethod

@@ -1,6 +1,7 @@
 """`XCodec2` and `NeuCodec`: the public API of BigCodec's descendants, the same surface as `BigCodec`.
 
     codec = NeuCodec.from_pretrained("neuphonic/neucodec")   # or a released file, a converted directory
+    codec = XCodec2.from_pretrained("ckpt.safetensors", semantic="facebook/w2v-bert-2.0")  # without w2v-BERT
     codes = codec.encode(wav, sample_rate=16000)             # (B, 1, frames) int32, 50 frames a second
     audio = codec.decode(codes)                              # (B, frames * 480) float32 at 24 kHz
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from bigcodec_jax import audio, model_configs
 from bigcodec_jax.api import BigCodec
-from bigcodec_jax.checkpoints import safetensors_format, store, torch_zip, xcodec2_layout
+from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.codes import check_code_values
 from bigcodec_jax.xcodec2 import config as config_lib
@@ -51,6 +52,7 @@ def bits_per_second(codec: Codec) -> float:
 class XCodec2:
     """A loaded X-Codec2 or NeuCodec (`config.family`): frozen config, parameters on device, jitted passes."""
 
+    FAMILY = "xcodec2"  # what `from_pretrained` loads
     sample_rate = audio.SAMPLE_RATE
     num_quantizers = 1
 
@@ -69,6 +71,18 @@ class XCodec2:
         self.codebook_size = config_lib.codebook_size(self.config)
         self._encode = jax.jit(lambda p, *a: self.model.apply({"params": p}, *a, method=XCodec2Model.encode_codes))
         self._decode = jax.jit(lambda p, *a: self.model.apply({"params": p}, *a, method=XCodec2Model.decode_codes))
+
+    @classmethod
+    def from_pretrained(cls, source: str | os.PathLike, semantic: str | os.PathLike | None = None,
+                        dtype: str = "float32", filename: str | None = None) -> "XCodec2":
+        """Load a checkpoint of this class's family: a release file (X-Codec2's `model.safetensors` or Lightning
+        `.ckpt`, NeuCodec's `pytorch_model.bin`), transformers' X-Codec2 port (`model.safetensors` with its
+        `config.json`, or their folder), a converted directory or safetensors export, or a hub id
+        (`HKUSTAudio/xcodec2`, `HKUSTAudio/xcodec2-hf`, `neuphonic/neucodec`; `filename` picks another file).
+        `semantic`: the semantic model's source when the checkpoint lacks it (see `load_codec`).
+        CheckpointError naming the class that loads a checkpoint of another family."""
+        config, params = pretrained.load(source, filename, semantic=semantic, family=cls.FAMILY)
+        return cls(config, params["model"], dtype)
 
     @classmethod
     def random(cls, family: str = "xcodec2", size: str = "micro", seed: int = 0, dtype: str = "float32") -> "XCodec2":
@@ -126,10 +140,15 @@ class XCodec2:
 class NeuCodec(XCodec2):
     """NeuCodec: X-Codec2's network with a 24 kHz decoder (`XCodec2` with `config.family == "neucodec"`)."""
 
+    FAMILY = "neucodec"
+
     @classmethod
     def random(cls, family: str = "neucodec", size: str = "micro", seed: int = 0, dtype: str = "float32"
                ) -> "XCodec2":
         return super().random(family, size, seed, dtype)
+
+
+_CLASSES = {"xcodec2": XCodec2, "neucodec": NeuCodec}  # what `load_codec` builds for each family
 
 
 def _right_padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -142,31 +161,17 @@ def _right_padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_codec(source: str | os.PathLike, semantic: str | os.PathLike | None = None,
-               config: ml_collections.ConfigDict | None = None, dtype: str = "float32") -> "BigCodec | XCodec2":
-    """The codec a source holds, whichever family: a BigCodec source (everything `BigCodec.from_pretrained`
-    reads), an X-Codec2 / NeuCodec release file, or a converted directory of any family.
+               config: ml_collections.ConfigDict | None = None, dtype: str = "float32",
+               filename: str | None = None) -> "BigCodec | XCodec2":
+    """The codec a source holds, whichever family: anything `BigCodec.from_pretrained` reads, an X-Codec2 /
+    NeuCodec release (file, folder or hub id), transformers' X-Codec2 port, or a converted directory or
+    safetensors export of any family (the rules: `checkpoints/pretrained.py`).
 
-    `config` overrides the family config inferred from tensor shapes (they do not tell the decoder's
-    attention heads of a model of other sizes than the releases')."""
-    path = os.fspath(source)
-    if store.is_converted(path):
-        loaded, params = store.load(path)
-        if model_configs.family(loaded) != model_configs.BIGCODEC:
-            return XCodec2(loaded, params["model"], dtype)
+    `semantic`: where the semantic model's weights come from when the checkpoint lacks them (`facebook/w2v-bert-2.0`,
+    the path of its `model.safetensors` or its folder). `config` overrides the config inferred from tensor shapes
+    (they do not tell the decoder's attention heads of a model of other sizes than the releases')."""
+    loaded, params = pretrained.load(source, filename, semantic=semantic, config=config)
+    family = model_configs.family(loaded)
+    if family == model_configs.BIGCODEC:
         return BigCodec(loaded, params["generator"], dtype)
-    if os.path.isfile(path):
-        state = _flat_state(path)
-        if state is not None and xcodec2_layout.is_family(state):
-            return XCodec2(*xcodec2_layout.to_params(state, config, path), dtype)
-    return BigCodec.from_pretrained(path, dtype)
-
-
-def _flat_state(path: str) -> dict[str, np.ndarray] | None:
-    """A checkpoint file's flat state dict (normalised), or None for a file of sections (BigCodec's release)."""
-    if safetensors_format.is_safetensors(path):
-        return xcodec2_layout.normalised(safetensors_format.read_tensors(path))
-    obj = torch_zip.load(path)
-    obj = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-    if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
-        return None
-    return xcodec2_layout.normalised(obj)
+    return _CLASSES[family](loaded, params["model"], dtype)

@@ -8,6 +8,10 @@ existing local path always wins):
   `ckpts/model.pt` is reported as a missing file, not looked up on the hub.
 Write `./owner/name` to mean a local folder that does not exist yet.
 
+Which file of a repository: `filename` when given, else the released weights of the repositories below
+(`REPOSITORY_FILES`: X-Codec2, its transformers port, NeuCodec, w2v-BERT 2.0) and `bigcodec.pt` otherwise;
+files named beside them there (a `config.json`) are fetched too, into the same snapshot folder.
+
 Files come through `huggingface_hub`'s cache (`HF_HOME` / `HF_HUB_CACHE`, default
 `~/.cache/huggingface/hub`) and honour its offline mode (`HF_HUB_OFFLINE=1`: only the cache is read).
 `huggingface_hub` is the `[hub]` extra: `pip install 'bigcodec-jax[hub]'`.
@@ -19,6 +23,13 @@ import re
 from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 
 DEFAULT_FILENAME = "bigcodec.pt"  # the released weights' file name
+# released repositories of other names, by lower-case id: (the weights' file, files read beside it)
+REPOSITORY_FILES = {
+    "hkustaudio/xcodec2": ("model.safetensors", ()),
+    "hkustaudio/xcodec2-hf": ("model.safetensors", ("config.json",)),
+    "neuphonic/neucodec": ("pytorch_model.bin", ()),
+    "facebook/w2v-bert-2.0": ("model.safetensors", ("config.json",)),
+}
 INSTALL = "pip install 'bigcodec-jax[hub]'"
 _PART = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _HUB_ID = re.compile(rf"^(?P<repo>{_PART}/{_PART})(?:@(?P<revision>[A-Za-z0-9][A-Za-z0-9._/-]*))?$")
@@ -31,6 +42,13 @@ def parse(source: str) -> tuple[str, str | None] | None:
     if not match or match["repo"].lower().endswith(_CHECKPOINT_SUFFIXES):
         return None
     return match["repo"], match["revision"]
+
+
+def weights_file(source: str, default: str = DEFAULT_FILENAME) -> tuple[str, tuple[str, ...]]:
+    """(the file of hub id `source` that holds the weights, the files read beside it): `REPOSITORY_FILES`' entry
+    for a known repository, else (`default`, ())."""
+    parsed = parse(source)
+    return REPOSITORY_FILES.get(parsed[0].lower(), (default, ())) if parsed else (default, ())
 
 
 def download(source: str, filename: str = DEFAULT_FILENAME) -> str:

@@ -41,7 +41,11 @@ def read_sections(path: str | os.PathLike) -> Sections:
 
 def read(path: str | os.PathLike) -> tuple[Sections, ml_collections.ConfigDict | None]:
     """(state dicts, the model config our export embedded or None) of a released-format or Lightning file."""
-    ckpt = torch_zip.load(path)
+    return of_object(torch_zip.load(path), path)
+
+
+def of_object(ckpt: Any, path: str | os.PathLike) -> tuple[Sections, ml_collections.ConfigDict | None]:
+    """`read` of a file already unpickled by `torch_zip.load`."""
     sections = _sections(ckpt, path)
     embedded = ckpt.get(CONFIG_KEY)
     return sections, None if embedded is None else embedded_config(embedded, f"{path} (key {CONFIG_KEY})")

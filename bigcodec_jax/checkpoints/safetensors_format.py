@@ -1,12 +1,14 @@
-"""BigCodec checkpoints as `.safetensors` files, with the official tensor names.
+"""Checkpoints as `.safetensors` files, with the official tensor names (BigCodec's; the family's flat).
 
 The file holds the released checkpoint's state dicts flat, each tensor named `<section>.<key>` as in
 the official model: `CodecEnc.…` (the encoder), `generator.…` (quantiser and decoder) and, when
 present, `discriminator.…` (multi-period) and `spec_discriminator.…` (multi-resolution spectrogram).
 So `safetensors.torch.load_file` gives, section by section, exactly the state dicts that
 `torch.load("bigcodec.pt")` gives. Tensors are float32 in PyTorch's layout; files this package writes
-carry the model config in the header's metadata, for others it is inferred from the shapes, as for `.pt`. A safetensors file holds no code, only a JSON header
-and raw tensors, and is read without pickle.
+carry the model config in the header's metadata, for others it is inferred from the shapes, as for `.pt`.
+X-Codec2 / NeuCodec exports are the released flat state dict (`save_tensors`, names as in
+`xcodec2_layout`) with their config in the metadata the same way. A safetensors file holds no code, only
+a JSON header and raw tensors, and is read without pickle.
 """
 from __future__ import annotations
 
@@ -49,7 +51,12 @@ def read_sections(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
 
 def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], ml_collections.ConfigDict | None]:
     """(state dicts keyed by official section name, the model config our export embedded or None)."""
-    tensors, metadata = _read_flat(path)
+    return sections_of(*read_flat(path), path)
+
+
+def sections_of(tensors: dict[str, np.ndarray], metadata: dict[str, str], path: str | os.PathLike
+                ) -> tuple[dict[str, dict[str, np.ndarray]], ml_collections.ConfigDict | None]:
+    """`read` of a file already read by `read_flat`."""
     sections: dict[str, dict[str, np.ndarray]] = {}
     foreign = []
     for name in sorted(tensors):
@@ -64,16 +71,21 @@ def read(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], ml_
         raise CheckpointError(f"{path} is not a BigCodec safetensors file: {problem} (names are "
                               f"'<section>.<key>' with the official sections; found e.g. "
                               f"{', '.join((foreign or sorted(tensors))[:3]) or 'no tensors'})")
+    return sections, config_of(metadata, path)
+
+
+def config_of(metadata: dict[str, str], path: str | os.PathLike) -> ml_collections.ConfigDict | None:
+    """The model config (any family) that our exports embed in the header's metadata, validated, or None."""
     embedded = metadata.get(CONFIG_KEY)
-    return sections, None if embedded is None else embedded_config(embedded, f"{path} (metadata {CONFIG_KEY})")
+    return None if embedded is None else embedded_config(embedded, f"{path} (metadata {CONFIG_KEY})")
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every tensor of any safetensors file (e.g. a transformers `model.safetensors`), by name, as numpy."""
-    return _read_flat(path)[0]
+    return read_flat(path)[0]
 
 
-def _read_flat(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def read_flat(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """(tensors by name, header metadata); CheckpointError for a file that is not readable safetensors."""
     from safetensors import SafetensorError, safe_open
 
@@ -116,10 +128,15 @@ def save(sections: dict[str, dict[str, np.ndarray]], path: str | os.PathLike, co
     """Write state dicts (official sections, e.g. `official.flax_to_torch`'s) as one safetensors file, local or
     remote, atomically (a partial file never appears at `path`); `config_json`, the model config, goes into the
     header's metadata."""
+    save_tensors({f"{section}.{key}": value for section, sd in sections.items() for key, value in sd.items()},
+                 path, config_json)
+
+
+def save_tensors(tensors: dict[str, np.ndarray], path: str | os.PathLike, config_json: str | None = None) -> None:
+    """`save` of a flat state dict (tensors by full name, e.g. an X-Codec2 / NeuCodec state dict)."""
     from safetensors.numpy import save as serialise
 
-    tensors = {f"{section}.{key}": np.ascontiguousarray(value) for section, sd in sections.items()
-               for key, value in sd.items()}
+    tensors = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
     metadata = {**METADATA, **({CONFIG_KEY: config_json} if config_json else {})}
     # written by Python: safetensors' own save_file makes owner-only (0600) files
     staged.write_bytes(path, _sorted_header(serialise(tensors, metadata=metadata)))

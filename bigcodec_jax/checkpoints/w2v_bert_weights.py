@@ -6,7 +6,7 @@ names (`semantic_model.` in the X-Codec2 and NeuCodec releases, nothing in `face
 """
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import flax.linen as nn
 import jax
@@ -15,7 +15,27 @@ import numpy as np
 
 from bigcodec_jax.checkpoints import layout
 from bigcodec_jax.checkpoints.layout import CONV1D, MATRIX, PLAIN
+from bigcodec_jax.checkpoints.torch_zip import CheckpointError
 from bigcodec_jax.xcodec2.semantic import W2vBert, W2vBertConfig
+
+
+# the fields of W2vBertConfig that a family config's `semantic` holds (the others are fixed by the model)
+FAMILY_FIELDS = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "conv_kernel", "left_max_positions",
+                 "right_max_positions")
+
+
+def family_semantic(config_json: Mapping[str, Any], num_layers: int, where: str) -> dict[str, Any]:
+    """A family config's `semantic` fields from transformers' `Wav2Vec2BertConfig` `config.json`, computing
+    `num_layers`; CheckpointError naming `where` for a variant the family's model does not build."""
+    try:
+        config = W2vBertConfig.from_hf(config_json, num_layers)
+    except ValueError as e:
+        raise CheckpointError(f"{where}: {e}") from None
+    fixed = W2vBertConfig()
+    odd = {k: getattr(config, k) for k in ("feature_dim", "layer_norm_eps") if getattr(config, k) != getattr(fixed, k)}
+    if odd:
+        raise CheckpointError(f"{where}: a w2v-BERT config this model does not implement: {odd}")
+    return {k: getattr(config, k) for k in FAMILY_FIELDS}
 
 
 def _layer_norm(name: str, path: tuple[str, ...]) -> Iterator[layout.Entry]:

@@ -7,12 +7,15 @@ Released layouts read here (each a flat state dict once `torch_zip` or `safetens
 They name tensors alike, but for two spellings that `normalised` unifies: X-Codec2's SnakeBeta keeps
 its `beta` as `act.bias`, and newer PyTorch writes weight norm as `parametrizations.weight.original0/1`.
 The semantic model's tensors (`semantic_model.*`) may be absent, as in checkpoints saved without the
-frozen w2v-BERT; a second source for them (`facebook/w2v-bert-2.0`'s own `model.safetensors`) is then needed.
+frozen w2v-BERT; a second source for them (`facebook/w2v-bert-2.0`'s own `model.safetensors`, and its
+`config.json`, checked against the shapes) is then needed (`SemanticWeights`, `load_state`).
+`state_of` is the inverse of `to_params`: our exports in the release's names (family spelling).
 """
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,8 +40,8 @@ def is_family(state: Mapping[str, Any]) -> bool:
 
 
 def normalised(state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """One spelling of every tensor name: a Lightning `model.` prefix dropped, SnakeBeta's `act.bias` as `act.beta`,
-    PyTorch's parametrized weight norm as `weight_g` / `weight_v`."""
+    """One spelling of every tensor name: SnakeBeta's `act.bias` as `act.beta`, PyTorch's parametrized weight norm
+    as `weight_g` / `weight_v`."""
     out = {}
     for name, value in state.items():
         name = re.sub(r"\.act\.bias$", ".act.beta", name)
@@ -76,16 +79,22 @@ def _count(state: Mapping[str, np.ndarray], pattern: str) -> int:
     return max(found) + 1 if found else 0
 
 
+def family_of(state: Mapping[str, np.ndarray]) -> str:
+    """"xcodec2" or "neucodec", told by the ISTFT head's size (n_fft = 4 * the output hop)."""
+    n_fft = _shape(state, "generator.head.out.weight")[0] - 2
+    family = FAMILY_BY_HEAD_HOP.get(n_fft // 4) if n_fft % 4 == 0 else None
+    if family is None:
+        raise CheckpointError(f"an ISTFT head of {n_fft} bins is neither X-Codec2's (1280) nor NeuCodec's (1920)")
+    return family
+
+
 def infer_config(state: Mapping[str, np.ndarray], heads: int | None = None) -> ml_collections.ConfigDict:
     """The model config from the tensor shapes of a normalised state dict holding the semantic model's tensors.
 
     Shapes do not tell the decoder's attention heads: `heads` when given, else 64 channels a head as in both
     releases (16 heads of 1024). Nor do they split w2v-BERT's relative positions: 8 to the right, the rest to
     the left, as in w2v-BERT 2.0 (64 and 8)."""
-    n_fft = _shape(state, "generator.head.out.weight")[0] - 2
-    family = FAMILY_BY_HEAD_HOP.get(n_fft // 4)
-    if family is None:
-        raise CheckpointError(f"an ISTFT head of {n_fft} bins is neither X-Codec2's (1280) nor NeuCodec's (1920)")
+    family = family_of(state)
     blocks = _count(state, r"CodecEnc\.conv_blocks\.(\d+)\..*") - 1
     strides = [_shape(state, f"CodecEnc.conv_blocks.{i}.block.4.weight_v")[2] // 2 for i in range(1, blocks + 1)]
     distances, head_size = _shape(state, SEMANTIC_PREFIX + "encoder.layers.0.self_attn.distance_embedding.weight")
@@ -113,7 +122,12 @@ def infer_config(state: Mapping[str, np.ndarray], heads: int | None = None) -> m
 
 
 def _param_shapes(config: ml_collections.ConfigDict) -> dict:
-    frozen = config_lib.freeze(config)
+    return _shapes_of(config_lib.freeze(config))
+
+
+@functools.lru_cache(maxsize=8)
+def _shapes_of(frozen: ml_collections.FrozenConfigDict) -> dict:
+    """The parameter tree of `XCodec2Model(frozen)` as shape structs (traced once per config: seconds)."""
     wav = jax.ShapeDtypeStruct((1, 320), jnp.float32)
     features = jax.ShapeDtypeStruct((1, 1, 160), jnp.float32)
     tree = jax.eval_shape(lambda w, f: XCodec2Model(frozen).init(jax.random.PRNGKey(0), w, f), wav, features)
@@ -139,3 +153,51 @@ def to_params(state: Mapping[str, np.ndarray], config: ml_collections.ConfigDict
     the config is inferred from the shapes unless given. Tensors the model does not use are ignored."""
     config = config if config is not None else infer_config(state)
     return config, layout.tree_from_state(state, entries(config), _param_shapes(config), where)
+
+
+class SemanticWeights(NamedTuple):
+    """A second source of the semantic model: w2v-BERT's tensors under its own names, its `config.json` (a
+    decoded dict, or None when there is none beside them) and where they came from (for messages)."""
+
+    state: Mapping[str, np.ndarray]
+    config_json: Mapping[str, Any] | None
+    where: str
+
+
+def load_state(state: Mapping[str, np.ndarray], where: str, config: ml_collections.ConfigDict | None = None,
+               semantic: SemanticWeights | None = None) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
+    """(config, params) of a normalised state dict, its semantic tensors taken from `semantic` when given; the
+    config inferred from the shapes unless given. A semantic `config.json` must agree with the config (it also
+    tells how w2v-BERT's relative positions split, which the shapes do not)."""
+    state = with_semantic(state, None if semantic is None else semantic.state, where)
+    inferred = config is None
+    config = infer_config(state) if inferred else ml_collections.ConfigDict(config.to_dict())
+    if semantic is not None and semantic.config_json is not None:
+        _check_semantic(config, semantic, inferred)
+    return to_params(state, config, where)
+
+
+def _check_semantic(config: ml_collections.ConfigDict, semantic: SemanticWeights, inferred: bool) -> None:
+    where = f"{semantic.where} (config.json)"
+    told = w2v_bert_weights.family_semantic(semantic.config_json, config.semantic.num_layers, where)
+    ours = config.semantic
+    positions = ("left_max_positions", "right_max_positions")
+    if inferred and sum(told[k] for k in positions) == sum(ours[k] for k in positions):
+        ours.update({k: told[k] for k in positions})
+    differ = [f"{k} {told[k]} (the weights: {ours[k]})" for k in told if told[k] != ours[k]]
+    if differ:
+        raise CheckpointError(f"{where} does not describe these weights: {', '.join(differ)}")
+
+
+def state_of(params: Mapping[str, Any], config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+    """The release's flat state dict (float32, PyTorch layouts) of `XCodec2Model` params: the inverse of
+    `to_params`, in the family's own spelling (X-Codec2's SnakeBeta `act.bias`); constant buffers left out."""
+    beta = ".act.bias" if config.family == "xcodec2" else ".act.beta"
+    out = {}
+    for entry in entries(config):
+        if not entry.kind.buffer:
+            value = params
+            for key in entry.path:
+                value = value[key]
+            out[re.sub(r"\.act\.beta$", beta, entry.torch_name)] = entry.kind.to_torch(np.asarray(value, np.float32))
+    return out
