@@ -136,6 +136,29 @@ class XCodec2:
         length = self.check_codes(codes, length)
         return np.asarray(self._decode(self.params, codes.astype(np.int32), None))[:, :length]
 
+    def num_frames(self, samples: int) -> int:
+        """Code frames of a 16 kHz clip of `samples` (0: too short to encode)."""
+        from bigcodec_jax.xcodec2 import passes as family_passes
+        return family_passes.num_frames(samples, self.family)
+
+    def seconds_to_frames(self, seconds: float) -> int:
+        """Code frames in `seconds` of audio (rounded)."""
+        return round(seconds * self.frame_rate)
+
+    def passes_for_window(self, window_seconds: float) -> Any:
+        """The jitted passes (`xcodec2.passes.Passes`) behind the batched interface of `codec/passes.py`, for
+        `inference.BatchCodec`: batches longer than `window_seconds` run clip by clip through `encode_batch` /
+        `decode_batch`."""
+        if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float, np.integer, np.floating)) \
+                or not (math.isfinite(window_seconds) and window_seconds > 0):
+            raise ValueError(f"window_seconds must be a positive number of seconds, got {window_seconds!r}")
+        from bigcodec_jax.xcodec2 import passes as family_passes
+        window = max(1, self.seconds_to_frames(window_seconds))
+        encode, decode = family_passes.jitted(self.config, self.dtype)
+        return family_passes.Passes(
+            family_passes.EncodePass(encode, lambda clip: self.encode_batch([clip])[0], self.family, window),
+            family_passes.DecodePass(decode, lambda codes: self.decode_batch([codes])[0], window, self.output_hop))
+
 
 class NeuCodec(XCodec2):
     """NeuCodec: X-Codec2's network with a 24 kHz decoder (`XCodec2` with `config.family == "neucodec"`)."""

@@ -213,7 +213,7 @@ BAD_CODES = {  # name -> (change to a valid file's fields, words the failure nam
     "float_length": (lambda f: f.update(length=3.7), "'length' must be an integer, got 3.7"),
     "codes_out_of_range": (lambda f: f.update(codes=f["codes"] + 1000), "outside [0, 256)"),
     "length_too_long": (lambda f: f.update(length=10 ** 6), "more than the"),
-    "bad_config": (lambda f: f.update(config="{not json"), "'config' is not a BigCodec model config"),
+    "bad_config": (lambda f: f.update(config="{not json"), "'config' is not a BigCodec, X-Codec2 or NeuCodec model config"),
 }
 
 

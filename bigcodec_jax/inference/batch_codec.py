@@ -6,7 +6,10 @@ shapes ever compiles (`fit_ladder` picks, for a whole corpus, the finest ladder 
 bound); each batch is split over the local devices along the `data` axis of a
 mesh; clips longer than the window run in chunks (`chunking.py`) whose memory does not grow
 with their length (`codec/passes.py` runs both). Per-example valid lengths make the padding invisible:
-each clip's codes equal `BigCodec.encode` of that clip alone, its audio up to float rounding.
+each clip's codes equal `BigCodec.encode` of that clip alone, its audio up to float rounding. An X-Codec2 or
+NeuCodec (`family_api.XCodec2`) runs the same way through its own passes (`xcodec2/passes.py`), its clips
+longer than the window one at a time through its `encode_batch` / `decode_batch`; audio comes out at the
+codec's output rate (`output_sample_rate`, 24 kHz for NeuCodec), lengths count samples at that rate.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.codec.passes import Pass
+from bigcodec_jax.family_api import XCodec2
 
 SMALLEST_BUCKET_SECONDS = 1.0
 BUCKET_GROWTH = 2 ** 0.125  # each bucket is about 1.09x the previous one: a clip is padded by at most 9 %
@@ -57,9 +61,9 @@ def _consecutive(items: list[int], size: int) -> list[list[int]]:
 
 
 class BatchCodec:
-    """Batched, sharded, chunked encode/decode of clips of any length with one `BigCodec`."""
+    """Batched, sharded, chunked encode/decode of clips of any length with one `BigCodec` or `XCodec2`."""
 
-    def __init__(self, codec: BigCodec, batch_size: int = 8, devices: Sequence[jax.Device] | None = None,
+    def __init__(self, codec: BigCodec | XCodec2, batch_size: int = 8, devices: Sequence[jax.Device] | None = None,
                  window_seconds: float = 30.0):
         devices = list(devices or jax.local_devices())
         if batch_size < 1:
@@ -112,14 +116,18 @@ class BatchCodec:
             lengths = jax.ShapeDtypeStruct((rows,), np.int32, sharding=self._rows)
             for step, inputs in ((self.passes.encode, ((rows, size * hop), np.float32)),
                                  (self.passes.decode, ((rows, n_q, size), np.int32))):
-                step.whole.lower(self.params, jax.ShapeDtypeStruct(*inputs, sharding=self._rows), lengths).compile()
+                if hasattr(step, "lower"):  # a family pass: its inputs are not one array (`xcodec2/passes.py`)
+                    step.lower(self.params, rows, size, self._rows).compile()
+                else:
+                    step.whole.lower(self.params, jax.ShapeDtypeStruct(*inputs, sharding=self._rows),
+                                     lengths).compile()
 
     def encode_batch(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """At most `batch_size` 16 kHz mono float32 clips -> their codes, `(n_q, frames)` int32 each."""
         return self.start_encode(wavs)()
 
     def decode_batch(self, codes: Sequence[np.ndarray], lengths: Sequence[int]) -> list[np.ndarray]:
-        """At most `batch_size` codes `(n_q, frames)` -> float32 16 kHz audio of the given lengths."""
+        """At most `batch_size` codes `(n_q, frames)` -> float32 audio of the given lengths (at the output rate)."""
         return self.start_decode(codes, lengths)()
 
     def start_encode(self, wavs: Sequence[np.ndarray]) -> Waiting:
@@ -140,7 +148,7 @@ class BatchCodec:
         for the audio: the same as `decode_batch(encode_batch(wavs), lengths)` (the decoder reads no code past a
         clip's frames), without a round trip through the host between the two."""
         frames = self._rows_of([self.codec.num_frames(len(w)) for w in wavs])
-        lengths = [len(w) for w in wavs]
+        lengths = [self.output_length(len(w), n) for w, n in zip(wavs, frames)]
         if self.bucket(frames.max()) is None:  # chunked: the codes go through the host loop anyway
             return self.start_decode(self.encode_batch(wavs), lengths)
         codes = self._start(self.passes.encode, wavs, np.float32, frames)
@@ -155,14 +163,21 @@ class BatchCodec:
         return codes
 
     def decode(self, codes: Sequence[np.ndarray], lengths: Sequence[int] | None = None) -> list[np.ndarray]:
-        """Any number of codes `(n_q, frames)` -> 16 kHz audio, in order (`lengths` default: frames * hop)."""
+        """Any number of codes `(n_q, frames)` -> audio at the output rate, in order (`lengths` default: frames *
+        output hop)."""
         if lengths is None:
-            lengths = [c.shape[-1] * self.codec.hop_length for c in codes]
+            lengths = [c.shape[-1] * self.passes.decode.rate_out for c in codes]
         wavs: list[np.ndarray | None] = [None] * len(codes)
         for batch in self.batches([c.shape[-1] for c in codes]):
             for i, w in zip(batch, self.decode_batch([codes[i] for i in batch], [lengths[i] for i in batch])):
                 wavs[i] = w
         return wavs
+
+    def output_length(self, samples: int, frames: int) -> int:
+        """Samples of the decoded audio of a 16 kHz clip of `samples` with `frames` code frames: its length at the
+        output rate, at most what the frames decode to (NeuCodec's frames can cover less than the clip)."""
+        at_output_rate = samples * self.codec.output_sample_rate // self.codec.sample_rate
+        return min(frames * self.passes.decode.rate_out, at_output_rate)
 
     def _rows_of(self, frames: list[int]) -> np.ndarray:
         """Frames per row, padded with empty rows to a power of two times the device count (at most `batch_size`)."""

@@ -1,9 +1,12 @@
-"""`inference.py encode | decode | reconstruct`: audio files <-> codes files <-> 16 kHz wav.
+"""`inference.py encode | decode | reconstruct`: audio files <-> codes files <-> wav, with any family's model.
 
   encode       audio files, folders (searched recursively) or file lists -> one .codes.npz per input,
                or with --format arrayrecord codes shards of a whole corpus for LM training
-  decode       .codes.npz files or folders of them, or codes shard directories -> 16 kHz wav
-  reconstruct  audio -> codes -> 16 kHz wav (what the official inference.py does)
+  decode       .codes.npz files or folders of them, or codes shard directories -> wav
+  reconstruct  audio -> codes -> wav (what the official inference.py does)
+
+--checkpoint is a BigCodec, X-Codec2 or NeuCodec model (`family_api.load_codec`); wav is written at the
+model's output rate (24 kHz for NeuCodec, else 16 kHz). Codes made by one model are refused by another.
 
 Outputs mirror the input tree under --output. Files are grouped by length into a few padded
 sizes and run in batches split over the local devices; files longer than --window run in
@@ -40,8 +43,8 @@ import jax
 import numpy as np
 
 from bigcodec_jax import audio, compile_cache, distributed, errors
-from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained
+from bigcodec_jax.family_api import load_codec
 from bigcodec_jax.inference import tokenise
 from bigcodec_jax.inference.batch_codec import BatchCodec
 from bigcodec_jax.inference.pipeline import WorkItem, run_batches
@@ -61,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                             "lines skipped)")
         p.add_argument("--checkpoint", required=True,
                        help="official .pt/.ckpt, .safetensors, a converted directory, a train.py run directory "
-                            "(latest step) or a hub id owner/name[@revision] (what BigCodec.from_pretrained reads)")
+                            "(latest step) or a hub id owner/name[@revision] (what BigCodec.from_pretrained reads); "
+                            "or an X-Codec2 / NeuCodec release file or converted directory")
         p.add_argument("--output", required=True, help="output folder; the input tree is mirrored inside")
         p.add_argument("--batch-size", type=errors.positive_int, default=8,
                        help="files per device batch, rounded up to a multiple of the device count (default 8)")
@@ -131,7 +135,7 @@ def _plan(args: argparse.Namespace, kind: type[Subcommand]) -> tuple[list[WorkIt
 
 
 def _batch_codec(args: argparse.Namespace, devices: list[jax.Device]) -> BatchCodec:
-    codec = BigCodec.from_pretrained(args.checkpoint, dtype=args.dtype)
+    codec = load_codec(args.checkpoint, dtype=args.dtype)
     try:
         return BatchCodec(codec, args.batch_size, devices, args.window)
     except ValueError as e:  # only the window can be wrong here: it depends on the model's receptive field

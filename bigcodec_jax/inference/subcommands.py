@@ -58,7 +58,8 @@ def _shard_records(directory: str) -> tuple[list[tuple[ShardRecord, str]], list[
 class Subcommand:
     """One subcommand: its options, its inputs and outputs, and how it sizes, loads, processes and writes a file.
 
-    The defaults read audio files and write 16 kHz wav; each subcommand overrides what differs.
+    The defaults read audio files and write wav at the model's output rate; each subcommand overrides what
+    differs. The model is any family's (`BatchCodec` runs a `BigCodec` or an `XCodec2`).
     """
 
     help: str
@@ -91,7 +92,11 @@ class Subcommand:
         """Code frames of an input (for grouping), here from an audio file's header; ValueError when unreadable
         or malformed."""
         samples, rate, _ = audio_info(path)
-        return self.codec.num_frames(audio.resampled_length(samples, audio.check_sample_rate(rate)))
+        samples = audio.resampled_length(samples, audio.check_sample_rate(rate))
+        frames = self.codec.num_frames(samples)
+        if frames < 1:  # NeuCodec: under 320 samples at 16 kHz
+            raise ValueError(f"{samples} samples at 16 kHz are too short for this {self.codec.family} model")
+        return frames
 
     def load(self, job: WorkItem) -> tuple:
         wav, rate = read_audio(job.source)
@@ -103,7 +108,7 @@ class Subcommand:
 
     def write(self, job: WorkItem, result) -> None:
         with staged.staged_file(job.output) as tmp:
-            write_wav(tmp, result)
+            write_wav(tmp, result, self.codec.output_sample_rate)
 
 
 class Encode(Subcommand):
@@ -128,7 +133,8 @@ class Encode(Subcommand):
 
     def process(self, items: list[tuple]) -> Callable[[], list]:
         codes = self.batch.start_encode([w for w, _ in items])
-        return lambda: [(c, len(w), rate) for c, (w, rate) in zip(codes(), items)]
+        return lambda: [(c, self.batch.output_length(len(w), c.shape[-1]), rate)
+                        for c, (w, rate) in zip(codes(), items)]
 
     def write(self, job: WorkItem, result) -> None:
         codes, length, rate = result
@@ -137,7 +143,7 @@ class Encode(Subcommand):
 
 
 class Decode(Subcommand):
-    help = "codes files or folders of them -> 16 kHz wav"
+    help = "codes files or folders of them -> wav at the model's output rate (24 kHz for NeuCodec, else 16 kHz)"
     input_extensions = (CODES_SUFFIX,)
 
     @staticmethod
@@ -152,6 +158,11 @@ class Decode(Subcommand):
         if codes_shards.is_shard_directory(item):
             return _shard_records(item)
         return super().expand(item, output)
+
+    def __init__(self, args: argparse.Namespace, batch: BatchCodec):
+        super().__init__(args, batch)
+        errors.require(not args.stream or hasattr(self.codec, "stream_decoder"),
+                       f"argument --stream: a {self.codec.family} model has no stream decoder")
 
     def foreign_inputs(self, failed: list[str]) -> set[str]:
         """The codes shard directories among the inputs whose index names another model's fingerprint."""

@@ -81,9 +81,9 @@ class Tokeniser:
 
     def __init__(self, batch: BatchCodec, output: str, shard_seconds: float, workers: int):
         codec = batch.codec
-        if codec.config.decoder.codebook_size > codes_shards.MAX_CODEBOOK_SIZE:
+        if codec.codebook_size > codes_shards.MAX_CODEBOOK_SIZE:
             raise ValueError(f"--format arrayrecord stores codes as 16-bit integers; this codebook has "
-                             f"{codec.config.decoder.codebook_size} entries")
+                             f"{codec.codebook_size} entries")
         if not shard_seconds > 0:
             raise ValueError(f"--shard-seconds must be positive, got {shard_seconds}")
         self.batch, self.codec, self.output = batch, codec, output
@@ -173,7 +173,8 @@ class Tokeniser:
 
         def process(items: list[tuple[np.ndarray, int]]) -> Callable[[], list[tuple[np.ndarray, int, int]]]:
             codes = self.batch.start_encode([wav for wav, _ in items])
-            return lambda: [(c, len(wav), rate) for c, (wav, rate) in zip(codes(), items)]
+            return lambda: [(c, self.batch.output_length(len(wav), c.shape[-1]), rate)
+                            for c, (wav, rate) in zip(codes(), items)]
 
         positions = {job: n for n, job in enumerate(jobs)}
         failures = run_batches(jobs, self.batch.batches(frames), [e.length / audio.SAMPLE_RATE for e in entries],
@@ -184,7 +185,7 @@ class Tokeniser:
         _atomic_json(summary, {
             "file": paths.name(shard), "records": len(records),
             "frames": int(sum(results[n][0].shape[-1] for n in results)),
-            "seconds": sum(results[n][1] for n in results) / audio.SAMPLE_RATE,
+            "seconds": sum(results[n][1] for n in results) / self.codec.output_sample_rate,
             "failed": [{"input": job.source, "reason": reason} for job, reason in failures]})
 
         with staged.staged_file(shard) as tmp:
@@ -207,6 +208,7 @@ class Tokeniser:
             "format": codes_shards.FORMAT, "format_version": codes_shards.FORMAT_VERSION,
             "config": self.codec.config.to_dict(), "fingerprint": self.fingerprint,
             "sample_rate": audio.SAMPLE_RATE, "hop_length": self.codec.hop_length,
+            **codes_files.family_fields(codes_files.model_of(self.codec.config)),
             "shards": [{k: s[k] for k in ("file", "records", "frames", "seconds")} for s in summaries],
             "records": sum(s["records"] for s in summaries), "frames": sum(s["frames"] for s in summaries),
             "seconds": sum(s["seconds"] for s in summaries), "failed": failed})

@@ -77,6 +77,7 @@ def read_audio_range(path: str, start: int, count: int) -> np.ndarray:
     return wav
 
 
-def write_wav(path: str, wav: np.ndarray) -> None:
-    """16 kHz mono float audio as a 16-bit PCM wav at the local `path` (outputs: `staged.staged_file`'s)."""
-    sf.write(path, wav, SAMPLE_RATE, format="WAV", subtype="PCM_16")
+def write_wav(path: str, wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Mono float audio (16 kHz unless said) as a 16-bit PCM wav at the local `path` (outputs:
+    `staged.staged_file`'s)."""
+    sf.write(path, wav, sample_rate, format="WAV", subtype="PCM_16")

@@ -1,4 +1,4 @@
-"""Codes files (`.codes.npz`): BigCodec codes plus what is needed to decode them faithfully.
+"""Codes files (`.codes.npz`): the codes of any family's model plus what is needed to decode them faithfully.
 
 Format version 2 is a NumPy `.npz` archive (uncompressed) holding:
 - `format_version`: 2.
@@ -8,11 +8,16 @@ Format version 2 is a NumPy `.npz` archive (uncompressed) holding:
   zero-padded, with `code_bits` (ceil(log2(codebook size)): 13 for the 8192-entry codebook) and
   `codes_shape` `(n_q, frames)`. Packed, the released codec's codes take 13 bits x 80 frames/s
   = 1040 bit/s, its true bitrate (plus about 2 KB of archive headers and metadata per file).
-- `length`: samples of the audio at 16 kHz (the decoded audio is trimmed to it).
+- `length`: samples of the decoded audio at the model's output rate (the decoded audio is trimmed to it): 16 kHz
+  for BigCodec and X-Codec2, 24 kHz for NeuCodec.
 - `sample_rate`: the rate of the original file.
-- `config`: the model config as JSON; `fingerprint`: a SHA-256 prefix of the generator weights.
-Decoding with a codec whose fingerprint differs is refused. Version 1 files (plain codes only,
-otherwise the same fields) still read. Reading checks every field (present, of its type: integers
+- `config`: the model config as JSON (any family's, `model_configs.parse`); `fingerprint`: a SHA-256 prefix of
+  the model's weights.
+- X-Codec2 / NeuCodec files only (BigCodec's stay as they were): `family` ("xcodec2" or "neucodec"),
+  `model_sample_rate` (the rate the model encodes at, 16000), `output_sample_rate` (its decoded audio's) and
+  `frame_rate` (code frames a second), each checked against the config when read.
+Decoding with a codec whose fingerprint differs (another family or other weights) is refused. Version 1 files
+(plain codes only, otherwise the same fields) still read. Reading checks every field (present, of its type: integers
 are never truncated from floats; in range: codes within the codebook, `code_bits` equal to the
 codebook's, `length` within the frames) and raises a ValueError naming the field that is wrong.
 """
@@ -20,14 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import NamedTuple
 
 import jax
 import ml_collections
 import numpy as np
 
+from bigcodec_jax import model_configs
 from bigcodec_jax.codec import config as config_lib
 from bigcodec_jax.errors import ConfigError
 from bigcodec_jax.io import paths
+from bigcodec_jax.xcodec2 import config as family_config
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -63,11 +71,42 @@ def unpack(packed: np.ndarray, bits: int, shape: tuple[int, ...]) -> np.ndarray:
     return (planes @ (1 << np.arange(bits - 1, -1, -1))).astype(np.int32).reshape(shape)
 
 
+class Model(NamedTuple):
+    """What a model config says about its codes and audio."""
+
+    family: str
+    num_quantizers: int
+    codebook_size: int
+    output_hop: int         # decoded samples a frame
+    output_sample_rate: int
+    frame_rate: float
+
+
+def model_of(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> Model:
+    """The codes geometry and rates of any family's config."""
+    family = model_configs.family(config)
+    if family == model_configs.BIGCODEC:
+        hop = config_lib.hop_length(config)
+        return Model(family, config.decoder.vq_num_quantizers, config.decoder.codebook_size, hop,
+                     family_config.SAMPLE_RATE, family_config.SAMPLE_RATE / hop)
+    return Model(family, 1, family_config.codebook_size(config), config.decoder.hop,
+                 family_config.output_sample_rate(config), family_config.frame_rate(config))
+
+
+def family_fields(model: Model) -> dict:
+    """The fields a family's codes file adds (none for BigCodec's, whose files are unchanged)."""
+    if model.family == model_configs.BIGCODEC:
+        return {}
+    return dict(family=model.family, model_sample_rate=family_config.SAMPLE_RATE,
+                output_sample_rate=model.output_sample_rate, frame_rate=float(model.frame_rate))
+
+
 def save(path: str, codes: np.ndarray, length: int, sample_rate: int, config: ml_collections.ConfigDict,
          model_fingerprint: str, packed: bool = False) -> None:
-    """Write codes `(n_q, frames)` of `length` 16 kHz samples, plain or packed, to the local file `path` (outputs:
+    """Write codes `(n_q, frames)` of `length` output samples, plain or packed, to the local file `path` (outputs:
     the staged file of `staged.staged_file`)."""
-    size = config.decoder.codebook_size
+    model = model_of(config)
+    size = model.codebook_size
     if packed:
         bits = code_bits(size)
         arrays = dict(packed_codes=pack(codes, bits), code_bits=bits, codes_shape=np.array(codes.shape))
@@ -75,7 +114,7 @@ def save(path: str, codes: np.ndarray, length: int, sample_rate: int, config: ml
         arrays = dict(codes=codes.astype(np.int16 if size <= 32768 else np.int32))
     with open(path, "wb") as f:
         np.savez(f, format_version=FORMAT_VERSION, length=length, sample_rate=sample_rate,
-                 config=config_lib.to_json(config), fingerprint=model_fingerprint, **arrays)
+                 config=config_lib.to_json(config), fingerprint=model_fingerprint, **arrays, **family_fields(model))
 
 
 def _field(data, name: str) -> np.ndarray:
@@ -128,13 +167,25 @@ def _open(path: str):
     return data
 
 
-def _model(data) -> tuple[ml_collections.ConfigDict, int]:
-    """(the model config stored in the file, its hop length)."""
+def _model(data) -> Model:
+    """The model of the config stored in the file, its family's fields checked against it."""
     try:
-        config = config_lib.parse_model_config(_text(data, "config"))
+        model = model_of(model_configs.parse(_text(data, "config")))
     except ConfigError as e:
-        raise ValueError(f"field 'config' is not a BigCodec model config ({e})") from None
-    return config, config_lib.hop_length(config)
+        raise ValueError(f"field 'config' is not a BigCodec, X-Codec2 or NeuCodec model config ({e})") from None
+    for name, value in family_fields(model).items():
+        stored = _field(data, name)
+        if stored.shape != () or stored.item() != value:
+            raise ValueError(f"field {name!r} is {_show(stored)}, but its config says {value!r}")
+    return model
+
+
+def _describe(model: Model) -> str:
+    """A model in a message: BigCodec's as it always was, a family's with its name and output rate."""
+    codes = f"{model.num_quantizers} quantizers of {model.codebook_size}"
+    if model.family == model_configs.BIGCODEC:
+        return codes
+    return f"{model.family}, {model.num_quantizers} quantizer of {model.codebook_size}, {model.output_sample_rate} Hz"
 
 
 def _packed_codes(data, codebook_size: int) -> np.ndarray:
@@ -158,11 +209,11 @@ def load(path: str, expected_fingerprint: str) -> tuple[np.ndarray, int]:
     wrong, for unreadable versions and for files of other models."""
     with _open(path) as data:
         model_fingerprint = _text(data, "fingerprint")
-        config, hop = _model(data)
-        n_q, size = config.decoder.vq_num_quantizers, config.decoder.codebook_size
+        model = _model(data)
+        n_q, size, hop = model.num_quantizers, model.codebook_size, model.output_hop
         if model_fingerprint != expected_fingerprint:
             raise ValueError(f"made by another model (weights {model_fingerprint}, this codec {expected_fingerprint}; "
-                             f"its model: {n_q} quantizers of {size})")
+                             f"its model: {_describe(model)})")
         length = _integer(data, "length")
         _integer(data, "sample_rate")
         if ("packed_codes" in data.files) == ("codes" in data.files):
