@@ -108,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="write a .safetensors file: the official tensor names (CodecEnc.*, generator.*, "
                              "discriminator.*, spec_discriminator.*; X-Codec2 / NeuCodec: the release's), float32, "
                              "no pickle, the model config in its metadata")
-    parser.add_argument("--semantic", default=None,
-                        help="X-Codec2 / NeuCodec: where the semantic model's weights come from when the input lacks "
-                             "them: facebook/w2v-bert-2.0 (hub id), the path of its model.safetensors, or its folder")
+    parser.add_argument("--semantic", default=None, help=pretrained.SEMANTIC_HELP)
     parser.add_argument("--step", type=errors.non_negative_int, default=None,
                         help="with a train.py run directory: the checkpoint of this step (default: the latest)")
     parser.add_argument("--overwrite", action="store_true",

@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                              "converted directory, train.py run directory, hub id owner/name[@revision]), an "
                              "X-Codec2 or NeuCodec release file or converted directory, or "
                              "random:<variant> for a randomly initialised BigCodec, e.g. random:tiny_train")
+    parser.add_argument("--semantic", default=None, help=pretrained.SEMANTIC_HELP)
     parser.add_argument("--data", required=True,
                         help="a folder (audio files searched recursively), a file list (.txt/.lst/.list/.scp, "
                              "'path|...' lines relative to the list's folder, '#' comments), local or gs://..., tfds:<name>:<split> (e.g. tfds:librispeech:test_clean) or "
@@ -120,11 +121,11 @@ def metric_names(spec: str) -> tuple[str, ...]:
     return METRIC_SETS.get(spec) or check_names([n.strip() for n in spec.split(",") if n.strip()])
 
 
-def load_codec(checkpoint: str, dtype: str) -> Codec:
+def load_codec(checkpoint: str, dtype: str, semantic: str | None = None) -> Codec:
     """The codec --checkpoint names, of any family (`family_api.load_codec`), or a random BigCodec."""
     if checkpoint.startswith(RANDOM_PREFIX):
         return BigCodec.random(checkpoint[len(RANDOM_PREFIX):], dtype=dtype)
-    return family_api.load_codec(checkpoint, dtype=dtype)
+    return family_api.load_codec(checkpoint, semantic=semantic, dtype=dtype)
 
 
 @errors.command()
@@ -150,7 +151,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                    f"argument --checkpoint: unknown model variant in {args.checkpoint!r}; known: "
                    + ", ".join(RANDOM_PREFIX + v for v in config_lib.VARIANTS))
     if not args.checkpoint.startswith(RANDOM_PREFIX):
-        pretrained.check_source(args.checkpoint)
+        pretrained.check_sources(args.checkpoint, args.semantic)
     errors.require(args.data == "corpus" or args.data.startswith("tfds:") or paths.exists(args.data),
                    f"argument --data: {args.data}: no such folder or file list")
     try:
@@ -165,7 +166,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise errors.UsageError(f"argument --data: {e}") from None
     if not eval_set.batches:
         raise errors.InputError(no_readable_utterance(cfg, eval_set))
-    codec = load_codec(args.checkpoint, args.dtype)
+    codec = load_codec(args.checkpoint, args.dtype, args.semantic)
     report = evaluate(codec, eval_set.batches, metrics, args.examples, progress=True)
     report.model["checkpoint"] = args.checkpoint
     report.unreadable = eval_set.unreadable

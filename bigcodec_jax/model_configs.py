@@ -7,7 +7,7 @@ their embedded config through `parse`, so each kind of file carries any of the t
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import ml_collections
 
@@ -36,3 +36,25 @@ def parse(data: str | bytes | dict[str, Any]) -> ml_collections.ConfigDict:
                                         f"got {str(data['family'])[:60]!r}")
         return family_config.parse(data)
     return bigcodec_config.parse_model_config(data)
+
+
+class Model(NamedTuple):
+    """What a model config says about its codes and audio, whichever the family."""
+
+    family: str
+    num_quantizers: int
+    codebook_size: int
+    hop_length: int          # input samples (16 kHz) a frame
+    output_hop: int          # decoded samples a frame
+    output_sample_rate: int
+    frame_rate: float
+
+
+def model_of(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> Model:
+    """The codes geometry and rates of any family's config."""
+    if family(config) == BIGCODEC:
+        hop = bigcodec_config.hop_length(config)
+        return Model(BIGCODEC, config.decoder.vq_num_quantizers, config.decoder.codebook_size, hop, hop,
+                     family_config.SAMPLE_RATE, family_config.SAMPLE_RATE / hop)
+    return Model(config.family, 1, family_config.codebook_size(config), family_config.hop_length(config),
+                 config.decoder.hop, family_config.output_sample_rate(config), family_config.frame_rate(config))

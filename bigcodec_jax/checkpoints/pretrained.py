@@ -37,6 +37,8 @@ from bigcodec_jax.errors import UsageError
 from bigcodec_jax.io import download_cache, paths
 from bigcodec_jax.model_configs import BIGCODEC
 
+SEMANTIC_HELP = ("X-Codec2 / NeuCodec: where the semantic model's weights come from when the checkpoint lacks them: "
+                 "facebook/w2v-bert-2.0 (hub id), the path of its model.safetensors, or its folder")
 
 def _not_there(path: str) -> str:
     return f"{path}: no such file or directory (and not a model-hub id owner/name[@revision])"
@@ -49,6 +51,13 @@ def check_source(source: str | os.PathLike, what: str = "--checkpoint") -> None:
     path = os.fspath(source)
     if not paths.exists(path) and not hub.parse(path):
         raise UsageError(f"{what} {_not_there(path)}")
+
+
+def check_sources(checkpoint: str | os.PathLike, semantic: str | os.PathLike | None) -> None:
+    """`check_source` for a command's `--checkpoint` and, when given, its `--semantic`."""
+    check_source(checkpoint)
+    if semantic is not None:
+        check_source(semantic, "--semantic")
 
 
 def resolve(source: str | os.PathLike, filename: str | None = None, default: str = hub.DEFAULT_FILENAME) -> str:

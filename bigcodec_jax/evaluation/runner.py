@@ -13,12 +13,11 @@ import numpy as np
 import tqdm
 
 from bigcodec_jax import audio
-from bigcodec_jax.api import BigCodec
 from bigcodec_jax.data import EvalBatch
 from bigcodec_jax.evaluation.code_statistics import CodeCounter
 from bigcodec_jax.evaluation.metrics import FAST_METRICS, check_names, measure
 from bigcodec_jax.evaluation.report import Example, Report, UtteranceResult
-from bigcodec_jax.family_api import Codec, XCodec2, bits_per_second
+from bigcodec_jax.family_api import Codec, bits_per_second
 from bigcodec_jax.inference.batch_codec import BatchCodec
 
 
@@ -51,16 +50,14 @@ def measured(decoded: np.ndarray, samples: int, output_sample_rate: int) -> np.n
     return np.pad(wav, (0, samples - len(wav)))
 
 
-def _reconstruct(codec: Codec, batch_codec: BatchCodec | XCodec2, wavs: list[np.ndarray]
+def _reconstruct(codec: Codec, batch_codec: BatchCodec, wavs: list[np.ndarray]
                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The codes `(n_q, frames)` of 16 kHz clips and their decoded audio at the codec's output rate, as long as
     the input (`output_length`) or, where the codes stop short of it, as long as the codes."""
     codes = batch_codec.encode_batch(wavs)
     hop = round(codec.output_sample_rate / codec.frame_rate)  # output samples a frame
     lengths = [min(output_length(len(w), codec.output_sample_rate), c.shape[-1] * hop) for w, c in zip(wavs, codes)]
-    if isinstance(batch_codec, BatchCodec):
-        return codes, batch_codec.decode_batch(codes, lengths)
-    return codes, [wav[:n] for wav, n in zip(batch_codec.decode_batch(codes), lengths)]
+    return codes, batch_codec.decode_batch(codes, lengths)
 
 
 def evaluate(codec: Codec, batches: Sequence[EvalBatch], metrics: Sequence[str] = FAST_METRICS,
@@ -70,9 +67,7 @@ def evaluate(codec: Codec, batches: Sequence[EvalBatch], metrics: Sequence[str] 
     metrics = check_names(metrics)
     if not batches:
         raise ValueError("no evaluation utterances")
-    # The family's own batched passes give each clip what it gets alone, as BatchCodec does for BigCodec.
-    batch_codec = BatchCodec(codec, batch_size=max(len(b.names) for b in batches)) if isinstance(
-        codec, BigCodec) else codec
+    batch_codec = BatchCodec(codec, batch_size=max(len(b.names) for b in batches))
     counter = CodeCounter(codec.num_quantizers, codec.codebook_size, codec.hop_length)
     rate = codec.output_sample_rate
     results, kept = [], []

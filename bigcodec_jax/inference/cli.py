@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="official .pt/.ckpt, .safetensors, a converted directory, a train.py run directory "
                             "(latest step) or a hub id owner/name[@revision] (what BigCodec.from_pretrained reads); "
                             "or an X-Codec2 / NeuCodec release file or converted directory")
+        p.add_argument("--semantic", default=None, help=pretrained.SEMANTIC_HELP)
         p.add_argument("--output", required=True, help="output folder; the input tree is mirrored inside")
         p.add_argument("--batch-size", type=errors.positive_int, default=8,
                        help="files per device batch, rounded up to a multiple of the device count (default 8)")
@@ -103,7 +104,7 @@ def _plan(args: argparse.Namespace, kind: type[Subcommand]) -> tuple[list[WorkIt
     UsageError for a checkpoint or inputs that do not exist, inputs that hold no files and outputs that would
     overwrite an input.
     """
-    pretrained.check_source(args.checkpoint)
+    pretrained.check_sources(args.checkpoint, args.semantic)
     inputs.check_inputs_exist(args.inputs)
     names, failed = [], []
     for item in args.inputs:
@@ -135,7 +136,7 @@ def _plan(args: argparse.Namespace, kind: type[Subcommand]) -> tuple[list[WorkIt
 
 
 def _batch_codec(args: argparse.Namespace, devices: list[jax.Device]) -> BatchCodec:
-    codec = load_codec(args.checkpoint, dtype=args.dtype)
+    codec = load_codec(args.checkpoint, semantic=args.semantic, dtype=args.dtype)
     try:
         return BatchCodec(codec, args.batch_size, devices, args.window)
     except ValueError as e:  # only the window can be wrong here: it depends on the model's receptive field
@@ -144,7 +145,7 @@ def _batch_codec(args: argparse.Namespace, devices: list[jax.Device]) -> BatchCo
 
 def _tokenise(args: argparse.Namespace, devices: list[jax.Device]) -> int:
     """`encode --format arrayrecord`: codes shards of the whole corpus, shared by the job's processes."""
-    pretrained.check_source(args.checkpoint)
+    pretrained.check_sources(args.checkpoint, args.semantic)
     inputs.check_inputs_exist(args.inputs)
     outputs.prepare_output_dir(args.output)
     batch = _batch_codec(args, devices)

@@ -206,9 +206,7 @@ class Tokeniser:
         failed = manifest["failed"] + [f for s in summaries for f in s["failed"]]
         _atomic_json(paths.join(self.output, codes_shards.INDEX_FILE), {
             "format": codes_shards.FORMAT, "format_version": codes_shards.FORMAT_VERSION,
-            "config": self.codec.config.to_dict(), "fingerprint": self.fingerprint,
-            "sample_rate": audio.SAMPLE_RATE, "hop_length": self.codec.hop_length,
-            **codes_files.family_fields(codes_files.model_of(self.codec.config)),
+            **codes_shards.model_fields(self.codec.config), "fingerprint": self.fingerprint,
             "shards": [{k: s[k] for k in ("file", "records", "frames", "seconds")} for s in summaries],
             "records": sum(s["records"] for s in summaries), "frames": sum(s["frames"] for s in summaries),
             "seconds": sum(s["seconds"] for s in summaries), "failed": failed})

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import NamedTuple
 
 import jax
 import ml_collections
@@ -71,29 +70,7 @@ def unpack(packed: np.ndarray, bits: int, shape: tuple[int, ...]) -> np.ndarray:
     return (planes @ (1 << np.arange(bits - 1, -1, -1))).astype(np.int32).reshape(shape)
 
 
-class Model(NamedTuple):
-    """What a model config says about its codes and audio."""
-
-    family: str
-    num_quantizers: int
-    codebook_size: int
-    output_hop: int         # decoded samples a frame
-    output_sample_rate: int
-    frame_rate: float
-
-
-def model_of(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> Model:
-    """The codes geometry and rates of any family's config."""
-    family = model_configs.family(config)
-    if family == model_configs.BIGCODEC:
-        hop = config_lib.hop_length(config)
-        return Model(family, config.decoder.vq_num_quantizers, config.decoder.codebook_size, hop,
-                     family_config.SAMPLE_RATE, family_config.SAMPLE_RATE / hop)
-    return Model(family, 1, family_config.codebook_size(config), config.decoder.hop,
-                 family_config.output_sample_rate(config), family_config.frame_rate(config))
-
-
-def family_fields(model: Model) -> dict:
+def family_fields(model: model_configs.Model) -> dict:
     """The fields a family's codes file adds (none for BigCodec's, whose files are unchanged)."""
     if model.family == model_configs.BIGCODEC:
         return {}
@@ -105,7 +82,7 @@ def save(path: str, codes: np.ndarray, length: int, sample_rate: int, config: ml
          model_fingerprint: str, packed: bool = False) -> None:
     """Write codes `(n_q, frames)` of `length` output samples, plain or packed, to the local file `path` (outputs:
     the staged file of `staged.staged_file`)."""
-    model = model_of(config)
+    model = model_configs.model_of(config)
     size = model.codebook_size
     if packed:
         bits = code_bits(size)
@@ -167,10 +144,10 @@ def _open(path: str):
     return data
 
 
-def _model(data) -> Model:
+def _model(data) -> model_configs.Model:
     """The model of the config stored in the file, its family's fields checked against it."""
     try:
-        model = model_of(model_configs.parse(_text(data, "config")))
+        model = model_configs.model_of(model_configs.parse(_text(data, "config")))
     except ConfigError as e:
         raise ValueError(f"field 'config' is not a BigCodec, X-Codec2 or NeuCodec model config ({e})") from None
     for name, value in family_fields(model).items():
@@ -180,7 +157,7 @@ def _model(data) -> Model:
     return model
 
 
-def _describe(model: Model) -> str:
+def _describe(model: model_configs.Model) -> str:
     """A model in a message: BigCodec's as it always was, a family's with its name and output rate."""
     codes = f"{model.num_quantizers} quantizers of {model.codebook_size}"
     if model.family == model_configs.BIGCODEC:

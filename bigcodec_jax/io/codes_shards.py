@@ -37,10 +37,8 @@ import numpy as np
 from array_record.python.array_record_module import ArrayRecordReader
 
 from bigcodec_jax import audio, model_configs
-from bigcodec_jax.codec import config as bigcodec_config
 from bigcodec_jax.errors import InputError
 from bigcodec_jax.io import paths
-from bigcodec_jax.xcodec2 import config as family_config
 
 INDEX_FILE = "index.json"
 FORMAT = "bigcodec-jax codes shards"
@@ -53,18 +51,13 @@ MODEL_FIELDS = ("family", "sample_rate", "output_sample_rate", "frame_rate", "ho
 def model_fields(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> dict[str, Any]:
     """The index's description of the model of any family (`MODEL_FIELDS`) and its `config`; ValueError when
     its codes do not fit the shards' 16-bit storage."""
-    family = model_configs.family(config)
-    if family == model_configs.BIGCODEC:
-        hop, n_q = bigcodec_config.hop_length(config), config.decoder.vq_num_quantizers
-        size, output_rate = config.decoder.codebook_size, audio.SAMPLE_RATE
-    else:
-        hop, n_q = family_config.hop_length(config), 1
-        size, output_rate = family_config.codebook_size(config), family_config.output_sample_rate(config)
-    if size > MAX_CODEBOOK_SIZE:
-        raise ValueError(f"codes shards store codes as 16-bit integers; this codebook has {size} entries")
-    return {"family": family, "sample_rate": audio.SAMPLE_RATE, "output_sample_rate": output_rate,
-            "frame_rate": audio.SAMPLE_RATE / hop, "hop_length": hop, "num_quantizers": n_q, "codebook_size": size,
-            "config": config.to_dict()}
+    model = model_configs.model_of(config)
+    if model.codebook_size > MAX_CODEBOOK_SIZE:
+        raise ValueError(f"codes shards store codes as 16-bit integers; this codebook has {model.codebook_size} "
+                         "entries")
+    return {"family": model.family, "sample_rate": audio.SAMPLE_RATE, "output_sample_rate": model.output_sample_rate,
+            "frame_rate": model.frame_rate, "hop_length": model.hop_length, "num_quantizers": model.num_quantizers,
+            "codebook_size": model.codebook_size, "config": config.to_dict()}
 
 
 def shard_name(index: int, count: int) -> str:
