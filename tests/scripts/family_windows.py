@@ -21,13 +21,16 @@ import resource
 import sys
 import time
 
+import jax
 import numpy as np
 
 from bigcodec_jax import family_api
 from bigcodec_jax.checkpoints import safetensors_format, torch_zip, xcodec2_layout
 from bigcodec_jax.data.corpus import corpus_dir
 from bigcodec_jax.io.audio_files import read_audio
-from bigcodec_jax.xcodec2 import windows
+from bigcodec_jax.xcodec2 import config as config_lib, windows
+from bigcodec_jax.xcodec2.model import XCodec2Model
+from bigcodec_jax.xcodec2.prepare import prepare
 
 FADES_MS = (0, 20, 100, 500)
 
@@ -103,16 +106,36 @@ def memory(args: argparse.Namespace) -> None:
           f"{time.time() - t:.0f} s")
 
 
+def compiled(args: argparse.Namespace) -> None:
+    """XLA's own account of the compiled passes (no weights needed): the temporary memory of encode and decode
+    for the whole clip and for one window-sized chunk, the largest shape a windowed run of any length compiles."""
+    config = config_lib.freeze(config_lib.model_config(args.family, "full"))
+    model = XCodec2Model(config)
+    wav, features = prepare(speech(1.0), args.family)
+    params = jax.eval_shape(model.init, jax.random.PRNGKey(0), wav[None], features[None])["params"]
+    frames = round(args.seconds * 50)
+    window = round(args.window * 50)
+    shape = jax.ShapeDtypeStruct
+    for name, n, extra in (("whole", frames, 0), ("window", window, 1)):
+        enc = jax.jit(lambda p, w, f: model.apply({"params": p}, w, f, method=XCodec2Model.encode_codes))
+        dec = jax.jit(lambda p, c: model.apply({"params": p}, c, method=XCodec2Model.decode_codes))
+        encode_in = (shape((1, (n + extra) * 320), np.float32), shape((1, n, 160), np.float32))
+        for what, fn, shapes in (("encode", enc, encode_in), ("decode", dec, (shape((1, 1, n), np.int32),))):
+            stats = fn.lower(params, *shapes).compile().memory_analysis()
+            print(f"{args.family} {what} {name} ({n} frames): temporary {stats.temp_size_in_bytes / 2**30:.2f} GiB, "
+                  f"output {stats.output_size_in_bytes / 2**20:.1f} MiB", flush=True)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("agreement", "memory"))
+    parser.add_argument("mode", choices=("agreement", "memory", "compiled"))
     parser.add_argument("--family", choices=("xcodec2", "neucodec"), required=True)
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--seconds", type=float, default=25.0)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--contexts", type=lambda s: [float(x) for x in s.split(",")], default=[1.0, 2.0, 3.0])
     args = parser.parse_args(argv)
-    (agreement if args.mode == "agreement" else memory)(args)
+    {"agreement": agreement, "memory": memory, "compiled": compiled}[args.mode](args)
 
 
 if __name__ == "__main__":
