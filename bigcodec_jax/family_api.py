@@ -25,9 +25,9 @@ from bigcodec_jax.xcodec2.model import XCodec2Model
 from bigcodec_jax.xcodec2 import windows
 from bigcodec_jax.xcodec2.prepare import HOP, code_frames, prepare
 
-WINDOW_SECONDS = 30.0   # clips up to this long run whole (exact); longer ones in chunks of it (docs/family.md)
+WINDOW_SECONDS = 30.0   # clips up to this run whole (exact), longer ones in chunks (docs/family_long_audio.md)
 CONTEXT_FRACTION = 0.2  # each chunk reads this fraction of the window on either side of the frames it keeps
-FADE_SECONDS = 0.0      # decoded chunks join by a hard cut (measured better than crossfades: docs/family.md)
+FADE_SECONDS = 0.0      # decoded chunks join by a hard cut (measured against crossfades in that page)
 
 
 class Codec(Protocol):
