@@ -82,7 +82,8 @@ def test_a_long_clip_runs_in_window_sized_chunks_with_the_whole_runs_lengths(cod
     assert audio.shape == whole.decode(codes).shape
     decoded = windowed.decode_batch(batch)
     assert np.allclose(decoded[0], audio[0], atol=1e-5) and decoded[1].shape == (batch[1].shape[-1] * 480,)
-    window = windowed.window_frames
-    assert shapes["encode"] == {((1, (window + 1) * 320), (1, window, 160)), ((2, (window + 1) * 320),
-                                                                            (2, window, 160))}
-    assert shapes["decode"] == {(1, 1, window), (2, 1, window)}  # the short clip went to `_encode_whole`
+    window = windowed.window_frames  # every compiled shape is at most a window; the chunks' are exactly one
+    assert all(w[1] <= (window + 1) * 320 and f[1] <= window for w, f in shapes["encode"])
+    assert {((1, (window + 1) * 320), (1, window, 160)), ((2, (window + 1) * 320), (2, window, 160))} \
+        <= shapes["encode"]
+    assert all(c[2] <= window for c in shapes["decode"]) and {(1, 1, window), (2, 1, window)} <= shapes["decode"]
