@@ -27,7 +27,7 @@ from bigcodec_jax.xcodec2.prepare import HOP, code_frames, prepare
 
 WINDOW_SECONDS = 30.0   # clips up to this run whole (exact), longer ones in chunks (docs/family_long_audio.md)
 CONTEXT_FRACTION = 0.2  # each chunk reads this fraction of the window on either side of the frames it keeps
-FADE_SECONDS = 0.0      # a hard cut: crossfades measured no better (within 0.1 dB, that page)
+FADE_SECONDS = 0.0      # a hard cut: crossfades measured no better (that page)
 
 
 class Codec(Protocol):
