@@ -21,7 +21,7 @@ import numpy as np
 
 from bigcodec_jax import data, errors
 from bigcodec_jax.benchmark.common import DTYPES, device_line, load_average, peak_memory
-from bigcodec_jax.benchmark.infer import summary
+from bigcodec_jax.benchmark.infer import interleaved, summary
 from bigcodec_jax.benchmark.official_torch import TorchProcess
 from bigcodec_jax.data.corpus import HELDOUT_LIST, TRAIN_LIST
 from bigcodec_jax.data.sources import list_source
@@ -79,14 +79,9 @@ class FamilyTimer:
     def __init__(self, codec: XCodec2, wavs: np.ndarray):
         self.codec, self.wavs, self.audio_s = codec, wavs, wavs.size / 16000
         start = time.perf_counter()
-        self.codes, self.audio = self._both()
-        first = time.perf_counter() - start
-        steady = sum(self.once()[:2])
-        self.compile_s = first - steady
-
-    def _both(self) -> tuple[np.ndarray, np.ndarray]:
-        codes = self.codec.encode(self.wavs)
-        return codes, self.codec.decode(codes)
+        self.codes = codec.encode(wavs)
+        self.audio = codec.decode(self.codes)
+        self.compile_s = time.perf_counter() - start - sum(self.once()[:2])  # the first call less a steady one
 
     def once(self) -> tuple[float, float, float]:
         """(encode seconds, decode seconds, this process's CPU seconds for both) of one run each."""
@@ -108,12 +103,7 @@ def measure(codec: XCodec2, batch: int, seconds: float, repeats: int, official: 
             wavs: np.ndarray | None = None) -> dict:
     """One row: ours (and the official model's, interleaved run by run, with parity, when given)."""
     timer = FamilyTimer(codec, speech(batch, seconds) if wavs is None else wavs)
-    ours, theirs = ([], [], []), ([], [], [])
-    for _ in range(repeats):
-        for runs, fn in ((ours, timer.once), (theirs, official.once if official else None)):
-            if fn is not None:
-                for series, value in zip(runs, fn()):
-                    series.append(value)
+    ours, theirs = interleaved(timer.once, official, repeats)
     row = {"model": codec.family, "dtype": codec.dtype, "batch": batch, "seconds": seconds, "status": "ok",
            **summary(timer.audio_s, *ours), "compile_s": timer.compile_s}
     row["peak_memory_gib"], row["peak_memory_kind"] = peak_memory()
