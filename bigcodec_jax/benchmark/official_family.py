@@ -51,7 +51,7 @@ def build(model: str, code: str, checkpoint: str, w2v_bert: str, golden_script: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", choices=["xcodec2", "neucodec"], required=True)
-    parser.add_argument("--code", required=True, help="the folder holding the `xcodec2` package, or a neucodec checkout")
+    parser.add_argument("--code", required=True, help="folder holding the `xcodec2` package, or a neucodec checkout")
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--w2v-bert", required=True, help="local copy of facebook/w2v-bert-2.0")
     parser.add_argument("--golden-script", required=True)
