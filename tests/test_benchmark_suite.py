@@ -33,17 +33,21 @@ def test_steps_take_one_batch_size_of_each_kind_per_round():
     suite.add_arguments(parser)
     args = parser.parse_args(["--output", "x.json", "--batch-sizes", "8", "64", "1", "--train-batch-sizes", "8",
                               "--dtypes", "bfloat16", "float32", "--torch-ref", "official"])
-    order = [(s["kind"], s.get("dtype"), s.get("batch")) for s in suite.steps(args)]
+    order = [(s.get("model", s["kind"]), s.get("dtype"), s.get("batch")) for s in suite.steps(args)]
     assert order == [("matmul", None, None),
                      ("infer", "bfloat16", 8), ("infer", "float32", 8), ("train", "bfloat16", 8), ("train", "float32", 8),
-                     ("infer", "bfloat16", 64), ("infer", "float32", 64), ("infer", "bfloat16", 1), ("infer", "float32", 1)]
+                     ("xcodec2", "bfloat16", 8), ("neucodec", "bfloat16", 8),  # the family: bfloat16 8 and 64 x 10 s
+                     ("infer", "bfloat16", 64), ("infer", "float32", 64), ("xcodec2", "bfloat16", 64),
+                     ("neucodec", "bfloat16", 64), ("infer", "bfloat16", 1), ("infer", "float32", 1)]
+    assert {s["seconds"] for s in suite.steps(args) if s["kind"] == "family"} == {10.0}
     official = [(s["dtype"], s["batch"]) for s in suite.steps(args) if s.get("torch_ref") == "official"]
     assert official == [("float32", 8), ("float32", 64), ("float32", 1)]  # the official model runs in float32 only
 
 
 def test_suite_measures_in_order_and_records_every_step(tmp_path):
     # no training step: compiling one takes minutes on CPU (test_benchmark_train measures one, small)
-    report, elapsed, stdout = run_suite(tmp_path, 900, "--seconds", "0.5", "--batch-sizes", "1", "--train-batch-sizes")
+    report, elapsed, stdout = run_suite(tmp_path, 900, "--seconds", "0.5", "--batch-sizes", "1", "--train-batch-sizes",
+                                        "--family-batch-sizes")
     assert TOP_FIELDS <= set(report) and report["complete"] and report["schema"] == suite.SCHEMA
     assert report["elapsed_seconds"] < 900 + 5 and elapsed < 900 + 120  # + the suite's own start-up
     assert report["machine"]["backend"] == "cpu" and report["machine"]["cpu_count"] >= 1
@@ -55,13 +59,13 @@ def test_suite_measures_in_order_and_records_every_step(tmp_path):
     assert measured["batch"] == 1 and measured["encode_audio_per_s"] > 0 and measured["compile_s"] > 0
     assert measured["gflop_per_call"] > 0 and 0 < measured["fraction_of_matmul_rate"]  # the matmul step's rate
     assert "resident" in measured["peak_memory_kind"]  # CPU: the process's RSS, labelled as such
-    assert report["training"] == []
+    assert report["training"] == [] and report["family"] == []
     assert "matmul float32:" in stdout and "suite done" in stdout
 
 
 def test_suite_stops_within_a_small_budget_and_says_why(tmp_path):
     report, elapsed, stdout = run_suite(tmp_path, 12, "--seconds", "1", "--batch-sizes", "2", "1",
-                                        "--train-batch-sizes", "2")
+                                        "--train-batch-sizes", "2", "--family-batch-sizes")
     assert report["complete"]
     assert report["elapsed_seconds"] < 12 + 5 and elapsed < 12 + 120  # + the suite's own start-up
     rows = report["inference"] + report["training"]
@@ -82,4 +86,5 @@ def test_a_failing_step_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch)
     report = json.loads(output.read_text())
     assert report["complete"] and len(report["matmul"]) == 1 and len(report["inference"]) == 2
     assert all(row["status"] == "failed" and "exit status 1" in row["reason"]
-               for row in report["matmul"] + report["inference"])
+               for row in report["matmul"] + report["inference"] + report["family"])
+    assert [row["model"] for row in report["family"]] == ["xcodec2", "neucodec"] * 2  # 8 and 64 x 10 s, bfloat16

@@ -1,4 +1,4 @@
-"""`python -m bigcodec_jax.benchmark {infer,train,stream,e2e,suite}`: throughput benchmarks, one module each.
+"""`python -m bigcodec_jax.benchmark {infer,train,stream,family,e2e,suite}`: throughput benchmarks, one module each.
 
 Results are recorded, with the hardware named, in docs/benchmarks.md. No library module imports this package.
 """
@@ -15,6 +15,7 @@ SUBJECTS = {
     "infer": ("infer", "encode/decode throughput of the full-size codec (--trace: a jax.profiler trace)"),
     "train": ("train", "GAN training step time and peak memory of the full-size model (--compile-only: memory)"),
     "stream": ("stream", "streaming encode/decode real-time factor and latency against offline"),
+    "family": ("family", "X-Codec2 / NeuCodec reconstruct throughput against the official code"),
     "e2e": ("e2e", "inference.py reconstruct over a folder of speech files against the kernel's throughput"),
     "suite": ("suite", "inference and training steps within a time budget, to a JSON file (run this first on a "
                        "lent accelerator)"),

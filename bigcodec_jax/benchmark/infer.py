@@ -11,6 +11,7 @@ import argparse
 import os
 import statistics
 import time
+from typing import Callable
 
 import jax
 import numpy as np
@@ -20,7 +21,7 @@ from bigcodec_jax.audio import SAMPLE_RATE
 from bigcodec_jax.benchmark.common import (DTYPES, add_model_arguments, add_torch_arguments, compile_timed,
                                            compiled_memory_gib, device_line, flops, load_average, matmul_rate,
                                            peak_memory)
-from bigcodec_jax.benchmark.official_torch import OfficialModel
+from bigcodec_jax.benchmark.official_torch import OfficialModel, TorchProcess
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -74,17 +75,20 @@ def summary(audio_s: float, encode_runs: list[float], decode_runs: list[float], 
             "both_cpu_s": statistics.median(cpu_runs)}
 
 
+def interleaved(ours: Callable[[], tuple], official: TorchProcess | None, repeats: int) -> tuple[list, list]:
+    """`repeats` runs of `ours()` and `official.once()` (if given) in turn: per side, (encode s, decode s, CPU s)
+    lists, so that both see the same load."""
+    runs = [fn() for _ in range(repeats) for fn in (ours, official.once if official else None) if fn is not None]
+    return ([list(x) for x in zip(*runs[::1 + bool(official)])],
+            [list(x) for x in zip(*runs[1::2])] if official else [])
+
+
 def measure(codec: BigCodec, batch: int, seconds: float, repeats: int, official: OfficialModel | None = None,
             matmul_gflops: float | None = None, trace: str | None = None) -> dict:
     """One row: ours (and the official model's, interleaved run by run, when given) for `batch` x `seconds`;
     with `trace`, a profiler trace of one more call of ours written to that folder after the timed runs."""
     timer = CodecTimer(codec, batch, seconds)
-    ours, theirs = ([], [], []), ([], [], [])
-    for _ in range(repeats):
-        for runs, fn in ((ours, timer.once), (theirs, official.once if official else None)):
-            if fn is not None:
-                for series, value in zip(runs, fn()):
-                    series.append(value)
+    ours, theirs = interleaved(timer.once, official, repeats)
     row = {"dtype": codec.dtype, "batch": batch, "seconds": seconds, "status": "ok",
            **summary(timer.audio_s, *ours), "compile_s": timer.compile_s}
     peak, kind = peak_memory()

@@ -17,17 +17,18 @@ import time
 SCRIPT = os.path.abspath(__file__)
 
 
-class OfficialModel:
-    """A running official model for `batch` clips of `seconds` (warmed up once), timed with `once()`."""
+class TorchProcess:
+    """A script run by the torch interpreter `python` with `argv`, asked one JSON line at a time; its reply to
+    the first `run` (a warm-up) names torch's version, threads and device (`info`)."""
 
-    def __init__(self, python: str, repo: str, batch: int, seconds: float, device: str = "cpu"):
-        self._process = subprocess.Popen(
-            [python, SCRIPT, "--repo", repo, "--batch", str(batch), "--seconds", str(seconds), "--device", device],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.info = self._ask("run")  # warm-up; its reply says torch's version, threads and device
+    def __init__(self, python: str, argv: list[str]):
+        self._process = subprocess.Popen([python, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+        self.info = self.ask("run")
         self.info = {k: self.info[k] for k in ("torch", "threads", "device")}
 
-    def _ask(self, command: str) -> dict:
+    def ask(self, command: str) -> dict:
+        """Send one line, return its JSON reply (RuntimeError with its stderr when the script has ended)."""
         try:
             self._process.stdin.write(command + "\n")
             self._process.stdin.flush()
@@ -42,7 +43,7 @@ class OfficialModel:
 
     def once(self) -> tuple[float, float, float]:
         """(encode seconds, decode seconds, CPU seconds of both) of one run each."""
-        reply = self._ask("run")
+        reply = self.ask("run")
         self.info["peak_gib"] = reply["peak_gib"]
         return reply["encode_s"], reply["decode_s"], reply["cpu_s"]
 
@@ -54,6 +55,14 @@ class OfficialModel:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+
+class OfficialModel(TorchProcess):
+    """A running official model for `batch` clips of `seconds` (warmed up once), timed with `once()`."""
+
+    def __init__(self, python: str, repo: str, batch: int, seconds: float, device: str = "cpu"):
+        super().__init__(python, [SCRIPT, "--repo", repo, "--batch", str(batch), "--seconds", str(seconds),
+                                  "--device", device])
 
 
 def _peak_gib() -> float:

@@ -1,8 +1,9 @@
 """Everything within a time budget, to one JSON file written as it goes (the first command on a lent accelerator).
 
 The steps: this machine's matmul rate, then rounds of `benchmark infer` rows (the official model
-beside our float32 with `--torch-ref`) and `benchmark train` rows; round i measures every dtype at
-the i-th batch size of each, so a short budget gives one figure of each kind first. Each step runs
+beside our float32 with `--torch-ref`), `benchmark train` rows and `benchmark family` rows (X-Codec2
+and NeuCodec, random weights at the released size, `--family-dtypes`); round i measures every dtype
+at the i-th batch size of each, so a short budget gives one figure of each kind first. Each step runs
 in a process of its own (a crash or out-of-memory loses only it) limited to the budget's time left;
 one starting with under `MIN_STEP_S` left is skipped. Each row (ok, failed, stopped or skipped,
 with the reason) is written as its step ends, the file rewritten whole; `complete` says it finished.
@@ -20,14 +21,14 @@ import time
 import jax
 
 from bigcodec_jax import BigCodec, errors
-from bigcodec_jax.benchmark import common, infer, train
+from bigcodec_jax.benchmark import common, family, infer, train
 from bigcodec_jax.benchmark.common import add_model_arguments, add_torch_arguments, load_average
 from bigcodec_jax.benchmark.official_torch import OfficialModel
 from bigcodec_jax.io import staged
 
-SCHEMA = "bigcodec-benchmark-suite/2"
+SCHEMA = "bigcodec-benchmark-suite/3"
 MIN_STEP_S = 5.0  # a step's process takes a few seconds to start (importing JAX)
-SECTIONS = {"matmul": "matmul", "infer": "inference", "train": "training"}
+SECTIONS = {"matmul": "matmul", "infer": "inference", "train": "training", "family": "family"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-batch-sizes", type=errors.positive_int, nargs="*", default=[8, 32],
                    help="training batch sizes, in order (none: no training)")
     p.add_argument("--train-seconds", type=errors.positive_seconds, default=1.0, help="training crop length")
+    p.add_argument("--family-batch-sizes", type=errors.positive_int, nargs="*", default=[8, 64],
+                   help="X-Codec2 / NeuCodec batch sizes of --seconds clips, in order (none: no family rows)")
+    p.add_argument("--family-dtypes", nargs="+", default=["bfloat16"], choices=common.DTYPES)
     add_torch_arguments(p)
 
 
@@ -48,12 +52,16 @@ def steps(args: argparse.Namespace) -> list[dict]:
     """The steps in the order they run (see the module docstring)."""
     shared = {"variant": args.variant, "repeats": args.repeats}
     out = [{"kind": "matmul"}]
-    for i in range(max(len(args.batch_sizes), len(args.train_batch_sizes))):
+    for i in range(max(len(args.batch_sizes), len(args.train_batch_sizes), len(args.family_batch_sizes))):
         for kind, sizes, seconds in (("infer", args.batch_sizes, args.seconds),
                                      ("train", args.train_batch_sizes, args.train_seconds)):
             if i < len(sizes):
                 out += [{"kind": kind, "dtype": d, "batch": sizes[i], "seconds": seconds, **shared}
                         for d in args.dtypes]
+        if i < len(args.family_batch_sizes):
+            out += [{"kind": "family", "model": m, "dtype": d, "batch": args.family_batch_sizes[i],
+                     "seconds": args.seconds, "repeats": args.repeats} for m in family.FAMILIES
+                    for d in args.family_dtypes]
     for step in out:
         if step["kind"] == "infer" and step["dtype"] == "float32" and args.torch_ref:
             step.update(torch_ref=args.torch_ref, torch_python=args.torch_python, torch_device=args.torch_device)
@@ -66,12 +74,12 @@ def _now() -> str:
 
 def _print_row(section: str, row: dict) -> None:
     if row.get("status") != "ok":
-        what = " ".join(f"{k} {row[k]}" for k in ("dtype", "batch") if k in row)
+        what = " ".join(f"{k} {row[k]}" for k in ("model", "dtype", "batch") if k in row)
         print(f"{section} {what}: {row.get('status')}: {row.get('reason', '')}", flush=True)
     elif section == "matmul":
         print(f"matmul {row['dtype']}: {row['gflops_per_s']:.0f} GFLOP/s ({row['n']}^3)", flush=True)
     else:
-        print((infer if section == "inference" else train).format_row(row), flush=True)
+        print({"inference": infer, "training": train, "family": family}[section].format_row(row), flush=True)
 
 
 def _run_step(step: dict, left: float) -> list[dict]:
@@ -79,7 +87,7 @@ def _run_step(step: dict, left: float) -> list[dict]:
     env = dict(os.environ)
     if step.get("torch_ref") and step["torch_device"] != "cpu":  # JAX must leave the official model its memory
         env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-    base = {k: step[k] for k in ("dtype", "batch", "seconds") if k in step}
+    base = {k: step[k] for k in ("model", "dtype", "batch", "seconds") if k in step}
     try:
         done = subprocess.run([sys.executable, "-m", "bigcodec_jax.benchmark.suite", "--step", json.dumps(step)],
                               capture_output=True, text=True, timeout=left, env=env)
@@ -98,14 +106,14 @@ def run(args: argparse.Namespace) -> None:
     report = {"schema": SCHEMA, "started": _now(), "finished": None, "complete": False, "command": sys.argv,
               "budget_seconds": args.budget_seconds, "elapsed_seconds": 0.0,
               "settings": {k: v for k, v in vars(args).items() if k not in ("output", "what")},
-              "machine": {"load_average_start": load_average()}, "matmul": [], "inference": [], "training": []}
+              "machine": {"load_average_start": load_average()}, **{section: [] for section in SECTIONS.values()}}
     staged.write_text(args.output, json.dumps(report, indent=1))
     planned = steps(args)
     print(f"suite: budget {args.budget_seconds:.0f} s, {len(planned)} steps, results in {args.output}", flush=True)
     for step in planned:
         left = end - time.monotonic()
         if left < MIN_STEP_S:
-            rows = [{k: step[k] for k in ("dtype", "batch", "seconds") if k in step} |
+            rows = [{k: step[k] for k in ("model", "dtype", "batch", "seconds") if k in step} |
                     {"status": "skipped", "reason": f"{max(left, 0):.0f} s left in the budget"}]
         else:
             if step["kind"] == "infer":
@@ -137,6 +145,9 @@ def run_step(step: dict) -> list[dict]:
         return rows
     if step["kind"] == "train":
         return [train.measure(step["variant"], step["dtype"], step["batch"], step["seconds"], step["repeats"])]
+    if step["kind"] == "family":
+        codec = family.load(step["model"], None, step["dtype"])
+        return [family.measure(codec, step["batch"], step["seconds"], step["repeats"])]
     start = time.perf_counter()
     codec = BigCodec.random(step["variant"], dtype=step["dtype"])
     jax.block_until_ready(codec.params)  # on an accelerator making the weights compiles too

@@ -67,6 +67,24 @@ class RelativeKeySelfAttention(nn.Module):
         return nn.Dense(channels, dtype=self.dtype, name="linear_out")(out)
 
 
+class CausalDepthwiseConv(nn.Module):
+    """Per-channel causal convolution `y[t] = sum_k kernel[k] * x[t - K + 1 + k]`, no bias; `kernel` `(K, 1, C)` as
+    `nn.Conv(feature_group_count=C)` stores it. A sum of K shifted products accumulated in float32: on CPU, XLA's
+    grouped convolution takes about ten times as long (68 against 6 ms at 400 frames x 1024 channels)."""
+
+    kernel_size: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        frames, channels = x.shape[1], x.shape[-1]
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (self.kernel_size, 1, channels))
+        kernel = kernel.astype(self.dtype).astype(jnp.float32)[:, 0]
+        padded = jnp.pad(x.astype(self.dtype).astype(jnp.float32), ((0, 0), (self.kernel_size - 1, 0), (0, 0)))
+        out = sum(padded[:, k:k + frames] * kernel[k] for k in range(self.kernel_size))
+        return out.astype(self.dtype)
+
+
 class ConvolutionModule(nn.Module):
     """`LayerNorm -> 1x1 conv to 2C -> GLU -> causal depthwise conv -> LayerNorm -> swish -> 1x1 conv`, no biases
     in the convolutions; padded frames are zeroed after the first LayerNorm, so a frame only sees its own past."""
@@ -83,8 +101,7 @@ class ConvolutionModule(nn.Module):
             h = jnp.where(valid_frames(lengths, x.shape[1])[..., None], h, jnp.zeros((), h.dtype))
         h = nn.Conv(2 * channels, (1,), use_bias=False, dtype=self.dtype, name="pointwise_conv1")(h)
         h = nn.glu(h, axis=-1)
-        h = nn.Conv(channels, (self.kernel_size,), padding=[(self.kernel_size - 1, 0)], feature_group_count=channels,
-                    use_bias=False, dtype=self.dtype, name="depthwise_conv")(h)
+        h = CausalDepthwiseConv(self.kernel_size, self.dtype, name="depthwise_conv")(h)
         h = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype, name="depthwise_layer_norm")(h)
         h = jax.nn.silu(h)
         return nn.Conv(channels, (1,), use_bias=False, dtype=self.dtype, name="pointwise_conv2")(h)
