@@ -116,3 +116,23 @@ def test_codes_are_refused_by_another_model(converted, tmp_path, capsys):
     refused = [line for line in capsys.readouterr().err.splitlines() if line.startswith("failed: ")]
     assert len(refused) == 1 and "made by another model" in refused[0] and "its model: xcodec2" in refused[0]
     assert not (tmp_path / "decoded" / "clip.wav").exists()
+
+
+def test_codes_shards_of_the_family(converted, tmp_path):
+    """`encode --format arrayrecord`: NeuCodec's index describes the family, `CodesSource` reads the official codes
+    (values above 32,767 included) and `decode` turns the shards into 24 kHz audio."""
+    from bigcodec_jax.data.codes_source import CodesSource
+
+    golden, model = _golden("neucodec"), str(converted["neucodec"])
+    _write_clips(tmp_path / "audio", golden)
+    common = ["--checkpoint", model, "--batch-size", "4", "--workers", "1"]
+    assert main(["encode", str(tmp_path / "audio"), "--output", str(tmp_path / "shards"), "--format", "arrayrecord",
+                 *common]) == errors.OK
+    source = CodesSource(str(tmp_path / "shards"))
+    assert (source.index["family"], source.index["output_sample_rate"], source.index["codebook_size"]) == \
+        ("neucodec", 24000, 65536)
+    for record in (source[i] for i in range(len(source))):
+        np.testing.assert_array_equal(record["codes"][0], golden[f"codes_{record['id'][4]}"])
+    assert main(["decode", str(tmp_path / "shards"), "--output", str(tmp_path / "decoded"), *common]) == errors.OK
+    decoded, rate = sf.read(tmp_path / "decoded" / "clip1.wav", dtype="float32")
+    assert rate == 24000 and decoded.shape == golden["recon_1"].shape

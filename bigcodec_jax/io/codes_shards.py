@@ -7,7 +7,8 @@
     `id`           the input's path relative to the folder or file list it was found in (str)
     `codes`        the codes, `n_q` x `frames` unsigned 16-bit little-endian integers, row-major (bytes)
     `n_q`, `frames`  their shape (int)
-    `length`       samples of the audio at 16 kHz (the decoded audio is trimmed to it)
+    `length`       samples of the decoded audio at the model's output rate (`output_sample_rate`: 24 kHz for
+                   NeuCodec, 16 kHz for the others), to which the decoded audio is trimmed
     `sample_rate`  the rate of the original file
 - `index.json` (written last, once every shard exists): `format`, `format_version`, the model
   `config` (of any family: `model_configs.parse` reads it), the weights' `fingerprint` (as in codes
