@@ -22,7 +22,7 @@ from bigcodec_jax.io import codes_files, codes_shards, paths, staged
 from bigcodec_jax.io.audio_files import read_audio
 from bigcodec_jax.training import cli as training_cli
 from bigcodec_jax.training.writer import read_metrics
-from conftest import reference_path
+from conftest import GOLDEN_DIR, reference_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 6  # tests/run_configs/fast.py: 6 steps, a checkpoint every 3
@@ -171,6 +171,23 @@ def test_from_pretrained_of_gs_checkpoints(gcs_dir):
         for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params)):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(got.encode(wav), want.encode(wav))
+
+
+def test_family_checkpoints_on_gs(gcs_dir):
+    """A NeuCodec release file and a converted directory of it, both in a bucket, load as the local file does."""
+    from bigcodec_jax.family_api import load_codec
+    from bigcodec_jax.xcodec2 import config as family_config
+
+    local = os.path.join(GOLDEN_DIR, "neucodec_micro.bin")
+    config = family_config.model_config("neucodec", "micro")
+    want = load_codec(local, config=config)
+    release, converted = paths.join(gcs_dir, "pytorch_model.bin"), paths.join(gcs_dir, "converted")
+    staged.upload(local, release)
+    store.save(converted, want.config, {"model": want.params})
+    for got in (load_codec(release, config=config), load_codec(converted)):
+        assert got.family == "neucodec" and family_config.to_json(got.config) == family_config.to_json(want.config)
+        for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params)):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_two_processes_train_into_one_gs_workdir(bucket):
