@@ -26,7 +26,7 @@ from bigcodec_jax.codec import BigCodecModel
 from bigcodec_jax.codec.model import DTYPES
 from bigcodec_jax.codec.passes import Passes, passes_for, shortest_window
 from bigcodec_jax.codec.stream_steps import stream_passes_for
-from bigcodec_jax.codes import check_code_values
+from bigcodec_jax.codes import check_code_array
 from bigcodec_jax.streaming import DEFAULT_BLOCK_FRAMES, StreamDecoder, StreamEncoder
 
 
@@ -104,17 +104,8 @@ class BigCodec:
         ValueError unless batch and frames > 0, the codes are integers in `[0, codebook_size)` and `length` is a
         whole number with `0 < length <= frames * hop`.
         """
-        if codes.ndim != 3 or codes.shape[1] != self.num_quantizers or codes.shape[0] == 0 or codes.shape[2] == 0:
-            raise ValueError(f"codes must be (batch, {self.num_quantizers}, frames) with batch and frames > 0, "
-                             f"got shape {codes.shape}")
-        check_code_values(codes, self.codebook_size)
-        full = codes.shape[2] * self.hop_length
-        if length is None:
-            return full
-        length = audio.whole_number(length, "length")
-        if not 0 < length <= full:
-            raise ValueError(f"length must be in 1..{full} for {codes.shape[2]} frames, got {length}")
-        return length
+        check_code_array(codes, self.num_quantizers, self.codebook_size)
+        return audio.decoded_length(length, codes.shape[2], self.hop_length)
 
     def encode(self, wav: np.ndarray, sample_rate: int = audio.SAMPLE_RATE) -> np.ndarray:
         """Audio `(samples,)` or `(B, samples)` -> codes `(B, n_q, ceil(samples_16k / hop))` int32."""

@@ -37,6 +37,18 @@ def whole_number(value: Any, name: str) -> int:
     return int(value)
 
 
+
+def decoded_length(length: Any, frames: int, samples_per_frame: int) -> int:
+    """The length of `frames` decoded frames of `samples_per_frame` samples each, or `length` when given: a whole
+    number with `0 < length <= frames * samples_per_frame` (ValueError otherwise)."""
+    full = frames * samples_per_frame
+    if length is None:
+        return full
+    length = whole_number(length, "length")
+    if not 0 < length <= full:
+        raise ValueError(f"length must be in 1..{full} for {frames} frames, got {length}")
+    return length
+
 def check_sample_rate(sample_rate: Any) -> int:
     """The sample rate in Hz as an int; ValueError unless a whole number in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]."""
     rate = whole_number(sample_rate, "sample_rate")

@@ -17,3 +17,13 @@ def check_code_values(codes: np.ndarray, codebook_size: int, valid: np.ndarray |
     if values.size and (values.min() < 0 or values.max() >= codebook_size):
         raise ValueError(f"codes must be integers in [0, {codebook_size}), got values from {values.min()} "
                          f"to {values.max()}")
+
+
+
+def check_code_array(codes: np.ndarray, num_quantizers: int, codebook_size: int) -> None:
+    """ValueError unless `codes` is `(batch, num_quantizers, frames)` with batch and frames > 0, of integers in
+    `[0, codebook_size)`: what every codec's `decode` takes."""
+    if codes.ndim != 3 or codes.shape[1] != num_quantizers or codes.shape[0] == 0 or codes.shape[2] == 0:
+        raise ValueError(f"codes must be (batch, {num_quantizers}, frames) with batch and frames > 0, "
+                         f"got shape {codes.shape}")
+    check_code_values(codes, codebook_size)

@@ -23,7 +23,7 @@ from bigcodec_jax import audio, model_configs
 from bigcodec_jax.api import BigCodec
 from bigcodec_jax.checkpoints import pretrained
 from bigcodec_jax.codec.model import DTYPES
-from bigcodec_jax.codes import check_code_values
+from bigcodec_jax.codes import check_code_array
 from bigcodec_jax.xcodec2 import config as config_lib
 from bigcodec_jax.xcodec2.model import XCodec2Model
 from bigcodec_jax.xcodec2 import windows
@@ -122,16 +122,8 @@ class XCodec2:
 
     def check_codes(self, codes: np.ndarray, length: int | None = None) -> int:
         """The output length (default frames * output hop) after checking `codes` `(batch, 1, frames)`."""
-        if codes.ndim != 3 or codes.shape[1] != 1 or codes.shape[0] == 0 or codes.shape[2] == 0:
-            raise ValueError(f"codes must be (batch, 1, frames) with batch and frames > 0, got shape {codes.shape}")
-        check_code_values(codes, self.codebook_size)
-        full = codes.shape[2] * self.output_hop
-        if length is None:
-            return full
-        length = audio.whole_number(length, "length")
-        if not 0 < length <= full:
-            raise ValueError(f"length must be in 1..{full} for {codes.shape[2]} frames, got {length}")
-        return length
+        check_code_array(codes, self.num_quantizers, self.codebook_size)
+        return audio.decoded_length(length, codes.shape[2], self.output_hop)
 
     def decode_batch(self, codes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Code sequences `(1, frames_i)` -> audio `(frames_i * output hop,)` each, as if decoded alone."""

@@ -175,6 +175,7 @@ def test_from_pretrained_of_gs_checkpoints(gcs_dir):
 
 def test_family_checkpoints_on_gs(gcs_dir):
     """A NeuCodec release file and a converted directory of it, both in a bucket, load as the local file does."""
+    from bigcodec_jax.codec.config import to_json
     from bigcodec_jax.family_api import load_codec
     from bigcodec_jax.xcodec2 import config as family_config
 
@@ -185,7 +186,7 @@ def test_family_checkpoints_on_gs(gcs_dir):
     staged.upload(local, release)
     store.save(converted, want.config, {"model": want.params})
     for got in (load_codec(release, config=config), load_codec(converted)):
-        assert got.family == "neucodec" and family_config.to_json(got.config) == family_config.to_json(want.config)
+        assert got.family == "neucodec" and to_json(got.config) == to_json(want.config)
         for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params)):
             np.testing.assert_array_equal(a, b)
 

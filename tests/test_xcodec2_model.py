@@ -15,6 +15,7 @@ import pytest
 
 from bigcodec_jax.checkpoints import safetensors_format, torch_zip, xcodec2_layout
 from bigcodec_jax.family_api import XCodec2
+from bigcodec_jax.codec.config import to_json
 from bigcodec_jax.xcodec2 import config as config_lib
 from bigcodec_jax.xcodec2.model import XCodec2Model
 from conftest import GOLDEN_DIR as _GOLDEN
@@ -86,7 +87,7 @@ def test_each_stage(loaded):
 def test_the_released_sizes(family, filename):
     state = xcodec2_layout.normalised(READERS[filename.rsplit(".", 1)[1]](pathlib.Path(FULL_DIR) / filename))
     codec = XCodec2(*xcodec2_layout.to_params(state))
-    assert config_lib.to_json(codec.config) == config_lib.to_json(config_lib.model_config(family))
+    assert to_json(codec.config) == to_json(config_lib.model_config(family))
     golden = np.load(pathlib.Path(FULL_DIR) / f"{family}_full.npz")
     codes = codec.encode(golden[f"wav_{ALONE}"])
     np.testing.assert_array_equal(codes[0, 0], golden[f"codes_{ALONE}"])

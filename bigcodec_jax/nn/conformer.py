@@ -13,12 +13,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from bigcodec_jax.nn.masking import mask_padded_keys, zero_tail
+
 Lengths = jax.Array | None
-
-
-def valid_frames(lengths: jax.Array, frames: int) -> jax.Array:
-    """`(B, T)` True at each example's valid frames."""
-    return jnp.arange(frames)[None, :] < lengths[:, None]
 
 
 class FeedForward(nn.Module):
@@ -61,7 +58,7 @@ class RelativeKeySelfAttention(nn.Module):
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) + q_dist[:, :, positions[:, None], index]
         logits = logits.astype(jnp.float32) * head_dim ** -0.5
         if lengths is not None:
-            logits = jnp.where(valid_frames(lengths, frames)[:, None, None, :], logits, jnp.finfo(jnp.float32).min)
+            logits = mask_padded_keys(logits, lengths)
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, frames, channels)
         return nn.Dense(channels, dtype=self.dtype, name="linear_out")(out)
@@ -98,7 +95,7 @@ class ConvolutionModule(nn.Module):
         channels = x.shape[-1]
         h = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype, name="layer_norm")(x)
         if lengths is not None:
-            h = jnp.where(valid_frames(lengths, x.shape[1])[..., None], h, jnp.zeros((), h.dtype))
+            h = zero_tail(h, lengths)
         h = nn.Conv(2 * channels, (1,), use_bias=False, dtype=self.dtype, name="pointwise_conv1")(h)
         h = nn.glu(h, axis=-1)
         h = CausalDepthwiseConv(self.kernel_size, self.dtype, name="depthwise_conv")(h)

@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from bigcodec_jax.nn.masking import valid_frames
 from bigcodec_jax.nn.spectral import hann_window
 
 Lengths = jax.Array | None
@@ -42,7 +43,7 @@ def istft_same(spec: jax.Array, hop: int, lengths: Lengths = None) -> jax.Array:
     b, f, _ = spec.shape
     n_fft = _OVERLAP * hop
     window = jnp.asarray(hann_window(n_fft, n_fft))
-    valid = jnp.ones((b, f), bool) if lengths is None else jnp.arange(f)[None, :] < lengths[:, None]
+    valid = jnp.ones((b, f), bool) if lengths is None else valid_frames(lengths, f)
     spec = jnp.where(valid[..., None], spec, jnp.zeros((), spec.dtype))
     frames = jnp.fft.irfft(spec, n=n_fft, axis=-1).astype(jnp.float32) * window
     envelope = overlap_add(jnp.broadcast_to(valid[..., None], (b, f, n_fft)) * jnp.square(window), hop)

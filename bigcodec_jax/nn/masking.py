@@ -15,9 +15,20 @@ import jax.numpy as jnp
 from bigcodec_jax.nn.activations import AntiAliasedSnakeBeta, anti_aliased_snake_beta
 
 
+def valid_frames(lengths: jax.Array, frames: int) -> jax.Array:
+    """`(B, frames)` True at each example's valid positions."""
+    return jnp.arange(frames)[None, :] < lengths[:, None]
+
+
 def _valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
     """`(B, T, 1)` True at valid positions."""
-    return (jnp.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]
+    return valid_frames(lengths, x.shape[1])[..., None]
+
+
+def mask_padded_keys(logits: jax.Array, lengths: jax.Array) -> jax.Array:
+    """Attention logits `(B, H, Tq, Tk)` with the keys past each example's valid length at float32's lowest value,
+    so that the softmax gives them no weight and padding changes no valid query's output."""
+    return jnp.where(valid_frames(lengths, logits.shape[-1])[:, None, None, :], logits, jnp.finfo(logits.dtype).min)
 
 
 def zero_tail(x: jax.Array, lengths: jax.Array) -> jax.Array:

@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bigcodec_jax.nn.masking import zero_tail
+from bigcodec_jax.nn.masking import valid_frames, zero_tail
 
 Dtype = jnp.dtype
 Lengths = jax.Array | None
@@ -36,7 +36,7 @@ class MaskedGroupNorm(nn.Module):
         if lengths is None:
             valid = jnp.ones((b, t, 1, 1), jnp.float32)
         else:
-            valid = (jnp.arange(t)[None, :] < lengths[:, None]).astype(jnp.float32)[:, :, None, None]
+            valid = valid_frames(lengths, t).astype(jnp.float32)[:, :, None, None]
         count = jnp.sum(valid, axis=(1, 3), keepdims=True) * (c // self.groups)
         mean = jnp.sum(xg * valid, axis=(1, 3), keepdims=True) / count
         var = jnp.sum(jnp.square(xg - mean) * valid, axis=(1, 3), keepdims=True) / count

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bigcodec_jax.nn.masking import mask_padded_keys
+
 Dtype = jnp.dtype
 Lengths = jax.Array | None
 
@@ -34,11 +36,6 @@ def head_rotation(x: jax.Array, base: int = _ROTARY_BASE) -> jax.Array:
     a, b = pairs[..., 0], pairs[..., 1]
     out = jnp.stack([a * cos - b * sin, b * cos + a * sin], axis=-1)
     return out.reshape(x.shape).astype(x.dtype)
-
-
-def key_mask(lengths: jax.Array, frames: int) -> jax.Array:
-    """`(B, 1, 1, T)` True where a key is one of its example's valid frames (for `(B, H, Tq, Tk)` logits)."""
-    return (jnp.arange(frames)[None, :] < lengths[:, None])[:, None, None, :]
 
 
 class RMSNorm(nn.Module):
@@ -75,7 +72,7 @@ class Attention(nn.Module):
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(head_dim).astype(np.float32)
         logits = logits.astype(jnp.float32)
         if lengths is not None:
-            logits = jnp.where(key_mask(lengths, t), logits, jnp.finfo(jnp.float32).min)
+            logits = mask_padded_keys(logits, lengths)
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         y = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, t, dim)
         return nn.Dense(dim, use_bias=False, dtype=self.dtype, kernel_init=_default_init, name="c_proj")(y)

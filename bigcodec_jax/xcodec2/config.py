@@ -8,7 +8,6 @@ at `decoder.hop` samples a frame (320: 16 kHz for X-Codec2, 480: 24 kHz for NeuC
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -93,10 +92,6 @@ def freeze(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) 
     """The validated, immutable and hashable form that modules hold."""
     validate(config)
     return ml_collections.FrozenConfigDict(config)
-
-
-def to_json(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> str:
-    return json.dumps(config.to_dict(), indent=1, sort_keys=True)
 
 
 def hop_length(config: ml_collections.ConfigDict | ml_collections.FrozenConfigDict) -> int:
