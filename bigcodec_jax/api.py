@@ -86,9 +86,7 @@ class BigCodec:
     def passes_for_window(self, window_seconds: float) -> Passes:
         """The shared jitted passes with chunks of `window_seconds`; ValueError, in seconds, for a window that is
         not a positive number or is shorter than `shortest_window_seconds()`."""
-        if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float, np.integer, np.floating)) \
-                or not (math.isfinite(window_seconds) and window_seconds > 0):
-            raise ValueError(f"window_seconds must be a positive number of seconds, got {window_seconds!r}")
+        audio.check_window_seconds(window_seconds)
         shortest = self.shortest_window_seconds()
         if window_seconds < shortest:  # in seconds, so that the window named is the one refused and accepted
             raise ValueError(f"a window of {window_seconds:g} s is shorter than this model's receptive field: "

@@ -49,6 +49,13 @@ def decoded_length(length: Any, frames: int, samples_per_frame: int) -> int:
         raise ValueError(f"length must be in 1..{full} for {frames} frames, got {length}")
     return length
 
+
+def check_window_seconds(window_seconds: Any) -> None:
+    """ValueError unless `window_seconds` (a codec's whole-clip window) is a finite number of seconds above 0."""
+    if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(window_seconds) and window_seconds > 0):
+        raise ValueError(f"window_seconds must be a positive number of seconds, got {window_seconds!r}")
+
 def check_sample_rate(sample_rate: Any) -> int:
     """The sample rate in Hz as an int; ValueError unless a whole number in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]."""
     rate = whole_number(sample_rate, "sample_rate")

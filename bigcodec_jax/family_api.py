@@ -173,9 +173,7 @@ class XCodec2:
     def frames_for_window(self, window_seconds: float) -> tuple[int, int]:
         """(window, context) in code frames for `window_seconds`; ValueError for a window that is not a positive
         number of seconds or is under one second (shorter chunks would keep less than 0.6 s each)."""
-        if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float, np.integer, np.floating)) \
-                or not (math.isfinite(window_seconds) and window_seconds > 0):
-            raise ValueError(f"window_seconds must be a positive number of seconds, got {window_seconds!r}")
+        audio.check_window_seconds(window_seconds)
         if window_seconds < 1:
             raise ValueError(f"a window of {window_seconds:g} s is too short: it must be at least 1 second")
         window = round(window_seconds * self.frame_rate)
