@@ -35,6 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bigcodec_jax.nn.fusion import materialised
+
 # The official 12-tap Kaiser-windowed sinc (cutoff 0.25, half width 0.3), bit-exact as the official
 # code computes it in float32 and stores it in `...upsample.filter` / `...downsample.lowpass.filter`.
 # tests/test_activations.py re-derives it from the formula and checks the stored buffers.
@@ -89,11 +91,17 @@ def _taps(x: jax.Array, weights: np.ndarray, length: int) -> jax.Array:
 
 
 def _phases(padded: jax.Array, log_alpha: jax.Array, log_beta: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """`snake(E)`, `snake(O)`, each `(B, T_padded - CONTEXT, C)`: the upsampled phases after SnakeBeta."""
-    up = 2 * RESAMPLING_FILTER
-    n = padded.shape[1] - CONTEXT
-    return (snake_beta(_taps(padded, up[11::-2], n), log_alpha, log_beta),
-            snake_beta(_taps(padded, up[10::-2], n), log_alpha, log_beta))
+    """`snake(E)`, `snake(O)`, each `(B, T_padded - CONTEXT, C)`: the upsampled phases after SnakeBeta.
+
+    Materialised (`nn/fusion.py`): the downsampler reads each phase value six times, and fused into it
+    XLA would recompute the taps and SnakeBeta for every read."""
+    def phases(log_alpha, log_beta, padded):
+        up = 2 * RESAMPLING_FILTER
+        n = padded.shape[1] - CONTEXT
+        return (snake_beta(_taps(padded, up[11::-2], n), log_alpha, log_beta),
+                snake_beta(_taps(padded, up[10::-2], n), log_alpha, log_beta))
+
+    return materialised(phases, log_alpha, log_beta, padded)
 
 
 def _downsample(even: jax.Array, odd: jax.Array) -> jax.Array:
