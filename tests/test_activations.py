@@ -143,14 +143,14 @@ def test_backward_recomputes_snake_beta_instead_of_keeping_its_intermediates(mon
 
 
 def test_phases_are_materialised_not_recomputed_by_the_downsampler(monkeypatch):
-    """The compiled activation keeps its phases in a conditional (`nn/fusion.py`), so XLA does not recompute
+    """The compiled activation keeps its phases (and each example's edge values) in conditionals (`nn/fusion.py`), so XLA does not recompute
     them for each of the downsampler's taps: if a compiler update folds such conditionals away, this fails (and
     the activation would be about 1.8x slower on CPU). The values are bit-identical to the fused program's."""
     x, alpha, beta = activation_inputs(300)
     lengths = np.array([300, 170])
     run = jax.jit(lambda *args: anti_aliased_snake_beta(*args))
     assert "conditional(" in run.lower(x, alpha, beta, lengths).compile().as_text()
-    monkeypatch.setattr(activations, "materialised", lambda fn, *args: fn(*args))
+    monkeypatch.setattr(activations, "materialised", lambda fn, *args, key: fn(*args))
     fused = jax.jit(lambda *args: anti_aliased_snake_beta(*args))
     assert "conditional(" not in fused.lower(x, alpha, beta, lengths).compile().as_text()
     np.testing.assert_array_equal(np.asarray(run(x, alpha, beta, lengths)), np.asarray(fused(x, alpha, beta, lengths)))

@@ -95,13 +95,19 @@ def _phases(padded: jax.Array, log_alpha: jax.Array, log_beta: jax.Array) -> tup
 
     Materialised (`nn/fusion.py`): the downsampler reads each phase value six times, and fused into it
     XLA would recompute the taps and SnakeBeta for every read."""
-    def phases(log_alpha, log_beta, padded):
+    def phases(padded):
         up = 2 * RESAMPLING_FILTER
         n = padded.shape[1] - CONTEXT
         return (snake_beta(_taps(padded, up[11::-2], n), log_alpha, log_beta),
                 snake_beta(_taps(padded, up[10::-2], n), log_alpha, log_beta))
 
-    return materialised(phases, log_alpha, log_beta, padded)
+    return materialised(phases, padded, key=log_alpha)
+
+
+def _frame_of_each(x: jax.Array, frames: jax.Array, key: jax.Array) -> jax.Array:
+    """`x[b, frames[b]]` as `(B, 1, C)`, computed apart (`nn/fusion.py`: a gather fused into a large loop is
+    evaluated for every element of it)."""
+    return materialised(lambda x, frames: jnp.take_along_axis(x, frames[:, None, None], axis=1), x, frames, key=key)
 
 
 def _downsample(even: jax.Array, odd: jax.Array) -> jax.Array:
@@ -152,11 +158,11 @@ def anti_aliased_snake_beta(x: jax.Array, log_alpha: jax.Array, log_beta: jax.Ar
         lengths = jnp.full((x.shape[0],), t)
     else:
         x = jnp.where((jnp.arange(t)[None, :] < lengths[:, None])[..., None], x,
-                      jnp.take_along_axis(x, jnp.maximum(lengths - 1, 0)[:, None, None], axis=1))
+                      _frame_of_each(x, jnp.maximum(lengths - 1, 0), log_alpha))
     padded = jnp.concatenate([jnp.repeat(x[:, :1], CONTEXT, 1), x, jnp.repeat(x[:, -1:], CONTEXT, 1)], axis=1)
     even, odd = _phases(padded, log_alpha, log_beta)
     first = even[:, 2:3]  # the even phase at frame 0: E[q] is frame q - 2, O[q] frame q - 3
-    last = jnp.take_along_axis(odd, (lengths + 2)[:, None, None], axis=1)
+    last = _frame_of_each(odd, lengths + 2, log_alpha)
     frame = jnp.arange(t + CONTEXT)[None, :, None]
     ends = lengths[:, None, None]
     even = jnp.where(frame < 2, first, jnp.where(frame - 2 >= ends, last, even))

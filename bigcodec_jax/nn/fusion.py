@@ -9,6 +9,10 @@ work (`docs/benchmarks.md`, "The activation's fusion").
 `jax.lax.optimization_barrier` does not help there: the CPU compiler removes it before fusion. A conditional is a
 boundary that fusion does not cross, so `materialised` runs `fn` as both branches of one; which branch runs does
 not matter, and the values are bit-identical to the fused program's (the same operations in the same order).
+
+A gather fused into a large elementwise loop is the other case: the loop then evaluates the gather for every
+element, without vectors, which made the activation's per-example edge values (one frame of each example) cost
+more than the activation itself at batch 1. Computed apart, they are a few values.
 """
 from __future__ import annotations
 
@@ -17,12 +21,12 @@ from typing import Any, Callable
 import jax
 
 
-def materialised(fn: Callable[..., Any], *args: jax.Array) -> Any:
+def materialised(fn: Callable[..., Any], *args: jax.Array, key: jax.Array) -> Any:
     """`fn(*args)`, its outputs written to memory once rather than fused into (and recomputed by) their readers.
 
-    The conditional's predicate is read from the smallest argument (pass a small parameter vector, replicated on
-    every device, so that no value crosses devices for it); both branches are `fn`.
+    `key`: a small array that every device holds whole (a parameter vector), so that no value crosses devices
+    for the conditional's predicate, which its first element sets; both branches are `fn`, so the predicate's
+    value does not matter.
     """
-    smallest = min(jax.tree.leaves(args), key=lambda leaf: leaf.size)
-    element = smallest.reshape(-1)[0]
+    element = key.reshape(-1)[0]
     return jax.lax.cond(element == element, fn, fn, *args)
