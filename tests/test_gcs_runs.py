@@ -173,8 +173,10 @@ def test_from_pretrained_of_gs_checkpoints(gcs_dir):
     np.testing.assert_array_equal(got.encode(wav), want.encode(wav))
 
 
-def test_family_checkpoints_on_gs(gcs_dir):
-    """A NeuCodec release file and a converted directory of it, both in a bucket, load as the local file does."""
+def test_family_checkpoints_on_gs_and_a_bucket_encoded_and_decoded(gcs_dir, bucket, capsys):
+    """A NeuCodec release file and a converted directory of it, both in a bucket, load as the local file does;
+    `inference.py encode` of a gs:// folder with that directory writes the codec's codes to gs://, and `decode`
+    writes 24 kHz audio of the recorded length back to gs://."""
     from bigcodec_jax.codec.config import to_json
     from bigcodec_jax.family_api import load_codec
     from bigcodec_jax.xcodec2 import config as family_config
@@ -189,6 +191,17 @@ def test_family_checkpoints_on_gs(gcs_dir):
         assert got.family == "neucodec" and to_json(got.config) == to_json(want.config)
         for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params)):
             np.testing.assert_array_equal(a, b)
+
+    inputs, codes, decoded = paths.join(bucket, "audio"), paths.join(gcs_dir, "codes"), paths.join(gcs_dir, "decoded")
+    common = ["--checkpoint", converted, "--batch-size", "2", "--workers", "1"]
+    assert inference_cli.main(["encode", inputs, "--output", codes, *common]) == 0
+    assert f"{len(AUDIO)} written, 0 already done, 0 failed" in capsys.readouterr().out
+    got, length = codes_files.load(paths.join(codes, "two" + CODES_SUFFIX), codes_files.fingerprint(want.params))
+    wav, rate = read_audio(paths.join(inputs, "two.wav"))
+    np.testing.assert_array_equal(got, want.encode(wav, rate)[0])
+    assert inference_cli.main(["decode", codes, "--output", decoded, *common]) == 0
+    audio, rate = read_audio(paths.join(decoded, "two.wav"))
+    assert rate == 24000 and len(audio) == length
 
 
 def test_two_processes_train_into_one_gs_workdir(bucket):
