@@ -37,7 +37,6 @@ def whole_number(value: Any, name: str) -> int:
     return int(value)
 
 
-
 def decoded_length(length: Any, frames: int, samples_per_frame: int) -> int:
     """The length of `frames` decoded frames of `samples_per_frame` samples each, or `length` when given: a whole
     number with `0 < length <= frames * samples_per_frame` (ValueError otherwise)."""
@@ -55,6 +54,7 @@ def check_window_seconds(window_seconds: Any) -> None:
     if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float, np.integer, np.floating)) \
             or not (math.isfinite(window_seconds) and window_seconds > 0):
         raise ValueError(f"window_seconds must be a positive number of seconds, got {window_seconds!r}")
+
 
 def check_sample_rate(sample_rate: Any) -> int:
     """The sample rate in Hz as an int; ValueError unless a whole number in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]."""

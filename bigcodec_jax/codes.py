@@ -19,7 +19,6 @@ def check_code_values(codes: np.ndarray, codebook_size: int, valid: np.ndarray |
                          f"to {values.max()}")
 
 
-
 def check_code_array(codes: np.ndarray, num_quantizers: int, codebook_size: int) -> None:
     """ValueError unless `codes` is `(batch, num_quantizers, frames)` with batch and frames > 0, of integers in
     `[0, codebook_size)`: what every codec's `decode` takes."""

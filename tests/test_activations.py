@@ -143,9 +143,10 @@ def test_backward_recomputes_snake_beta_instead_of_keeping_its_intermediates(mon
 
 
 def test_phases_are_materialised_not_recomputed_by_the_downsampler(monkeypatch):
-    """The compiled activation keeps its phases (and each example's edge values) in conditionals (`nn/fusion.py`), so XLA does not recompute
-    them for each of the downsampler's taps: if a compiler update folds such conditionals away, this fails (and
-    the activation would be about 1.8x slower on CPU). The values are bit-identical to the fused program's."""
+    """The compiled activation keeps its phases (and each example's edge values) in conditionals (`nn/fusion.py`),
+    so XLA does not recompute them for each of the downsampler's taps: if a compiler update folds such conditionals
+    away, this fails (and the activation would be about 1.8x slower on CPU). The values are bit-identical to the
+    fused program's."""
     x, alpha, beta = activation_inputs(300)
     lengths = np.array([300, 170])
     run = jax.jit(lambda *args: anti_aliased_snake_beta(*args))

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from bigcodec_jax.checkpoints import safetensors_format, torch_zip, xcodec2_layout
-from bigcodec_jax.family_api import XCodec2
 from bigcodec_jax.codec.config import to_json
+from bigcodec_jax.family_api import XCodec2
 from bigcodec_jax.xcodec2 import config as config_lib
 from bigcodec_jax.xcodec2.model import XCodec2Model
 from conftest import GOLDEN_DIR as _GOLDEN
